@@ -1,0 +1,151 @@
+// Package forge holds the Git-host-neutral types the bot works with and the
+// small interfaces each host (GitHub, GitLab, a local repository) implements.
+// Nothing outside forge/ sees a host's client library.
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrNotFound is returned (wrapped) when a file, ref or object does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Repo names a repository on a host.
+type Repo struct {
+	Host          string // "github", "gitlab", "local"
+	Owner         string
+	Name          string
+	DefaultBranch string
+	CloneURL      string // https URL that Argo CD / Flux would use to fetch it
+}
+
+// FullName is "owner/name".
+func (r Repo) FullName() string { return r.Owner + "/" + r.Name }
+
+// File is one file of a change. Delete removes it.
+type File struct {
+	Path    string
+	Content []byte
+	Delete  bool
+}
+
+// Change is everything a pull request needs: one commit of Files on top of
+// Base, pushed to Branch.
+type Change struct {
+	Branch  string
+	Base    string // branch the PR targets; the commit's parent is its head
+	Title   string
+	Body    string
+	Message string // commit message
+	Files   []File
+	Labels  []string
+}
+
+// PullRequest is what Propose opened or updated.
+type PullRequest struct {
+	Number  int
+	URL     string
+	Branch  string
+	Head    string // SHA of the commit on Branch
+	Created bool   // false when an existing branch and PR were updated
+	Diff    string // unified diff, where the host computes it cheaply (local)
+}
+
+// Permission is a user's access level on a repository, ordered.
+type Permission int
+
+const (
+	PermNone Permission = iota
+	PermRead
+	PermTriage
+	PermWrite
+	PermMaintain
+	PermAdmin
+)
+
+var permNames = []string{"none", "read", "triage", "write", "maintain", "admin"}
+
+func (p Permission) String() string {
+	if p < 0 || int(p) >= len(permNames) {
+		return fmt.Sprintf("Permission(%d)", int(p))
+	}
+	return permNames[p]
+}
+
+// ParsePermission reads a permission name as GitHub spells it.
+func ParsePermission(s string) (Permission, error) {
+	for i, n := range permNames {
+		if n == s {
+			return Permission(i), nil
+		}
+	}
+	return PermNone, fmt.Errorf("unknown permission %q (want one of none, read, triage, write, maintain, admin)", s)
+}
+
+// CommentRef points at one comment, for reactions.
+type CommentRef struct {
+	Thread int   // issue or pull request number
+	ID     int64 // the comment's id
+}
+
+// Reply is a message on a thread. Key makes it an upsert: a reply with the
+// same key on the same thread is edited instead of posted again.
+type Reply struct {
+	Thread int
+	Key    string
+	Body   string
+	// New says the caller knows no reply with Key exists yet (the comment it
+	// answers was seen for the first time), which saves the host a lookup.
+	New bool
+}
+
+// Reader reads a repository at a ref.
+type Reader interface {
+	// ReadFile returns the content of path at ref, or an error wrapping ErrNotFound.
+	ReadFile(ctx context.Context, r Repo, ref, path string) ([]byte, error)
+	// ListFiles lists the files (recursively) under dir at ref, as paths from the repository root.
+	ListFiles(ctx context.Context, r Repo, ref, dir string) ([]string, error)
+}
+
+// Authorizer tells what a user may do.
+type Authorizer interface {
+	Permission(ctx context.Context, r Repo, user string) (Permission, error)
+	// TeamMember reports whether user belongs to team ("org/team-slug").
+	TeamMember(ctx context.Context, r Repo, team, user string) (bool, error)
+}
+
+// Proposer opens or updates a pull request. Idempotent per Change.Branch.
+type Proposer interface {
+	Propose(ctx context.Context, r Repo, c Change) (*PullRequest, error)
+}
+
+// Responder talks on threads.
+type Responder interface {
+	Reply(ctx context.Context, r Repo, m Reply) error
+	// React adds a reaction to a comment. first is false when the bot had
+	// already reacted there, which means the comment was handled before.
+	React(ctx context.Context, r Repo, c CommentRef, reaction string) (first bool, err error)
+}
+
+// Forge is a host, as the comment flow uses it.
+type Forge interface {
+	Reader
+	Authorizer
+	Proposer
+	Responder
+}
+
+// CommentEvent is a new comment on an issue or pull request, decoded by the
+// host's webhook handler.
+type CommentEvent struct {
+	Repo        Repo
+	Thread      int
+	IsPR        bool
+	CommentID   int64
+	Body        string
+	Author      string
+	AuthorIsBot bool
+	DeliveryID  string
+}
