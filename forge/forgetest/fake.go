@@ -1,0 +1,178 @@
+// Package forgetest is a recording, in-memory forge for tests of bot/: it
+// serves files and permissions from fields and records what the bot asked for.
+package forgetest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+)
+
+// Fake implements forge.Forge. Set the exported fields before use; read the
+// records after. Error fields make the matching call fail.
+type Fake struct {
+	Files       map[string]string // path -> content, at any ref
+	Permissions map[string]forge.Permission
+	Teams       map[string][]string // "org/team" -> members
+
+	ReadErr, PermissionErr, ProposeErr, ReplyErr, ReactErr error
+
+	mu        sync.Mutex
+	proposals []forge.Change
+	prs       map[string]*forge.PullRequest // by branch
+	replies   []forge.Reply                 // as they stand, upserted by thread and key
+	posts     int                           // replies posted (not edits)
+	reactions map[forge.CommentRef][]string
+	next      int
+}
+
+// New returns a fake with the given files.
+func New(files map[string]string) *Fake {
+	return &Fake{Files: files, Permissions: map[string]forge.Permission{}}
+}
+
+func (f *Fake) ReadFile(_ context.Context, _ forge.Repo, _, path string) ([]byte, error) {
+	if f.ReadErr != nil {
+		return nil, f.ReadErr
+	}
+	c, ok := f.Files[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, forge.ErrNotFound)
+	}
+	return []byte(c), nil
+}
+
+func (f *Fake) ListFiles(_ context.Context, _ forge.Repo, _, dir string) ([]string, error) {
+	if f.ReadErr != nil {
+		return nil, f.ReadErr
+	}
+	var out []string
+	for p := range f.Files {
+		if dir == "" || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (f *Fake) Permission(_ context.Context, _ forge.Repo, user string) (forge.Permission, error) {
+	if f.PermissionErr != nil {
+		return forge.PermNone, f.PermissionErr
+	}
+	return f.Permissions[user], nil
+}
+
+func (f *Fake) TeamMember(_ context.Context, _ forge.Repo, team, user string) (bool, error) {
+	for _, m := range f.Teams[team] {
+		if m == user {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (f *Fake) Propose(_ context.Context, _ forge.Repo, c forge.Change) (*forge.PullRequest, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if f.ProposeErr != nil {
+		return nil, f.ProposeErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.proposals = append(f.proposals, c)
+	if f.prs == nil {
+		f.prs = map[string]*forge.PullRequest{}
+	}
+	f.next++
+	sha := fmt.Sprintf("%040x", f.next)
+	if pr, ok := f.prs[c.Branch]; ok {
+		pr.Head, pr.Created = sha, false
+		cp := *pr
+		return &cp, nil
+	}
+	pr := &forge.PullRequest{Number: 100 + len(f.prs), Branch: c.Branch, Head: sha, Created: true,
+		URL: fmt.Sprintf("https://forge.test/pull/%d", 100+len(f.prs))}
+	f.prs[c.Branch] = pr
+	cp := *pr
+	return &cp, nil
+}
+
+func (f *Fake) Reply(_ context.Context, _ forge.Repo, m forge.Reply) error {
+	if f.ReplyErr != nil {
+		return f.ReplyErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.replies {
+		if m.Key != "" && r.Thread == m.Thread && r.Key == m.Key {
+			f.replies[i] = m
+			return nil
+		}
+	}
+	f.replies = append(f.replies, m)
+	f.posts++
+	return nil
+}
+
+func (f *Fake) React(_ context.Context, _ forge.Repo, c forge.CommentRef, reaction string) (bool, error) {
+	if f.ReactErr != nil {
+		return false, f.ReactErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reactions == nil {
+		f.reactions = map[forge.CommentRef][]string{}
+	}
+	for _, r := range f.reactions[c] {
+		if r == reaction {
+			return false, nil
+		}
+	}
+	f.reactions[c] = append(f.reactions[c], reaction)
+	return true, nil
+}
+
+// Proposals returns every change proposed, in order.
+func (f *Fake) Proposals() []forge.Change {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]forge.Change(nil), f.proposals...)
+}
+
+// PullRequests returns the open pull requests, one per branch.
+func (f *Fake) PullRequests() map[string]forge.PullRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]forge.PullRequest{}
+	for b, pr := range f.prs {
+		out[b] = *pr
+	}
+	return out
+}
+
+// Replies returns the replies as they stand after upserts.
+func (f *Fake) Replies() []forge.Reply {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]forge.Reply(nil), f.replies...)
+}
+
+// Posts counts replies posted as new comments.
+func (f *Fake) Posts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts
+}
+
+// Reactions returns the reactions on a comment.
+func (f *Fake) Reactions(c forge.CommentRef) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reactions[c]...)
+}
