@@ -46,7 +46,6 @@ func handle(t *testing.T, f *forgetest.Fake, ev forge.CommentEvent) string {
 	return ""
 }
 
-
 // docs splits a generated file into its objects.
 func docs(t *testing.T, content []byte) []map[string]any {
 	t.Helper()

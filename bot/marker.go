@@ -12,12 +12,12 @@ import (
 // pull request it opens, so that after the merge it knows what it changed
 // and what to verify without any state of its own.
 type Marker struct {
-	Version      int             `json:"v"`
-	Command      string          `json:"command"`
-	Requester    string          `json:"requester"`
-	Provider     string          `json:"provider"`
-	Environments []string        `json:"environments"`
-	Objects      []MarkedObject  `json:"objects"`
+	Version      int            `json:"v"`
+	Command      string         `json:"command"`
+	Requester    string         `json:"requester"`
+	Provider     string         `json:"provider"`
+	Environments []string       `json:"environments"`
+	Objects      []MarkedObject `json:"objects"`
 }
 
 // MarkedObject is one object the pull request manages.

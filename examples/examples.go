@@ -1,0 +1,36 @@
+// Package examples ships example fleet repositories, one per provider, that
+// `gitops-bot local --example NAME` starts from and the tests run against.
+package examples
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+)
+
+//go:embed all:flux-fleet all:argocd-fleet
+var fleets embed.FS
+
+// Names lists the examples ("argocd", "flux").
+func Names() []string {
+	entries, _ := fs.ReadDir(fleets, ".")
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name()[:len(e.Name())-len("-fleet")])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Fleet returns the files of one example repository.
+func Fleet(name string) (fs.FS, error) {
+	sub, err := fs.Sub(fleets, name+"-fleet")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.Stat(sub, ".gitops-bot.yaml"); err != nil {
+		return nil, fmt.Errorf("no example %q (have %v)", name, Names())
+	}
+	return sub, nil
+}
