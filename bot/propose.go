@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -69,6 +70,9 @@ func (x *execution) propose(ctx context.Context, p proposal) (string, error) {
 		return "", err
 	}
 	pr, err := x.forge.Propose(ctx, x.event.Repo, change)
+	if errors.Is(err, forge.ErrNoChange) {
+		return fmt.Sprintf("Nothing to do: %s already has exactly these files.\n\n%s", code(change.Base), fileList(files)), nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("opening the pull request: %w", err)
 	}

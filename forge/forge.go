@@ -12,6 +12,10 @@ import (
 // ErrNotFound is returned (wrapped) when a file, ref or object does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoChange is returned (wrapped) by Propose when the files already read
+// exactly as proposed on the base branch.
+var ErrNoChange = errors.New("the base branch already has exactly these files")
+
 // Repo names a repository on a host.
 type Repo struct {
 	Host          string // "github", "gitlab", "local"
@@ -127,6 +131,11 @@ type Responder interface {
 	// React adds a reaction to a comment. first is false when the bot had
 	// already reacted there, which means the comment was handled before.
 	React(ctx context.Context, r Repo, c CommentRef, reaction string) (first bool, err error)
+}
+
+// CommentHandler is what a host's webhook hands new comments to.
+type CommentHandler interface {
+	HandleComment(ctx context.Context, f Forge, ev CommentEvent) error
 }
 
 // Forge is a host, as the comment flow uses it.

@@ -158,6 +158,9 @@ func (f *Forge) Propose(_ context.Context, _ forge.Repo, c forge.Change) (*forge
 	if err != nil {
 		return nil, err
 	}
+	if treeHash == baseTree.Hash {
+		return nil, fmt.Errorf("%s: %w", c.Base, forge.ErrNoChange)
+	}
 	sig := Signature
 	sig.When = f.now()
 	commit := &object.Commit{Author: sig, Committer: sig, Message: c.Message, TreeHash: treeHash, ParentHashes: []plumbing.Hash{base.Hash}}

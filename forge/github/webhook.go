@@ -1,0 +1,211 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"k8s.io/utils/lru"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+)
+
+// Options tune the webhook endpoint.
+type Options struct {
+	Secret       string        // webhook secret; required
+	QueueSize    int           // deliveries waiting for a worker; a full queue answers 503
+	Workers      int           // deliveries handled at once
+	MaxBodyBytes int64         // larger deliveries are refused with 413
+	Remember     int           // delivery IDs remembered to drop redeliveries
+	Timeout      time.Duration // time one delivery may take
+	Log          *slog.Logger
+	// Context is the parent of every delivery's handling; cancel it to stop.
+	Context context.Context
+}
+
+// Defaults: GitHub caps payloads at 25 MB; the rest suit a small install.
+func (o *Options) defaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 25 << 20
+	}
+	if o.Remember <= 0 {
+		o.Remember = 10000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+}
+
+var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "gitops_bot_github_deliveries_total",
+	Help: "GitHub webhook deliveries, by event and result (accepted, duplicate, invalid, too_large, over_capacity, failed).",
+}, []string{"event", "result"})
+
+// NewWebhook returns the handler of /api/github/hook: it checks the HMAC
+// signature (go-githubapp), answers 202 at once and handles the delivery on
+// a bounded queue. Redeliveries of a delivery ID are accepted and dropped.
+func NewWebhook(cc githubapp.ClientCreator, comments forge.CommentHandler, o Options) (http.Handler, error) {
+	if o.Secret == "" {
+		return nil, errors.New("github: a webhook secret is required")
+	}
+	o.defaults()
+	log := o.Log
+	queue := githubapp.QueueAsyncScheduler(o.QueueSize, o.Workers,
+		githubapp.WithContextDeriver(func(context.Context) context.Context { return o.Context }),
+		githubapp.WithAsyncErrorCallback(func(ctx context.Context, d githubapp.Dispatch, err error) {
+			deliveries.WithLabelValues(d.EventType, "failed").Inc()
+			log.Error("handling delivery", "event", d.EventType, "delivery", d.DeliveryID, "err", err)
+		}),
+	)
+	sched := &dedupe{next: queue, seen: lru.New(o.Remember)}
+	handlers := []githubapp.EventHandler{
+		&commentEvents{cc: cc, next: comments, timeout: o.Timeout, log: log},
+	}
+	d := githubapp.NewEventDispatcher(handlers, o.Secret,
+		githubapp.WithScheduler(sched),
+		githubapp.WithErrorCallback(func(w http.ResponseWriter, r *http.Request, err error) {
+			event := r.Header.Get("X-GitHub-Event")
+			var ve githubapp.ValidationError
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &ve) && errors.As(ve.Cause, &tooBig):
+				deliveries.WithLabelValues(event, "too_large").Inc()
+				http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			case errors.As(err, &ve):
+				deliveries.WithLabelValues(event, "invalid").Inc()
+				log.Warn("refused delivery", "event", event, "delivery", r.Header.Get("X-GitHub-Delivery"), "err", ve.Cause)
+				http.Error(w, "invalid webhook: "+ve.Cause.Error(), http.StatusBadRequest)
+			case errors.Is(err, githubapp.ErrCapacityExceeded):
+				deliveries.WithLabelValues(event, "over_capacity").Inc()
+				http.Error(w, "queue full, redeliver later", http.StatusServiceUnavailable)
+			default:
+				deliveries.WithLabelValues(event, "failed").Inc()
+				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			}
+		}),
+		githubapp.WithResponseCallback(func(w http.ResponseWriter, r *http.Request, event string, handled bool) {
+			if event == "ping" {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			// Everything else is accepted for later (or needs no work).
+			w.WriteHeader(http.StatusAccepted)
+		}),
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.ContentLength > o.MaxBodyBytes {
+			deliveries.WithLabelValues(r.Header.Get("X-GitHub-Event"), "too_large").Inc()
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+		d.ServeHTTP(w, r)
+	}), nil
+}
+
+// dedupe drops deliveries whose ID it has queued before. An ID is only
+// remembered once queued, so a delivery refused with 503 can be redelivered.
+type dedupe struct {
+	next githubapp.Scheduler
+	mu   sync.Mutex
+	seen *lru.Cache
+}
+
+func (s *dedupe) Schedule(ctx context.Context, d githubapp.Dispatch) error {
+	if d.DeliveryID != "" {
+		s.mu.Lock()
+		if _, dup := s.seen.Get(d.DeliveryID); dup {
+			s.mu.Unlock()
+			deliveries.WithLabelValues(d.EventType, "duplicate").Inc()
+			return nil
+		}
+		s.seen.Add(d.DeliveryID, struct{}{})
+		s.mu.Unlock()
+	}
+	if err := s.next.Schedule(ctx, d); err != nil {
+		s.mu.Lock()
+		s.seen.Remove(d.DeliveryID)
+		s.mu.Unlock()
+		return err
+	}
+	deliveries.WithLabelValues(d.EventType, "accepted").Inc()
+	return nil
+}
+
+// commentEvents decodes issue_comment deliveries into forge.CommentEvent.
+type commentEvents struct {
+	cc      githubapp.ClientCreator
+	next    forge.CommentHandler
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+func (h *commentEvents) Handles() []string { return []string{"issue_comment"} }
+
+func (h *commentEvents) Handle(ctx context.Context, _, deliveryID string, payload []byte) error {
+	var e github.IssueCommentEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("decoding issue_comment: %w", err)
+	}
+	if e.GetAction() != "created" {
+		return nil // edits and deletions never run commands
+	}
+	inst := e.GetInstallation().GetID()
+	if inst == 0 {
+		return fmt.Errorf("issue_comment %s has no installation: is this a GitHub App webhook?", deliveryID)
+	}
+	gh, err := h.cc.NewInstallationClient(inst)
+	if err != nil {
+		return fmt.Errorf("client for installation %d: %w", inst, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	return h.next.HandleComment(ctx, NewClient(gh), commentEvent(&e, deliveryID))
+}
+
+func commentEvent(e *github.IssueCommentEvent, deliveryID string) forge.CommentEvent {
+	repo := e.GetRepo()
+	user := e.GetComment().GetUser()
+	return forge.CommentEvent{
+		Repo: forge.Repo{
+			Host:          "github",
+			Owner:         repo.GetOwner().GetLogin(),
+			Name:          repo.GetName(),
+			DefaultBranch: repo.GetDefaultBranch(),
+			CloneURL:      repo.GetCloneURL(),
+		},
+		Thread:      e.GetIssue().GetNumber(),
+		IsPR:        e.GetIssue().IsPullRequest(),
+		CommentID:   e.GetComment().GetID(),
+		Body:        e.GetComment().GetBody(),
+		Author:      user.GetLogin(),
+		AuthorIsBot: user.GetType() == "Bot" || strings.HasSuffix(user.GetLogin(), "[bot]"),
+		DeliveryID:  deliveryID,
+	}
+}
