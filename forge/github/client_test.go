@@ -20,11 +20,24 @@ var repo = forge.Repo{Host: "github", Owner: "acme", Name: "fleet", DefaultBranc
 func newClient(t testing.TB, files map[string]string) (*github.Client, *githubtest.Server) {
 	t.Helper()
 	s := githubtest.New(t, "acme", "fleet", files)
+	return clientFor(t, s), s
+}
+
+func clientFor(t testing.TB, s *githubtest.Server) *github.Client {
+	t.Helper()
 	c, err := gh.NewClient(nil).WithAuthToken("test").WithEnterpriseURLs(s.APIURL(), s.APIURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return github.NewClient(c), s
+	return github.NewClient(c)
+}
+
+func commentEventFor(t testing.TB, s *githubtest.Server, body string) forge.CommentEvent {
+	t.Helper()
+	id := s.AddComment(1, "Codertocat", body)
+	s.Reset()
+	return forge.CommentEvent{Repo: forge.Repo{Host: "github", Owner: s.Owner, Name: s.Repo, DefaultBranch: "master"},
+		Thread: 1, CommentID: id, Body: body, Author: "Codertocat"}
 }
 
 func change(n int) forge.Change {
@@ -56,7 +69,6 @@ func TestProposeOpensPullRequestInOneCommit(t *testing.T) {
 		"GET /repos/acme/fleet/branches/main",
 		"POST /repos/acme/fleet/git/trees",
 		"POST /repos/acme/fleet/git/commits",
-		"GET /repos/acme/fleet/pulls",
 		"POST /repos/acme/fleet/git/refs",
 		"POST /repos/acme/fleet/pulls",
 		"POST /repos/acme/fleet/issues/1/labels",
@@ -119,7 +131,7 @@ func TestProposeAgainUpdatesBranchAndPullRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "GET /repos/acme/fleet/branches/main,POST /repos/acme/fleet/git/trees,POST /repos/acme/fleet/git/commits," +
-		"GET /repos/acme/fleet/pulls,PATCH /repos/acme/fleet/git/refs/heads/gitops-bot/deploy-x-staging"
+		"POST /repos/acme/fleet/git/refs,PATCH /repos/acme/fleet/git/refs/heads/gitops-bot/deploy-x-staging,GET /repos/acme/fleet/pulls"
 	if got := strings.Join(keys(s.Requests()), ","); got != want {
 		t.Errorf("requests %s\nwant      %s", got, want)
 	}

@@ -14,8 +14,9 @@ import (
 // number), points the branch at it and opens the pull request, or updates
 // the branch and the open pull request of an earlier, identical request.
 //
-// Calls: branch, tree, commit, pulls list, ref create or update, pull create
-// or update (skipped when unchanged), labels (new pull requests only).
+// Calls for a new pull request: branch, tree, commit, ref, pull, labels (when
+// configured). For a repeated request: branch, tree, commit, ref (refused:
+// it exists), ref update, pull lookup, pull edit (only when its text changed).
 func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*forge.PullRequest, error) {
 	if err := ch.Validate(); err != nil {
 		return nil, err
@@ -54,41 +55,46 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 	head := commit.GetSHA()
 	ref := "refs/heads/" + ch.Branch
 
+	// A new branch cannot have an open pull request yet: creating the ref
+	// first saves the pull request lookup in the common case.
+	_, resp, err := c.gh.Git.CreateRef(ctx, o, n, &github.Reference{Ref: &ref, Object: &github.GitObject{SHA: &head}})
+	switch {
+	case err == nil:
+		return c.openPull(ctx, r, ch, head)
+	case !errIs422(resp):
+		return nil, fmt.Errorf("creating branch %s: %w", ch.Branch, err)
+	}
+	// The branch exists: an earlier request for the same change.
+	if err := c.moveBranch(ctx, r, ref, head); err != nil {
+		return nil, err
+	}
 	open, _, err := c.gh.PullRequests.List(ctx, o, n, &github.PullRequestListOptions{
 		State: "open", Head: o + ":" + ch.Branch, Base: ch.Base, ListOptions: github.ListOptions{PerPage: 1},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("looking for an open pull request: %w", err)
+		return nil, fmt.Errorf("looking for the open pull request of %s: %w", ch.Branch, err)
 	}
-	if len(open) > 0 {
-		if err := c.moveBranch(ctx, r, ref, head); err != nil {
-			return nil, err
-		}
-		pr := open[0]
-		if pr.GetTitle() != ch.Title || pr.GetBody() != ch.Body {
-			if _, _, err := c.gh.PullRequests.Edit(ctx, o, n, pr.GetNumber(), &github.PullRequest{Title: &ch.Title, Body: &ch.Body}); err != nil {
-				return nil, fmt.Errorf("updating pull request #%d: %w", pr.GetNumber(), err)
-			}
-		}
-		return &forge.PullRequest{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Branch: ch.Branch, Head: head}, nil
+	if len(open) == 0 {
+		return c.openPull(ctx, r, ch, head) // its pull request was closed: open a new one
 	}
+	pr := open[0]
+	if pr.GetTitle() != ch.Title || pr.GetBody() != ch.Body {
+		if _, _, err := c.gh.PullRequests.Edit(ctx, o, n, pr.GetNumber(), &github.PullRequest{Title: &ch.Title, Body: &ch.Body}); err != nil {
+			return nil, fmt.Errorf("updating pull request #%d: %w", pr.GetNumber(), err)
+		}
+	}
+	return &forge.PullRequest{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Branch: ch.Branch, Head: head}, nil
+}
 
-	_, resp, err := c.gh.Git.CreateRef(ctx, o, n, &github.Reference{Ref: &ref, Object: &github.GitObject{SHA: &head}})
-	if errIs422(resp) {
-		// The branch is left from a closed pull request: reuse it.
-		err = c.moveBranch(ctx, r, ref, head)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating branch %s: %w", ch.Branch, err)
-	}
-	pr, _, err := c.gh.PullRequests.Create(ctx, o, n, &github.NewPullRequest{
+func (c *Client) openPull(ctx context.Context, r forge.Repo, ch forge.Change, head string) (*forge.PullRequest, error) {
+	pr, _, err := c.gh.PullRequests.Create(ctx, r.Owner, r.Name, &github.NewPullRequest{
 		Title: &ch.Title, Head: &ch.Branch, Base: &ch.Base, Body: &ch.Body,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening pull request: %w", err)
 	}
 	if len(ch.Labels) > 0 {
-		if _, _, err := c.gh.Issues.AddLabelsToIssue(ctx, o, n, pr.GetNumber(), ch.Labels); err != nil {
+		if _, _, err := c.gh.Issues.AddLabelsToIssue(ctx, r.Owner, r.Name, pr.GetNumber(), ch.Labels); err != nil {
 			return nil, fmt.Errorf("labelling pull request #%d: %w", pr.GetNumber(), err)
 		}
 	}

@@ -79,7 +79,7 @@ func NewWebhook(cc githubapp.ClientCreator, comments forge.CommentHandler, o Opt
 			log.Error("handling delivery", "event", d.EventType, "delivery", d.DeliveryID, "err", err)
 		}),
 	)
-	sched := &dedupe{next: queue, seen: lru.New(o.Remember)}
+	sched := &admit{next: queue, seen: lru.New(o.Remember)}
 	handlers := []githubapp.EventHandler{
 		&commentEvents{cc: cc, next: comments, timeout: o.Timeout, log: log},
 	}
@@ -129,15 +129,20 @@ func NewWebhook(cc githubapp.ClientCreator, comments forge.CommentHandler, o Opt
 	}), nil
 }
 
-// dedupe drops deliveries whose ID it has queued before. An ID is only
-// remembered once queued, so a delivery refused with 503 can be redelivered.
-type dedupe struct {
+// admit stands between the signature check and the queue: it refuses a
+// body that is not JSON (so the sender hears of it, rather than a worker
+// failing later) and drops deliveries whose ID it has queued before. An ID is
+// only remembered once queued, so a delivery refused with 503 can be redelivered.
+type admit struct {
 	next githubapp.Scheduler
 	mu   sync.Mutex
 	seen *lru.Cache
 }
 
-func (s *dedupe) Schedule(ctx context.Context, d githubapp.Dispatch) error {
+func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
+	if !json.Valid(d.Payload) {
+		return githubapp.ValidationError{EventType: d.EventType, DeliveryID: d.DeliveryID, Cause: errors.New("body is not JSON")}
+	}
 	if d.DeliveryID != "" {
 		s.mu.Lock()
 		if _, dup := s.seen.Get(d.DeliveryID); dup {

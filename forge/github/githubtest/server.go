@@ -96,6 +96,13 @@ func New(t testing.TB, owner, repo string, files map[string]string) *Server {
 // APIURL is the v3 API URL to configure clients with.
 func (s *Server) APIURL() string { return s.URL + "/api/v3/" }
 
+// AddBranch creates branch at the head of from.
+func (s *Server) AddBranch(branch, from string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.branches[branch] = s.branches[from]
+}
+
 // SetPermission sets a collaborator's permission ("admin", "write", "read", ...).
 func (s *Server) SetPermission(user, perm string) {
 	s.mu.Lock()

@@ -1,0 +1,315 @@
+package github_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/github"
+	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+)
+
+const secret = "s3cret"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// recorder is a CommentHandler that hands each event to a channel, and can
+// be made to block to fill the queue.
+type recorder struct {
+	events chan forge.CommentEvent
+	block  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{events: make(chan forge.CommentEvent, 100)} }
+
+func (r *recorder) HandleComment(ctx context.Context, f forge.Forge, ev forge.CommentEvent) error {
+	r.events <- ev
+	if r.block != nil {
+		<-r.block
+	}
+	return nil
+}
+
+func (r *recorder) next(t *testing.T) forge.CommentEvent {
+	t.Helper()
+	select {
+	case ev := <-r.events:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event handled")
+		return forge.CommentEvent{}
+	}
+}
+
+func (r *recorder) none(t *testing.T) {
+	t.Helper()
+	select {
+	case ev := <-r.events:
+		t.Fatalf("unexpected event handled: %+v", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func clientCreator(t testing.TB, apiURL string) githubapp.ClientCreator {
+	t.Helper()
+	var cfg githubapp.Config
+	cfg.V3APIURL = apiURL
+	cfg.App.IntegrationID = 1
+	cfg.App.PrivateKey = githubtest.PrivateKey(t)
+	cc, err := githubapp.NewDefaultCachingClientCreator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+func newHook(t testing.TB, h forge.CommentHandler, o github.Options) http.Handler {
+	t.Helper()
+	o.Secret, o.Log = secret, quiet
+	hook, err := github.NewWebhook(clientCreator(t, "http://127.0.0.1:1/api/v3/"), h, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hook
+}
+
+func payload(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// edit changes fields of a real payload: path "comment.body" = value.
+func edit(t testing.TB, body []byte, changes map[string]any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range changes {
+		parts := strings.Split(path, ".")
+		cur := m
+		for _, p := range parts[:len(parts)-1] {
+			cur = cur[p].(map[string]any)
+		}
+		cur[parts[len(parts)-1]] = v
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func deliver(h http.Handler, event, id string, body []byte, sign bool) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/api/github/hook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", id)
+	if sign {
+		req.Header.Set("X-Hub-Signature-256", githubtest.Sign(secret, body))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestWebhookDecodesIssueComment(t *testing.T) {
+	r := newRecorder()
+	hook := newHook(t, r, github.Options{})
+	rec := deliver(hook, "issue_comment", "d1", payload(t, "issue_comment/created.json"), true)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	ev := r.next(t)
+	want := forge.CommentEvent{
+		Repo:       forge.Repo{Host: "github", Owner: "Codertocat", Name: "Hello-World", DefaultBranch: "master", CloneURL: "https://github.com/Codertocat/Hello-World.git"},
+		Thread:     1,
+		CommentID:  492700400,
+		Body:       "You are totally right! I'll get this fixed right away.",
+		Author:     "Codertocat",
+		DeliveryID: "d1",
+	}
+	if ev != want {
+		t.Errorf("event\n got %+v\nwant %+v", ev, want)
+	}
+}
+
+func TestWebhookPullRequestCommentAndBots(t *testing.T) {
+	r := newRecorder()
+	hook := newHook(t, r, github.Options{})
+	// The captured PR comment came from a repository webhook; as an App delivery it carries an installation.
+	body := edit(t, payload(t, "issue_comment/created.on-pull-request.json"), map[string]any{"installation": map[string]any{"id": 1}})
+	if rec := deliver(hook, "issue_comment", "d1", body, true); rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d", rec.Code)
+	}
+	ev := r.next(t)
+	if !ev.IsPR || ev.Thread != 947 || ev.Body != "/lgtm" || ev.Author != "spxtr" || ev.AuthorIsBot {
+		t.Errorf("event %+v", ev)
+	}
+	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.login": "renovate[bot]"})
+	deliver(hook, "issue_comment", "d2", body, true)
+	if ev := r.next(t); !ev.AuthorIsBot {
+		t.Errorf("a [bot] author was not marked: %+v", ev)
+	}
+	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.type": "Bot"})
+	deliver(hook, "issue_comment", "d3", body, true)
+	if ev := r.next(t); !ev.AuthorIsBot {
+		t.Errorf("a Bot-typed author was not marked: %+v", ev)
+	}
+}
+
+func TestWebhookRefusesAndIgnores(t *testing.T) {
+	r := newRecorder()
+	hook := newHook(t, r, github.Options{MaxBodyBytes: 64 << 10})
+	good := payload(t, "issue_comment/created.json")
+	cases := []struct {
+		name   string
+		event  string
+		body   []byte
+		sign   bool
+		status int
+	}{
+		{"unsigned", "issue_comment", good, false, http.StatusBadRequest},
+		{"wrong signature", "issue_comment", append([]byte(" "), good...), false, http.StatusBadRequest},
+		{"edited comment", "issue_comment", payload(t, "issue_comment/edited.json"), true, http.StatusAccepted},
+		{"event without handler", "push", payload(t, "push/new-branch.json"), true, http.StatusAccepted},
+		{"ping", "ping", payload(t, "ping/with-app_id.json"), true, http.StatusOK},
+		{"invalid JSON", "issue_comment", []byte(`{"action": "created", `), true, http.StatusBadRequest},
+		{"oversized", "issue_comment", bytes.Repeat([]byte("x"), 65<<10), true, http.StatusRequestEntityTooLarge},
+		{"missing event", "", good, true, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/api/github/hook", bytes.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-GitHub-Event", c.event)
+			req.Header.Set("X-GitHub-Delivery", c.name)
+			switch {
+			case c.sign:
+				req.Header.Set("X-Hub-Signature-256", githubtest.Sign(secret, c.body))
+			case c.name == "wrong signature":
+				req.Header.Set("X-Hub-Signature-256", githubtest.Sign("other", c.body))
+			}
+			rec := httptest.NewRecorder()
+			hook.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Errorf("status %d, want %d (%s)", rec.Code, c.status, rec.Body)
+			}
+		})
+	}
+	r.none(t)
+
+	// Oversized without a Content-Length (chunked) is caught while reading.
+	req := httptest.NewRequest(http.MethodPost, "/api/github/hook", io.MultiReader(bytes.NewReader(bytes.Repeat([]byte("x"), 65<<10))))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "issue_comment")
+	req.Header.Set("X-Hub-Signature-256", "sha256=00")
+	rec := httptest.NewRecorder()
+	hook.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked oversized: status %d", rec.Code)
+	}
+	if rec := httptest.NewRecorder(); true {
+		hook.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/github/hook", nil))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("GET: status %d", rec.Code)
+		}
+	}
+}
+
+func TestWebhookRedeliveryIsHandledOnce(t *testing.T) {
+	r := newRecorder()
+	hook := newHook(t, r, github.Options{})
+	body := payload(t, "issue_comment/created.json")
+	for i := 0; i < 3; i++ {
+		if rec := deliver(hook, "issue_comment", "same-id", body, true); rec.Code != http.StatusAccepted {
+			t.Fatalf("delivery %d: status %d", i, rec.Code)
+		}
+	}
+	r.next(t)
+	r.none(t)
+	deliver(hook, "issue_comment", "other-id", body, true)
+	r.next(t)
+}
+
+func TestWebhookFullQueueAnswers503(t *testing.T) {
+	r := newRecorder()
+	r.block = make(chan struct{})
+	hook := newHook(t, r, github.Options{Workers: 1, QueueSize: 1})
+	body := payload(t, "issue_comment/created.json")
+	deliver(hook, "issue_comment", "a", body, true)
+	r.next(t) // the worker is now busy
+	if rec := deliver(hook, "issue_comment", "b", body, true); rec.Code != http.StatusAccepted {
+		t.Fatalf("queued delivery: %d", rec.Code)
+	}
+	if rec := deliver(hook, "issue_comment", "c", body, true); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("over capacity: %d, want 503", rec.Code)
+	}
+	close(r.block)
+	r.next(t) // b
+	// c was refused, so its redelivery is accepted and handled.
+	if rec := deliver(hook, "issue_comment", "c", body, true); rec.Code != http.StatusAccepted {
+		t.Fatalf("redelivery after 503: %d", rec.Code)
+	}
+	r.next(t)
+}
+
+func TestNewWebhookNeedsSecret(t *testing.T) {
+	if _, err := github.NewWebhook(nil, newRecorder(), github.Options{}); err == nil {
+		t.Error("a webhook without a secret was created")
+	}
+}
+
+type discard struct{}
+
+func (discard) HandleComment(context.Context, forge.Forge, forge.CommentEvent) error { return nil }
+
+// BenchmarkWebhookAck measures a signed delivery over loopback HTTP, from
+// the request to the 202, and reports the 99th percentile.
+func BenchmarkWebhookAck(b *testing.B) {
+	hook := newHook(b, discard{}, github.Options{QueueSize: 10000, Workers: 2})
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	body := payload(b, "issue_comment/created.json")
+	sig := githubtest.Sign(secret, body)
+	client := srv.Client()
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "issue_comment")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d", i))
+		req.Header.Set("X-Hub-Signature-256", sig)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
