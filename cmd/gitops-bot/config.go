@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"gopkg.in/yaml.v3"
+)
+
+// serverConfig is the file given with --config. The github section is
+// go-githubapp's own, so its environment variables (GITHUB_V3_API_URL,
+// GITHUB_APP_INTEGRATION_ID, GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY)
+// override it as they do in any go-githubapp server.
+type serverConfig struct {
+	Listen string           `yaml:"listen"`
+	GitHub githubapp.Config `yaml:"github"`
+	Queue  struct {
+		Size    int           `yaml:"size"`
+		Workers int           `yaml:"workers"`
+		Timeout time.Duration `yaml:"timeout"`
+	} `yaml:"queue"`
+}
+
+func loadServerConfig(path string) (*serverConfig, error) {
+	c := &serverConfig{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
+	c.GitHub.SetValuesFromEnv("")
+	return c, nil
+}
+
+// check refuses a configuration that would run an open or broken webhook.
+func (c *serverConfig) check() error {
+	gh := c.GitHub
+	switch {
+	case gh.App.WebhookSecret == "":
+		return errors.New("no GitHub webhook secret: set github.app.webhook_secret or GITHUB_APP_WEBHOOK_SECRET; the bot does not accept unsigned webhooks")
+	case gh.App.IntegrationID == 0:
+		return errors.New("no GitHub App ID: set github.app.integration_id or GITHUB_APP_INTEGRATION_ID")
+	case gh.App.PrivateKey == "":
+		return errors.New("no GitHub App private key: set github.app.private_key or GITHUB_APP_PRIVATE_KEY")
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/examples"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/local"
+)
+
+type localOptions struct {
+	repo, example, user string
+	thread              int
+}
+
+func localCmd() *cobra.Command {
+	o := &localOptions{}
+	cmd := &cobra.Command{
+		Use:   "local [flags] COMMENT",
+		Short: "Run a comment's commands against a git repository on disk",
+		Long: `Runs the commands of COMMENT as if it had been posted on an issue of the
+repository in --repo: the change is committed on a new branch of that
+repository (the checked-out branch and the work tree are left alone), and the
+reply and the pull request that would be opened are printed with the diff.
+
+With --example, the repository is first created from an example fleet shipped
+with gitops-bot (in a new temporary directory unless --repo names one).`,
+		Example: `  gitops-bot local --example flux '/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --set replicaCount=2'
+  gitops-bot local --repo ./fleet '/help'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.user == "" {
+				o.user = os.Getenv("USER")
+			}
+			return runLocal(cmd, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", "", "git repository to work on (default: a new directory with --example)")
+	f.StringVar(&o.example, "example", "", "create the repository from an example fleet: "+strings.Join(examples.Names(), " or "))
+	f.StringVar(&o.user, "user", "", "who the comment is from (default: $USER)")
+	f.IntVar(&o.thread, "thread", 1, "issue number the comment is on")
+	return cmd
+}
+
+func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
+	out := cmd.OutOrStdout()
+	if o.repo == "" && o.example == "" {
+		return fmt.Errorf("give --repo DIR, --example NAME, or both")
+	}
+	if o.user == "" {
+		o.user = "local-user"
+	}
+	if o.example != "" {
+		src, err := examples.Fleet(o.example)
+		if err != nil {
+			return err
+		}
+		if o.repo == "" {
+			if o.repo, err = os.MkdirTemp("", "gitops-bot-"+o.example+"-"); err != nil {
+				return err
+			}
+		}
+		if _, err := os.Stat(filepath.Join(o.repo, ".git")); os.IsNotExist(err) {
+			if err := local.Init(o.repo, src); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Created %s from the %s example fleet.\n\n", o.repo, o.example)
+		}
+	}
+	f, err := local.Open(o.repo)
+	if err != nil {
+		return err
+	}
+	repo, err := f.Repo(filepath.Base(o.repo))
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ev := forge.CommentEvent{Repo: repo, Thread: o.thread, CommentID: 1, Body: comment, Author: o.user}
+	if err := bot.New(log).HandleComment(cmd.Context(), f, ev); err != nil {
+		return err
+	}
+	replies := f.Replies()
+	if len(replies) == 0 {
+		fmt.Fprintln(out, "No command in that comment: a command is a line starting with /, such as /help.")
+		return nil
+	}
+	for _, r := range replies {
+		section(out, "Reply on #"+fmt.Sprint(o.thread))
+		fmt.Fprintln(out, r.Body)
+	}
+	for _, p := range f.Proposals() {
+		state := "would be opened"
+		if !p.PR.Created {
+			state = "would be updated"
+		}
+		section(out, "Pull request that "+state)
+		fmt.Fprintf(out, "Title:  %s\nBranch: %s (commit %.12s, in %s)\nBase:   %s\nLabels: %s\n\n%s\n",
+			p.Change.Title, p.Change.Branch, p.PR.Head, o.repo, p.Change.Base, strings.Join(p.Change.Labels, ", "), p.Change.Body)
+		section(out, "Diff")
+		fmt.Fprint(out, p.PR.Diff)
+	}
+	return nil
+}
+
+func section(w io.Writer, title string) {
+	fmt.Fprintf(w, "\n=== %s ===\n\n", title)
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+	"github.com/gitops-bot/gitops-bot/forge/local"
+)
+
+const deploy = "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --set replicaCount=2"
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := rootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("gitops-bot %v: %v\n%s", args, err, out.String())
+	}
+	return out.String()
+}
+
+func TestLocalOnExampleFleets(t *testing.T) {
+	for _, example := range []string{"flux", "argocd"} {
+		t.Run(example, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "fleet")
+			out := run(t, "local", "--example", example, "--repo", dir, "--user", "alice", deploy)
+			for _, want := range []string{"Created " + dir, "Pull request that would be opened", "Branch: gitops-bot/deploy-podinfo-staging",
+				"+++ b/clusters/staging/podinfo.yaml", "gitops-bot:marker"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			kind := map[string]string{"flux": "+kind: HelmRelease", "argocd": "+kind: Application"}[example]
+			if !strings.Contains(out, kind) {
+				t.Errorf("diff lacks %q", kind)
+			}
+			f, err := local.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := f.Repo("fleet")
+			if _, err := f.ReadFile(context.Background(), r, "gitops-bot/deploy-podinfo-staging", "clusters/staging/podinfo.yaml"); err != nil {
+				t.Errorf("branch lacks the file: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "clusters/staging/podinfo.yaml")); !os.IsNotExist(err) {
+				t.Error("the work tree was written to")
+			}
+
+			again := run(t, "local", "--repo", dir, "--user", "alice", deploy)
+			if !strings.Contains(again, "would be updated") || strings.Contains(again, "Created ") {
+				t.Errorf("second run:\n%s", again)
+			}
+		})
+	}
+}
+
+func TestLocalNeedsARepository(t *testing.T) {
+	cmd := rootCmd()
+	cmd.SetArgs([]string{"local", "/help"})
+	cmd.SetOut(io.Discard)
+	if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "--repo") {
+		t.Errorf("err = %v", err)
+	}
+	if out := run(t, "version"); !strings.HasPrefix(out, "gitops-bot ") {
+		t.Errorf("version: %q", out)
+	}
+}
+
+func TestConfigFileAndEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("listen: :9999\ngithub:\n  v3_api_url: https://ghe.example.com/api/v3/\n  app:\n    integration_id: 7\n    webhook_secret: from-file\n"), 0o600)
+	t.Setenv("GITHUB_APP_WEBHOOK_SECRET", "from-env")
+	t.Setenv("GITHUB_APP_PRIVATE_KEY", "key")
+	cfg, err := loadServerConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":9999" || cfg.GitHub.V3APIURL != "https://ghe.example.com/api/v3/" || cfg.GitHub.App.IntegrationID != 7 ||
+		cfg.GitHub.App.WebhookSecret != "from-env" || cfg.GitHub.App.PrivateKey != "key" {
+		t.Errorf("config = %+v", cfg)
+	}
+	os.WriteFile(path, []byte("github:\n  ap: {}\n"), 0o600)
+	if _, err := loadServerConfig(path); err == nil || !strings.Contains(err.Error(), "ap") {
+		t.Errorf("unknown field: err = %v", err)
+	}
+}
+
+func TestServeRefusesWithoutSecret(t *testing.T) {
+	cfg := &serverConfig{}
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.PrivateKey = "k"
+	_, err := newServer(context.Background(), cfg, slog.Default())
+	if err == nil || !strings.Contains(err.Error(), "webhook secret") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "x\n"})
+	gh.AddBranch("master", "main")
+	gh.SetPermission("Codertocat", "admin")
+
+	cfg := &serverConfig{}
+	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.WebhookSecret = "s3cret"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+	if code, _ := get("/readyz"); code != 503 {
+		t.Errorf("readyz before start: %d", code)
+	}
+	s.ready.Store(true)
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("readyz %d", code)
+	}
+
+	raw, err := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.Unmarshal(raw, &p)
+	p["comment"].(map[string]any)["body"] = deploy
+	body, _ := json.Marshal(p)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/github/hook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "issue_comment")
+	req.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	req.Header.Set("X-Hub-Signature-256", githubtest.Sign("s3cret", body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("hook answered %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(gh.Comments(1)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reply")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pulls := gh.Pulls(); len(pulls) != 1 || !strings.Contains(gh.Comments(1)[0].Body, "Opened #1") {
+		t.Errorf("pulls %+v, reply %q", pulls, gh.Comments(1)[0].Body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{`gitops_bot_commands_total{outcome="ok",verb="deploy"}`, `gitops_bot_github_deliveries_total{event="issue_comment",result="accepted"}`, `gitops_bot_pull_requests_total{result="opened"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/forge/github"
+)
+
+func serveCmd() *cobra.Command {
+	var configPath, listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the webhook server",
+		Long: `Serves the GitHub App webhook on /api/github/hook, with /healthz, /readyz
+and /metrics (Prometheus). Configuration comes from --config, with go-githubapp's
+environment variables on top (GITHUB_V3_API_URL, GITHUB_APP_INTEGRATION_ID,
+GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServerConfig(configPath)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("listen") || cfg.Listen == "" {
+				cfg.Listen = listen
+			}
+			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			return serve(cmd.Context(), cfg, log)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML)")
+	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
+	return cmd
+}
+
+// serve runs until ctx is cancelled, then drains for a few seconds.
+func serve(ctx context.Context, cfg *serverConfig, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s, err := newServer(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	log.Info("serving", "addr", ln.Addr().String(), "version", version)
+	s.ready.Store(true)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type server struct {
+	http.Handler
+	ready atomic.Bool
+}
+
+func newServer(ctx context.Context, cfg *serverConfig, log *slog.Logger) (*server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
+		githubapp.WithClientUserAgent("gitops-bot/"+version),
+		githubapp.WithClientTimeout(30*time.Second),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
+	hook, err := github.NewWebhook(cc, bot.New(log), github.Options{
+		Secret:    cfg.GitHub.App.WebhookSecret,
+		QueueSize: cfg.Queue.Size,
+		Workers:   cfg.Queue.Workers,
+		Timeout:   cfg.Queue.Timeout,
+		Log:       log,
+		Context:   ctx,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &server{}
+	mux := http.NewServeMux()
+	mux.Handle("/api/github/hook", hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	s.Handler = mux
+	return s, nil
+}
