@@ -347,3 +347,34 @@ func TestSeveralEnvironmentsOneBranch(t *testing.T) {
 		t.Fatalf("proposals = %+v", ps)
 	}
 }
+
+// A comment handled twice (a redelivery after a restart): the reaction is
+// already there, so the reply is edited in place, not posted again, and the
+// proposal lands on the same branch.
+func TestSameCommentTwiceRepliesOnce(t *testing.T) {
+	f := newFake(nil)
+	handle(t, f, comment(1, "alice", podinfo))
+	handle(t, f, comment(1, "alice", podinfo))
+	if f.Posts() != 1 || len(f.Replies()) != 1 {
+		t.Errorf("posts %d, replies %d; want one reply", f.Posts(), len(f.Replies()))
+	}
+	if len(f.PullRequests()) != 1 {
+		t.Errorf("pull requests %d", len(f.PullRequests()))
+	}
+}
+
+func TestUserTextCannotBreakOutOfMarkdown(t *testing.T) {
+	f := newFake(nil)
+	handle(t, f, comment(1, "alice", podinfo+" --set 'x=```--> <!-- |'"))
+	ps := f.Proposals()
+	if len(ps) != 1 {
+		t.Fatalf("proposals %d", len(ps))
+	}
+	m, ok, err := ParseMarker(ps[0].Body)
+	if !ok || err != nil || !strings.Contains(m.Command, "```--> <!-- |") {
+		t.Errorf("marker did not survive: %+v %v %v", m, ok, err)
+	}
+	if !strings.Contains(ps[0].Body, "````\n/deploy") {
+		t.Errorf("the command is not fenced by a longer fence:\n%s", ps[0].Body)
+	}
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Prepares the real control plane the cluster tests run against, and prints
+# the directory to use as KUBEBUILDER_ASSETS:
+#   - etcd from Debian's etcd-server package;
+#   - kube-apiserver built from the Go module proxy: a throwaway module that
+#     requires k8s.io/kubernetes and replaces each staging module with its
+#     published v0.x release.
+# The result is cached outside the repository, keyed by version.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-1.36.3}
+CACHE=${GITOPS_BOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-bot}
+ASSETS="$CACHE/envtest/$K8S_VERSION"
+mkdir -p "$ASSETS"
+
+log() { echo "setup-envtest: $*" >&2; }
+
+if [ ! -x "$ASSETS/etcd" ]; then
+  if ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
+    log "installing etcd-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq etcd-server >&2
+  fi
+  ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$ASSETS/etcd"
+fi
+
+if [ ! -x "$ASSETS/kube-apiserver" ]; then
+  log "building kube-apiserver v$K8S_VERSION (a few minutes, once)"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  minor=${K8S_VERSION#*.}
+  staging_version="v0.$minor"
+  gomod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo "module kube-apiserver-build"
+    echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
+    echo "require k8s.io/kubernetes v$K8S_VERSION"
+    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 '"$staging_version"'#p' "$gomod"
+  } >"$work/go.mod"
+  (
+    cd "$work"
+    export GOFLAGS=-mod=mod
+    go mod tidy -e >/dev/null 2>&1 || true
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ASSETS/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+  ) >&2
+  mv "$ASSETS/kube-apiserver.tmp" "$ASSETS/kube-apiserver"
+fi
+
+echo "$ASSETS"
