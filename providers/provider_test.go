@@ -23,3 +23,48 @@ func TestParseChart(t *testing.T) {
 		t.Error("a chart without a version was accepted")
 	}
 }
+
+func TestSameRepo(t *testing.T) {
+	same := [][2]string{
+		{"https://github.com/acme/fleet", "https://github.com/acme/fleet.git"},
+		{"https://GitHub.com/acme/fleet/", "ssh://git@github.com/acme/fleet"},
+		{"git@github.com:acme/fleet.git", "https://github.com/acme/fleet"},
+		{"ssh://git@github.com:22/acme/fleet.git", "https://x-token:t@github.com/acme/fleet"},
+	}
+	for _, p := range same {
+		if !SameRepo(p[0], p[1]) {
+			t.Errorf("SameRepo(%q, %q) = false", p[0], p[1])
+		}
+	}
+	for _, p := range [][2]string{{"https://github.com/acme/fleet", "https://github.com/acme/fleet2"}, {"https://github.com/acme/fleet", "https://gitlab.com/acme/fleet"}, {"", ""}} {
+		if SameRepo(p[0], p[1]) {
+			t.Errorf("SameRepo(%q, %q) = true", p[0], p[1])
+		}
+	}
+}
+
+func TestPathContainsAndRevisionSHA(t *testing.T) {
+	for _, c := range []struct {
+		dir, file string
+		want      bool
+	}{
+		{"./clusters/staging", "clusters/staging/podinfo.yaml", true},
+		{"clusters/staging/", "clusters/staging/a/b.yaml", true},
+		{"./", "anything.yaml", true},
+		{"clusters/staging", "clusters/staging-eu/a.yaml", false},
+		{"clusters/staging", "clusters/production/a.yaml", false},
+	} {
+		if got := PathContains(c.dir, c.file); got != c.want {
+			t.Errorf("PathContains(%q, %q) = %v", c.dir, c.file, got)
+		}
+	}
+	sha := "3f2c9a7d1e4b5c6a7b8c9d0e1f2a3b4c5d6e7f80"
+	for _, rev := range []string{"main@sha1:" + sha, "sha1:" + sha, "main/" + sha, sha} {
+		if got := RevisionSHA(rev); got != sha {
+			t.Errorf("RevisionSHA(%q) = %q", rev, got)
+		}
+	}
+	if RevisionSHA("6.7.0") != "" {
+		t.Error("a chart version read as a commit")
+	}
+}

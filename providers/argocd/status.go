@@ -1,0 +1,147 @@
+package argocd
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Observe reads an Application's status. repoURL is the repository whose
+// commits are being verified: only the sources that track it contribute
+// Revisions (a chart source reports a chart version, never our commit).
+func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observation {
+	var o providers.Observation
+	st, ok, _ := unstructured.NestedMap(obj.Object, "status")
+	if !ok || len(st) == 0 {
+		o.Sync, o.Health, o.Message = "Unknown", "Unknown", "no status yet"
+		return o
+	}
+	o.Sync = orUnknown(providers.Str(obj, "status", "sync", "status"))
+	o.Health = orUnknown(providers.Str(obj, "status", "health", "status"))
+	o.Message = providers.Str(obj, "status", "health", "message")
+
+	// Current: Argo CD compared against the sources the spec asks for now.
+	o.Current = sameSources(obj)
+	if !o.Current {
+		o.Message = "Argo CD has not compared the current spec yet"
+	}
+
+	// Revisions of the sources that track repoURL.
+	sources, _, _ := unstructured.NestedSlice(obj.Object, "spec", "sources")
+	if len(sources) > 0 {
+		revs, _, _ := unstructured.NestedStringSlice(obj.Object, "status", "sync", "revisions")
+		for i, s := range sources {
+			m, _ := s.(map[string]any)
+			url, _ := m["repoURL"].(string)
+			if providers.SameRepo(url, repoURL) && i < len(revs) {
+				o.Revisions = append(o.Revisions, revs[i])
+			}
+		}
+	} else if providers.SameRepo(providers.Str(obj, "spec", "source", "repoURL"), repoURL) {
+		if rev := providers.Str(obj, "status", "sync", "revision"); rev != "" {
+			o.Revisions = []string{rev}
+		}
+	}
+
+	phase := providers.Str(obj, "status", "operationState", "phase")
+	opMessage := providers.Str(obj, "status", "operationState", "message")
+	finished := parseTime(providers.Str(obj, "status", "operationState", "finishedAt"))
+	reconciled := parseTime(providers.Str(obj, "status", "reconciledAt"))
+
+	errCond := ""
+	for _, c := range providers.Conditions(obj) {
+		if c.Type == "ComparisonError" || c.Type == "InvalidSpecError" {
+			errCond = c.Type + ": " + c.Message
+		}
+	}
+
+	switch {
+	case phase == "Failed" || phase == "Error":
+		o.Failed = true
+		o.Attempted = operationRevision(obj)
+		o.Message = fmt.Sprintf("sync %s: %s", strings.ToLower(phase), opMessage)
+	case errCond != "":
+		o.Failed = true
+		o.Message = errCond
+	case o.Health == "Degraded" && o.Current:
+		o.Failed = true
+		o.Attempted = firstOf(o.Revisions)
+		o.Message = degraded(obj)
+	}
+	if phase == "Running" && o.Message == "" {
+		o.Message = "sync running: " + opMessage
+	}
+	o.Ready = o.Current && o.Sync == "Synced" && o.Health == "Healthy" &&
+		(phase == "" || phase == "Succeeded") &&
+		(finished.IsZero() || !reconciled.Before(finished))
+	return o
+}
+
+// sameSources compares spec.source(s) with status.sync.comparedTo.
+func sameSources(obj *unstructured.Unstructured) bool {
+	for _, f := range []string{"source", "sources"} {
+		spec, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", f)
+		cmp, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "sync", "comparedTo", f)
+		if !equality.Semantic.DeepEqual(spec, cmp) {
+			return false
+		}
+	}
+	_, has := obj.Object["spec"]
+	return has
+}
+
+func operationRevision(obj *unstructured.Unstructured) string {
+	for _, f := range [][]string{
+		{"status", "operationState", "syncResult", "revision"},
+		{"status", "operationState", "operation", "sync", "revision"},
+	} {
+		if r := providers.Str(obj, f...); r != "" {
+			return r
+		}
+	}
+	revs, _, _ := unstructured.NestedStringSlice(obj.Object, "status", "operationState", "syncResult", "revisions")
+	return firstOf(revs)
+}
+
+// degraded lists the resources Argo CD reports as degraded.
+func degraded(obj *unstructured.Unstructured) string {
+	res, _, _ := unstructured.NestedSlice(obj.Object, "status", "resources")
+	var parts []string
+	for _, r := range res {
+		m, _ := r.(map[string]any)
+		h, _ := m["health"].(map[string]any)
+		if h["status"] != "Degraded" {
+			continue
+		}
+		msg, _ := h["message"].(string)
+		parts = append(parts, fmt.Sprintf("%v %v/%v: %s", m["kind"], m["namespace"], m["name"], msg))
+	}
+	if len(parts) == 0 {
+		return "health Degraded: " + providers.Str(obj, "status", "health", "message")
+	}
+	return "degraded: " + strings.Join(parts, "; ")
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}

@@ -1,0 +1,76 @@
+package argocd
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/providers/providertest"
+)
+
+func load(t *testing.T, file string) *unstructured.Unstructured {
+	t.Helper()
+	return providertest.Load(t, "testdata/"+file, "Application", appName[file])
+}
+
+var appName = map[string]string{
+	"application-synced-healthy-succeeded.yaml":           "velero-test",
+	"application-outofsync-degraded-failed.composed.yaml": "podinfo",
+	"application-outofsync-progressing-running.yaml":      "my-app",
+	"application-outofsync-degraded.yaml":                 "my-app",
+}
+
+func TestObserveSyncedHealthy(t *testing.T) {
+	app := load(t, "application-synced-healthy-succeeded.yaml")
+	o := Observe(app, "https://github.com/foo/manifests-velero")
+	if !o.Current || !o.Ready || o.Failed || len(o.Revisions) != 1 || o.Revisions[0] != "rev1" {
+		t.Errorf("%+v", o)
+	}
+	// Another repository's application reports no revision of ours.
+	if o := Observe(app, "https://github.com/acme/fleet"); len(o.Revisions) != 0 {
+		t.Errorf("revisions of another repository: %v", o.Revisions)
+	}
+}
+
+func TestObserveFailedOperation(t *testing.T) {
+	o := Observe(load(t, "application-outofsync-degraded-failed.composed.yaml"), "https://github.com/example-org/gitops-config.git")
+	if !o.Failed || o.Ready || o.Attempted != "8d3c5e4f7a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d" || !strings.Contains(o.Message, "one or more objects failed to apply") {
+		t.Errorf("%+v", o)
+	}
+}
+
+func TestObserveRunningIsNeitherReadyNorFailed(t *testing.T) {
+	o := Observe(load(t, "application-outofsync-progressing-running.yaml"), "https://github.com/argoproj/argocd-example-apps")
+	if o.Ready || o.Failed {
+		t.Errorf("%+v", o)
+	}
+}
+
+func TestObserveMissingStatusAndSpecChange(t *testing.T) {
+	app := load(t, "application-synced-healthy-succeeded.yaml")
+	app2 := app.DeepCopy()
+	unstructured.SetNestedField(app2.Object, "instances/other", "spec", "source", "path")
+	if o := Observe(app2, "https://github.com/foo/manifests-velero"); o.Current || o.Ready {
+		t.Errorf("changed spec, old comparison: %+v", o)
+	}
+	unstructured.RemoveNestedField(app.Object, "status")
+	if o := Observe(app, "https://github.com/foo/manifests-velero"); o.Ready || o.Message != "no status yet" {
+		t.Errorf("no status: %+v", o)
+	}
+}
+
+func TestObserveConditionsAndDegraded(t *testing.T) {
+	app := load(t, "application-synced-healthy-succeeded.yaml")
+	unstructured.SetNestedSlice(app.Object, []any{map[string]any{"type": "ComparisonError", "message": "rpc error: repository not found"}}, "status", "conditions")
+	if o := Observe(app, "https://github.com/foo/manifests-velero"); !o.Failed || !strings.Contains(o.Message, "repository not found") {
+		t.Errorf("comparison error: %+v", o)
+	}
+	app = load(t, "application-synced-healthy-succeeded.yaml")
+	unstructured.SetNestedField(app.Object, "Degraded", "status", "health", "status")
+	unstructured.SetNestedSlice(app.Object, []any{map[string]any{"kind": "Deployment", "namespace": "velero", "name": "velero",
+		"health": map[string]any{"status": "Degraded", "message": "exceeded its progress deadline"}}}, "status", "resources")
+	if o := Observe(app, "https://github.com/foo/manifests-velero"); !o.Failed || !strings.Contains(o.Message, "Deployment velero/velero: exceeded its progress deadline") {
+		t.Errorf("degraded: %+v", o)
+	}
+}

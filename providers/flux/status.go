@@ -1,0 +1,61 @@
+package flux
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Reasons after which Flux does not get better by itself at the same
+// revision: a fix needs a new commit.
+var terminal = map[string]bool{
+	// kustomize-controller
+	"BuildFailed": true, "HealthCheckFailed": true, "ReconciliationFailed": true, "PruneFailed": true,
+	// helm-controller
+	"InstallFailed": true, "UpgradeFailed": true, "TestFailed": true, "RollbackSucceeded": true, "RollbackFailed": true,
+}
+
+// Observe reads a Flux object's status: a Kustomization by the revision it
+// applied, a HelmRelease or source by being Ready at its current generation.
+func Observe(obj *unstructured.Unstructured) providers.Observation {
+	var o providers.Observation
+	gen, observed := providers.Int(obj, "metadata", "generation"), providers.Int(obj, "status", "observedGeneration")
+	conds := providers.Conditions(obj)
+	ready, hasReady := providers.FindCondition(conds, "Ready")
+	stalled, _ := providers.FindCondition(conds, "Stalled")
+
+	o.Current = observed != 0 && observed == gen
+	o.Sync, o.Health, o.Message = "Unknown", "Unknown", ready.Message
+	if _, ok, _ := unstructured.NestedMap(obj.Object, "status"); !ok {
+		o.Message = "no status yet"
+		return o
+	}
+	switch {
+	case !o.Current:
+		o.Message = fmt.Sprintf("the controller has not reconciled generation %d yet (observed %d)", gen, observed)
+	case hasReady:
+		o.Sync = ready.Reason
+		o.Health = map[string]string{"True": "Ready", "False": "Not ready"}[ready.Status]
+		if o.Health == "" {
+			o.Health = "Unknown"
+		}
+	}
+
+	if obj.GetKind() == "Kustomization" {
+		applied := providers.Str(obj, "status", "lastAppliedRevision")
+		o.Attempted = providers.RevisionSHA(providers.Str(obj, "status", "lastAttemptedRevision"))
+		if sha := providers.RevisionSHA(applied); sha != "" {
+			o.Revisions = []string{sha}
+		}
+		o.Ready = o.Current && ready.Status == "True" && len(o.Revisions) == 1
+	} else {
+		o.Ready = o.Current && ready.Status == "True"
+	}
+	o.Failed = o.Current && (stalled.Status == "True" || ready.Status == "False" && terminal[ready.Reason])
+	if stalled.Status == "True" && stalled.Message != "" {
+		o.Message = stalled.Message
+	}
+	return o
+}

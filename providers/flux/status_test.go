@@ -1,0 +1,70 @@
+package flux
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/providers/providertest"
+)
+
+const variants = "testdata/kustomization-status-variants.composed.yaml"
+
+func TestObserveKustomization(t *testing.T) {
+	o := Observe(providertest.Load(t, variants, "Kustomization", "apps"))
+	if !o.Current || !o.Ready || o.Failed || len(o.Revisions) != 1 || o.Revisions[0] != "3f2c9a7d1e4b5c6a7b8c9d0e1f2a3b4c5d6e7f80" {
+		t.Errorf("ready kustomization: %+v", o)
+	}
+	if o.Health != "Ready" || o.Sync != "ReconciliationSucceeded" || !strings.HasPrefix(o.Message, "Applied revision") {
+		t.Errorf("table fields: %+v", o)
+	}
+
+	for name, reason := range map[string]string{"apps-build-failed": "kustomize build failed", "apps-health-check-failed": ""} {
+		o := Observe(providertest.Load(t, variants, "Kustomization", name))
+		if !o.Failed || o.Ready || o.Attempted == "" || o.Attempted == o.Revisions[0] || !strings.Contains(o.Message, reason) {
+			t.Errorf("%s: %+v", name, o)
+		}
+	}
+}
+
+func TestObserveStaleAndMissingStatus(t *testing.T) {
+	k := providertest.Load(t, variants, "Kustomization", "apps")
+	k.SetGeneration(5) // the spec changed; the controller has not caught up
+	if o := Observe(k); o.Current || o.Ready || o.Failed || !strings.Contains(o.Message, "generation 5") {
+		t.Errorf("stale: %+v", o)
+	}
+	unstructured.RemoveNestedField(k.Object, "status")
+	if o := Observe(k); o.Current || o.Ready || o.Message != "no status yet" {
+		t.Errorf("no status: %+v", o)
+	}
+	// A HelmRelease captured without observedGeneration is never taken as current.
+	hr := providertest.Load(t, "testdata/flux2-testdata-trace-helmrelease.yaml", "HelmRelease", "podinfo")
+	if o := Observe(hr); o.Ready {
+		t.Errorf("helmrelease without observedGeneration: %+v", o)
+	}
+}
+
+func TestObserveHelmRelease(t *testing.T) {
+	hr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": map[string]any{"name": "podinfo", "namespace": "flux-system", "generation": int64(2)},
+		"status": map[string]any{"observedGeneration": int64(2), "conditions": []any{
+			map[string]any{"type": "Ready", "status": "False", "reason": "UpgradeFailed", "message": "Helm upgrade failed: timed out waiting for the condition"},
+		}},
+	}}
+	if o := Observe(hr); !o.Failed || o.Ready || !strings.Contains(o.Message, "upgrade failed") {
+		t.Errorf("upgrade failed: %+v", o)
+	}
+	unstructured.SetNestedSlice(hr.Object, []any{map[string]any{"type": "Ready", "status": "True", "reason": "UpgradeSucceeded"}}, "status", "conditions")
+	if o := Observe(hr); !o.Ready || o.Failed {
+		t.Errorf("ready: %+v", o)
+	}
+	unstructured.SetNestedSlice(hr.Object, []any{
+		map[string]any{"type": "Ready", "status": "False", "reason": "ArtifactFailed"},
+		map[string]any{"type": "Stalled", "status": "True", "reason": "RetriesExceeded", "message": "Failed to install after 3 attempt(s)"},
+	}, "status", "conditions")
+	if o := Observe(hr); !o.Failed || o.Message != "Failed to install after 3 attempt(s)" {
+		t.Errorf("stalled: %+v", o)
+	}
+}
