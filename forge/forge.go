@@ -23,6 +23,9 @@ type Repo struct {
 	Name          string
 	DefaultBranch string
 	CloneURL      string // https URL that Argo CD / Flux would use to fetch it
+	// Installation is the GitHub App installation that reaches the
+	// repository (0 elsewhere); stored with verifications to reach it again.
+	Installation int64
 }
 
 // FullName is "owner/name".
@@ -144,6 +147,76 @@ type Forge interface {
 	Authorizer
 	Proposer
 	Responder
+}
+
+// Check is a verification report on a commit: a check run on GitHub, a
+// commit status on GitLab. Reported in place: queued, in_progress, completed.
+type Check struct {
+	ID         int64  // the host's id; 0 until created
+	Name       string // e.g. "gitops-bot/sync: staging"
+	ExternalID string // the bot's key, to find the check again
+	Status     string // queued, in_progress, completed
+	Conclusion string // with completed: success, failure, timed_out, neutral, cancelled
+	Title      string
+	Summary    string // markdown
+	Text       string // markdown, details
+	DetailsURL string
+}
+
+// Checks is what the verifier needs of a host.
+type Checks interface {
+	// Report creates c on sha (when c.ID is 0, unless a check with the same
+	// name and external ID is already there) or updates it, and returns it
+	// with its ID.
+	Report(ctx context.Context, r Repo, sha string, c Check) (Check, error)
+	// GetCheck reads a check back, to learn whether it was completed.
+	GetCheck(ctx context.Context, r Repo, id int64) (Check, error)
+	// Contains reports whether commit descendant has ancestor in its history
+	// (true when they are the same commit).
+	Contains(ctx context.Context, r Repo, descendant, ancestor string) (bool, error)
+}
+
+// Connector reaches a repository's host again, for work that outlives the
+// event that started it (verifications resumed after a restart).
+type Connector interface {
+	Checks(ctx context.Context, r Repo) (Checks, error)
+}
+
+// PullInfo is what the bot reads of a pull request after it is merged.
+type PullInfo struct {
+	Number   int
+	Merged   bool
+	MergeSHA string
+	Base     string
+	Body     string
+}
+
+// Pulls reads pull requests.
+type Pulls interface {
+	Pull(ctx context.Context, r Repo, number int) (PullInfo, error)
+	// PullFiles lists the paths a pull request changes.
+	PullFiles(ctx context.Context, r Repo, number int) ([]string, error)
+}
+
+// MergeEvent says a pull request was merged, or that its verification is
+// to be run again (a check's re-run button, a /verify comment).
+type MergeEvent struct {
+	Repo Repo
+	Pull PullInfo
+	// Env, when set, limits a re-run to one environment.
+	Env string
+}
+
+// MergeForge is the host as the merge flow uses it.
+type MergeForge interface {
+	Reader
+	Pulls
+	Responder
+}
+
+// MergeHandler is what a host's webhook hands merges and re-runs to.
+type MergeHandler interface {
+	HandleMerge(ctx context.Context, f MergeForge, ev MergeEvent) error
 }
 
 // CommentEvent is a new comment on an issue or pull request, decoded by the
