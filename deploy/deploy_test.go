@@ -1,5 +1,3 @@
-// Package deploy holds the manifests that run gitops-bot itself; the test
-// builds them with kustomize so a broken manifest never ships.
 package deploy
 
 import (
@@ -17,11 +15,12 @@ func TestBaseBuilds(t *testing.T) {
 	kinds := map[string]bool{}
 	for _, r := range res.Resources() {
 		kinds[r.GetKind()] = true
-		if r.GetKind() != "Namespace" && r.GetNamespace() != "gitops-bot" {
+		cluster := r.GetKind() == "Namespace" || r.GetKind() == "ClusterRole" || r.GetKind() == "ClusterRoleBinding"
+		if !cluster && r.GetNamespace() != "gitops-bot" {
 			t.Errorf("%s/%s is not in namespace gitops-bot", r.GetKind(), r.GetName())
 		}
 	}
-	for _, k := range []string{"Namespace", "ServiceAccount", "Deployment", "Service"} {
+	for _, k := range []string{"Namespace", "ServiceAccount", "Deployment", "Service", "ClusterRole", "ClusterRoleBinding"} {
 		if !kinds[k] {
 			t.Errorf("no %s in the base", k)
 		}

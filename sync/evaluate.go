@@ -133,7 +133,7 @@ func (v *Verifier) judge(ctx context.Context, c *Cluster, req Request, t Target,
 		r.Verdict = Succeeded
 	case anyAtM || attemptedAtM || (!tracksRepo && o.Current):
 		r.Verdict = PickedUp
-	case tracksRepo && r.Message == "" && len(o.Revisions) > 0:
+	case len(o.Revisions) > 0 && !o.Failed:
 		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
 	}
 	return r, nil

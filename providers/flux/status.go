@@ -28,7 +28,8 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 
 	o.Current = observed != 0 && observed == gen
 	o.Sync, o.Health, o.Message = "Unknown", "Unknown", ready.Message
-	if _, ok, _ := unstructured.NestedMap(obj.Object, "status"); !ok {
+	// The CRDs default status to {observedGeneration: -1}: no controller yet.
+	if _, ok, _ := unstructured.NestedMap(obj.Object, "status"); !ok || observed <= 0 && len(conds) == 0 {
 		o.Message = "no status yet"
 		return o
 	}
