@@ -43,9 +43,9 @@ func TestFluxWaits(t *testing.T) {
 		status func(h *harness)
 		want   string
 	}{
-		"older revision": {func(h *harness) { h.kustomization(ready(shaOld)) }, "does not contain the merge commit"},
+		"older revision":     {func(h *harness) { h.kustomization(ready(shaOld)) }, "does not contain the merge commit"},
 		"unrelated revision": {func(h *harness) { h.kustomization(ready(shaFork)) }, shaFork[:7]},
-		"missing status": {func(h *harness) {}, "no status yet"},
+		"missing status":     {func(h *harness) {}, "no status yet"},
 		"observedGeneration behind": {func(h *harness) {
 			h.kustomization(ready(shaM))
 			h.objs.Update(providers.KustomizationGVR, h.ns, "apps", func(u *unstructured.Unstructured) {

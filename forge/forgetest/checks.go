@@ -12,11 +12,11 @@ import (
 // semantics: checks are found again by name and external ID on a commit;
 // Contains follows a commit graph given with Commit.
 type Checks struct {
-	mu        sync.Mutex
-	checks    map[int64]*Record
-	parents   map[string][]string
-	calls     int
-	compares  int
+	mu         sync.Mutex
+	checks     map[int64]*Record
+	parents    map[string][]string
+	calls      int
+	compares   int
 	BeforeCall func(n int) error // called before each Report with its number; an error fails it
 }
 
