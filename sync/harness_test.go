@@ -58,14 +58,19 @@ func newHarness(t *testing.T) *harness {
 		t: t, objs: objs, ns: ns,
 		// A repository of its own, so that discovery never sees another test's objects.
 		repo:   forge.Repo{Host: "github", Owner: "acme", Name: "fleet-" + ns, DefaultBranch: "main", CloneURL: "https://github.com/acme/fleet-" + ns + ".git"},
-		checks: forgetest.NewChecks(),
+		checks: newHarnessChecks(),
 		cfg:    readerConfig(t),
 		dir:    t.TempDir(),
 	}
-	h.checks.Commit(shaM, shaOld)
-	h.checks.Commit(shaDesc, shaM)
-	h.checks.Commit(shaFork, shaOld)
 	return h
+}
+
+func newHarnessChecks() *forgetest.Checks {
+	c := forgetest.NewChecks()
+	c.Commit(shaM, shaOld)
+	c.Commit(shaDesc, shaM)
+	c.Commit(shaFork, shaOld)
+	return c
 }
 
 var readerCfg *rest.Config

@@ -12,12 +12,14 @@ import (
 // semantics: checks are found again by name and external ID on a commit;
 // Contains follows a commit graph given with Commit.
 type Checks struct {
-	mu         sync.Mutex
-	checks     map[int64]*Record
-	parents    map[string][]string
-	calls      int
-	compares   int
-	BeforeCall func(n int) error // called before each Report with its number; an error fails it
+	mu       sync.Mutex
+	checks   map[int64]*Record
+	parents  map[string][]string
+	calls    int
+	compares int
+	// AfterCall runs after the host recorded the n-th Report, before the
+	// bot hears back: a test can "kill" the bot there.
+	AfterCall func(n int)
 }
 
 // Record is one check with its history.
@@ -48,14 +50,12 @@ func (c *Checks) Report(_ context.Context, _ forge.Repo, sha string, ch forge.Ch
 	c.mu.Lock()
 	c.calls++
 	n := c.calls
-	hook := c.BeforeCall
-	c.mu.Unlock()
-	if hook != nil {
-		if err := hook(n); err != nil {
-			return ch, err
+	after := c.AfterCall
+	defer func() {
+		if after != nil {
+			after(n)
 		}
-	}
-	c.mu.Lock()
+	}()
 	defer c.mu.Unlock()
 	if ch.ID == 0 {
 		for id, r := range c.checks {

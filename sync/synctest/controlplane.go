@@ -32,7 +32,10 @@ var crdFiles = []string{
 
 // Start starts a control plane with the CRDs installed. Without
 // KUBEBUILDER_ASSETS it says how to get one; hack/test.sh always sets it.
-func Start() (*envtest.Environment, error) {
+func Start() (*envtest.Environment, error) { return StartWith(nil) }
+
+// StartWith is Start with a chance to adjust the environment first.
+func StartWith(adjust func(*envtest.Environment)) (*envtest.Environment, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, ErrNoAssets
 	}
@@ -49,6 +52,9 @@ func Start() (*envtest.Environment, error) {
 		crds = append(crds, crd)
 	}
 	env := &envtest.Environment{CRDs: crds, ErrorIfCRDPathMissing: true}
+	if adjust != nil {
+		adjust(env)
+	}
 	if _, err := env.Start(); err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
 	}
