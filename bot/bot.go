@@ -20,6 +20,8 @@ import (
 type Bot struct {
 	Providers map[string]providers.Provider
 	Log       *slog.Logger
+	// Verifier verifies merges; nil leaves them unverified.
+	Verifier Verifier
 }
 
 // New returns a bot with both providers.
@@ -95,7 +97,7 @@ func (x *execution) run(ctx context.Context, cfgErr error, authorized *bool) (st
 	if inv.Err != nil {
 		return usageReply(v, inv, inv.Err.Error()), "usage"
 	}
-	if v.mutates {
+	if v.needsAuth {
 		if cfgErr != nil {
 			var ce *ConfigError
 			if errors.As(cfgErr, &ce) {

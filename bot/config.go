@@ -29,6 +29,9 @@ type Config struct {
 	Environments []Environment `yaml:"environments"`
 	// VerifyTimeout bounds post-merge verification.
 	VerifyTimeout Duration `yaml:"verifyTimeout"`
+	// VerifyAllMerges verifies every merged pull request that touches an
+	// environment's directory, not only the bot's own.
+	VerifyAllMerges bool `yaml:"verifyAllMerges"`
 
 	// explicitEnvs is true when the file lists environments, which then
 	// become the only ones accepted.

@@ -31,7 +31,7 @@ func init() {
 		name:    "deploy",
 		args:    "APP",
 		summary: "deploy a Helm chart to one or more environments through a pull request",
-		mutates: true,
+		needsAuth: true,
 		bind: func() (*pflag.FlagSet, runFunc) {
 			a := &deployArgs{}
 			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)

@@ -16,8 +16,9 @@ type verb struct {
 	name    string
 	args    string // positional synopsis, e.g. "APP"
 	summary string
-	// mutates says the verb proposes changes, so it needs authorization.
-	mutates bool
+	// needsAuth: the verb changes something (a pull request, a check), so
+	// the commenter must be authorized and the repository config valid.
+	needsAuth bool
 	// bind returns a fresh flag set and the function that runs the verb once
 	// the flags are parsed; a new pair per invocation keeps runs independent.
 	bind func() (*pflag.FlagSet, runFunc)

@@ -147,6 +147,7 @@ type Forge interface {
 	Authorizer
 	Proposer
 	Responder
+	Pulls
 }
 
 // Check is a verification report on a commit: a check run on GitHub, a

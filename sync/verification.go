@@ -7,7 +7,6 @@ package sync
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -93,17 +92,9 @@ func (r Request) Key() string {
 }
 
 // CheckName is the check's name on the commit.
-func CheckName(env string) string { return "gitops-bot/sync: " + env }
+func CheckName(env string) string { return forge.SyncCheckName(env) }
 
 // ExternalID lets a re-run find the pull request and environment again.
-func (r Request) ExternalID() string { return fmt.Sprintf("pr/%d/env/%s", r.PR, r.Env) }
-
-// ParseExternalID reads what ExternalID wrote.
-func ParseExternalID(id string) (pr int, env string, err error) {
-	if _, err := fmt.Sscanf(strings.Replace(id, "/env/", " ", 1), "pr/%d %s", &pr, &env); err != nil || env == "" {
-		return 0, "", fmt.Errorf("external id %q is not the bot's", id)
-	}
-	return pr, env, nil
-}
+func (r Request) ExternalID() string { return forge.SyncCheckID(r.PR, r.Env) }
 
 func (s *State) deadline() time.Time { return s.Started.Add(s.Request.Timeout) }

@@ -19,6 +19,9 @@ type Fake struct {
 	Permissions map[string]forge.Permission
 	Teams       map[string][]string // "org/team" -> members
 
+	Pulls        map[int]forge.PullInfo // pull requests by number
+	ChangedFiles map[int][]string       // their files
+
 	ReadErr, PermissionErr, ProposeErr, ReplyErr, ReactErr error
 
 	mu        sync.Mutex
@@ -136,6 +139,18 @@ func (f *Fake) React(_ context.Context, _ forge.Repo, c forge.CommentRef, reacti
 	}
 	f.reactions[c] = append(f.reactions[c], reaction)
 	return true, nil
+}
+
+func (f *Fake) Pull(_ context.Context, _ forge.Repo, number int) (forge.PullInfo, error) {
+	p, ok := f.Pulls[number]
+	if !ok {
+		return forge.PullInfo{}, fmt.Errorf("pull request #%d: %w", number, forge.ErrNotFound)
+	}
+	return p, nil
+}
+
+func (f *Fake) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string, error) {
+	return f.ChangedFiles[number], nil
 }
 
 // Proposals returns every change proposed, in order.

@@ -63,10 +63,16 @@ var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "GitHub webhook deliveries, by event and result (accepted, duplicate, invalid, too_large, over_capacity, failed).",
 }, []string{"event", "result"})
 
+// Handler is what the webhook hands decoded events to.
+type Handler interface {
+	forge.CommentHandler
+	forge.MergeHandler
+}
+
 // NewWebhook returns the handler of /api/github/hook: it checks the HMAC
 // signature (go-githubapp), answers 202 at once and handles the delivery on
 // a bounded queue. Redeliveries of a delivery ID are accepted and dropped.
-func NewWebhook(cc githubapp.ClientCreator, comments forge.CommentHandler, o Options) (http.Handler, error) {
+func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler, error) {
 	if o.Secret == "" {
 		return nil, errors.New("github: a webhook secret is required")
 	}
@@ -80,9 +86,8 @@ func NewWebhook(cc githubapp.ClientCreator, comments forge.CommentHandler, o Opt
 		}),
 	)
 	sched := &admit{next: queue, seen: lru.New(o.Remember)}
-	handlers := []githubapp.EventHandler{
-		&commentEvents{cc: cc, next: comments, timeout: o.Timeout, log: log},
-	}
+	base := events{cc: cc, next: h, timeout: o.Timeout}
+	handlers := []githubapp.EventHandler{&commentEvents{base}, &pullEvents{base}, &checkEvents{base}}
 	d := githubapp.NewEventDispatcher(handlers, o.Secret,
 		githubapp.WithScheduler(sched),
 		githubapp.WithErrorCallback(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -163,13 +168,28 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 	return nil
 }
 
-// commentEvents decodes issue_comment deliveries into forge.CommentEvent.
-type commentEvents struct {
+// events holds what every event handler needs.
+type events struct {
 	cc      githubapp.ClientCreator
-	next    forge.CommentHandler
+	next    Handler
 	timeout time.Duration
-	log     *slog.Logger
 }
+
+// client returns the installation's forge, with a deadline for the delivery.
+func (e events) client(ctx context.Context, inst int64, deliveryID string) (*Client, context.Context, context.CancelFunc, error) {
+	if inst == 0 {
+		return nil, nil, nil, fmt.Errorf("delivery %s has no installation: is this a GitHub App webhook?", deliveryID)
+	}
+	gh, err := e.cc.NewInstallationClient(inst)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("client for installation %d: %w", inst, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	return NewClient(gh), ctx, cancel, nil
+}
+
+// commentEvents decodes issue_comment deliveries into forge.CommentEvent.
+type commentEvents struct{ events }
 
 func (h *commentEvents) Handles() []string { return []string{"issue_comment"} }
 
@@ -181,30 +201,18 @@ func (h *commentEvents) Handle(ctx context.Context, _, deliveryID string, payloa
 	if e.GetAction() != "created" {
 		return nil // edits and deletions never run commands
 	}
-	inst := e.GetInstallation().GetID()
-	if inst == 0 {
-		return fmt.Errorf("issue_comment %s has no installation: is this a GitHub App webhook?", deliveryID)
-	}
-	gh, err := h.cc.NewInstallationClient(inst)
+	c, ctx, cancel, err := h.client(ctx, e.GetInstallation().GetID(), deliveryID)
 	if err != nil {
-		return fmt.Errorf("client for installation %d: %w", inst, err)
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	return h.next.HandleComment(ctx, NewClient(gh), commentEvent(&e, deliveryID))
+	return h.next.HandleComment(ctx, c, commentEvent(&e, deliveryID))
 }
 
 func commentEvent(e *github.IssueCommentEvent, deliveryID string) forge.CommentEvent {
-	repo := e.GetRepo()
 	user := e.GetComment().GetUser()
 	return forge.CommentEvent{
-		Repo: forge.Repo{
-			Host:          "github",
-			Owner:         repo.GetOwner().GetLogin(),
-			Name:          repo.GetName(),
-			DefaultBranch: repo.GetDefaultBranch(),
-			CloneURL:      repo.GetCloneURL(),
-		},
+		Repo:        repoOf(e.GetRepo(), e.GetInstallation()),
 		Thread:      e.GetIssue().GetNumber(),
 		IsPR:        e.GetIssue().IsPullRequest(),
 		CommentID:   e.GetComment().GetID(),
@@ -213,4 +221,67 @@ func commentEvent(e *github.IssueCommentEvent, deliveryID string) forge.CommentE
 		AuthorIsBot: user.GetType() == "Bot" || strings.HasSuffix(user.GetLogin(), "[bot]"),
 		DeliveryID:  deliveryID,
 	}
+}
+
+func repoOf(repo *github.Repository, inst *github.Installation) forge.Repo {
+	return forge.Repo{
+		Host:          "github",
+		Owner:         repo.GetOwner().GetLogin(),
+		Name:          repo.GetName(),
+		DefaultBranch: repo.GetDefaultBranch(),
+		CloneURL:      repo.GetCloneURL(),
+		Installation:  inst.GetID(),
+	}
+}
+
+// pullEvents hands merged pull requests to verification.
+type pullEvents struct{ events }
+
+func (h *pullEvents) Handles() []string { return []string{"pull_request"} }
+
+func (h *pullEvents) Handle(ctx context.Context, _, deliveryID string, payload []byte) error {
+	var e github.PullRequestEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("decoding pull_request: %w", err)
+	}
+	if e.GetAction() != "closed" || !e.GetPullRequest().GetMerged() {
+		return nil
+	}
+	c, ctx, cancel, err := h.client(ctx, e.GetInstallation().GetID(), deliveryID)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repoOf(e.GetRepo(), e.GetInstallation()), Pull: pullInfo(e.GetPullRequest())})
+}
+
+// checkEvents: the "Re-run" button of one of the bot's checks.
+type checkEvents struct{ events }
+
+func (h *checkEvents) Handles() []string { return []string{"check_run"} }
+
+func (h *checkEvents) Handle(ctx context.Context, _, deliveryID string, payload []byte) error {
+	var e github.CheckRunEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("decoding check_run: %w", err)
+	}
+	run := e.GetCheckRun()
+	if e.GetAction() != "rerequested" || !strings.HasPrefix(run.GetName(), forge.SyncCheckPrefix) {
+		return nil
+	}
+	pr, env, err := forge.ParseSyncCheckID(run.GetExternalID())
+	if err != nil {
+		return err
+	}
+	c, ctx, cancel, err := h.client(ctx, e.GetInstallation().GetID(), deliveryID)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	repo := repoOf(e.GetRepo(), e.GetInstallation())
+	info, err := c.Pull(ctx, repo, pr)
+	if err != nil {
+		return err
+	}
+	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repo, Pull: info, Env: env})
 }

@@ -30,10 +30,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // be made to block to fill the queue.
 type recorder struct {
 	events chan forge.CommentEvent
+	merges chan forge.MergeEvent
 	block  chan struct{}
 }
 
-func newRecorder() *recorder { return &recorder{events: make(chan forge.CommentEvent, 100)} }
+func newRecorder() *recorder {
+	return &recorder{events: make(chan forge.CommentEvent, 100), merges: make(chan forge.MergeEvent, 100)}
+}
+
+func (r *recorder) HandleMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) error {
+	r.merges <- ev
+	return nil
+}
 
 func (r *recorder) HandleComment(ctx context.Context, f forge.Forge, ev forge.CommentEvent) error {
 	r.events <- ev
@@ -76,7 +84,7 @@ func clientCreator(t testing.TB, apiURL string) githubapp.ClientCreator {
 	return cc
 }
 
-func newHook(t testing.TB, h forge.CommentHandler, o github.Options) http.Handler {
+func newHook(t testing.TB, h github.Handler, o github.Options) http.Handler {
 	t.Helper()
 	o.Secret, o.Log = secret, quiet
 	hook, err := github.NewWebhook(clientCreator(t, "http://127.0.0.1:1/api/v3/"), h, o)
@@ -136,7 +144,7 @@ func TestWebhookDecodesIssueComment(t *testing.T) {
 	}
 	ev := r.next(t)
 	want := forge.CommentEvent{
-		Repo:       forge.Repo{Host: "github", Owner: "Codertocat", Name: "Hello-World", DefaultBranch: "master", CloneURL: "https://github.com/Codertocat/Hello-World.git"},
+		Repo:       forge.Repo{Host: "github", Owner: "Codertocat", Name: "Hello-World", DefaultBranch: "master", CloneURL: "https://github.com/Codertocat/Hello-World.git", Installation: 1},
 		Thread:     1,
 		CommentID:  492700400,
 		Body:       "You are totally right! I'll get this fixed right away.",
@@ -279,6 +287,8 @@ type discard struct{}
 
 func (discard) HandleComment(context.Context, forge.Forge, forge.CommentEvent) error { return nil }
 
+func (discard) HandleMerge(context.Context, forge.MergeForge, forge.MergeEvent) error { return nil }
+
 // BenchmarkWebhookAck measures a signed delivery over loopback HTTP, from
 // the request to the 202, and reports the 99th percentile.
 func BenchmarkWebhookAck(b *testing.B) {
@@ -313,3 +323,6 @@ func BenchmarkWebhookAck(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 }
+
+func timeout() <-chan time.Time   { return time.After(5 * time.Second) }
+func shortWait() <-chan time.Time { return time.After(200 * time.Millisecond) }

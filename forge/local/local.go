@@ -193,6 +193,16 @@ func (f *Forge) Propose(_ context.Context, _ forge.Repo, c forge.Change) (*forge
 	return &pr, nil
 }
 
+// Pull: a local repository has no pull requests.
+func (f *Forge) Pull(_ context.Context, _ forge.Repo, number int) (forge.PullInfo, error) {
+	return forge.PullInfo{}, fmt.Errorf("pull request #%d: a local repository has none: %w", number, forge.ErrNotFound)
+}
+
+// PullFiles: see Pull.
+func (f *Forge) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string, error) {
+	return nil, fmt.Errorf("pull request #%d: a local repository has none: %w", number, forge.ErrNotFound)
+}
+
 // Replies returns what the bot said.
 func (f *Forge) Replies() []forge.Reply {
 	f.mu.Lock()

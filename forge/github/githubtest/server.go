@@ -51,6 +51,19 @@ type PR struct {
 	Head, Base  string
 	Labels      []string
 	State       string
+	Merged      bool
+	MergeSHA    string
+	Files       []string
+}
+
+// CheckRun is a check run on the fake, with every state it went through.
+type CheckRun struct {
+	ID                 int64
+	Name, HeadSHA      string
+	ExternalID         string
+	Status, Conclusion string
+	Title, Summary     string
+	History            []string // "status/conclusion" after each write
 }
 
 // Server is the fake. Owner/Repo name the one repository it serves.
@@ -68,6 +81,7 @@ type Server struct {
 	comments    []*Comment
 	reactions   map[string]bool // "commentID/content"
 	pulls       []*PR
+	checkRuns   []*CheckRun
 	nextID      int64
 	failures    map[string]int // "METHOD path" -> status to answer once
 }
@@ -316,6 +330,13 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/pulls", s.listPulls)
 	h("POST "+repo+"/pulls", s.createPull)
 	h("PATCH "+repo+"/pulls/{number}", s.editPull)
+	h("GET "+repo+"/pulls/{number}", s.getPull)
+	h("GET "+repo+"/pulls/{number}/files", s.listPullFiles)
+	h("POST "+repo+"/check-runs", s.createCheckRun)
+	h("PATCH "+repo+"/check-runs/{id}", s.updateCheckRun)
+	h("GET "+repo+"/check-runs/{id}", s.getCheckRun)
+	h("GET "+repo+"/commits/{ref}/check-runs", s.listCheckRuns)
+	h("GET "+repo+"/compare/{basehead...}", s.compare)
 	return mux
 }
 
@@ -602,6 +623,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pullJSON(p *PR) map[string]any {
 	return map[string]any{
 		"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State,
+		"merged": p.Merged, "merge_commit_sha": nilIfEmpty(p.MergeSHA),
 		"html_url": fmt.Sprintf("https://github.com/%s/%s/pull/%d", s.Owner, s.Repo, p.Number),
 		"head":     map[string]any{"ref": p.Head, "sha": s.branches[p.Head]},
 		"base":     map[string]any{"ref": p.Base},
@@ -664,6 +686,227 @@ func (s *Server) editPull(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	notFound(w)
+}
+
+// Merge merges a pull request as GitHub does: a merge commit on its base
+// with the head's files, the base branch moved to it. It returns the SHA.
+func (s *Server) Merge(number int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.pulls {
+		if p.Number != number {
+			continue
+		}
+		base, head := s.branches[p.Base], s.branches[p.Head]
+		tree := s.commits[head].Tree
+		for path, content := range s.files[tree] {
+			if old, ok := s.files[s.commits[base].Tree][path]; !ok || old != content {
+				p.Files = append(p.Files, path)
+			}
+		}
+		sort.Strings(p.Files)
+		sha := s.putCommit(commit{Tree: tree, Parents: []string{base, head}, Message: fmt.Sprintf("Merge pull request #%d", number)})
+		s.branches[p.Base] = sha
+		p.State, p.Merged, p.MergeSHA = "closed", true, sha
+		return sha
+	}
+	return ""
+}
+
+// AddCommit puts a commit with the same tree on top of branch and returns it,
+// as a later push would.
+func (s *Server) AddCommit(branch, message string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := s.branches[branch]
+	sha := s.putCommit(commit{Tree: s.commits[head].Tree, Parents: []string{head}, Message: message})
+	s.branches[branch] = sha
+	return sha
+}
+
+// CheckRuns returns the check runs.
+func (s *Server) CheckRuns() []CheckRun {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]CheckRun, len(s.checkRuns))
+	for i, c := range s.checkRuns {
+		out[i] = *c
+		out[i].History = append([]string(nil), c.History...)
+	}
+	return out
+}
+
+func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	for _, p := range s.pulls {
+		if p.Number == n {
+			writeJSON(w, http.StatusOK, s.pullJSON(p))
+			return
+		}
+	}
+	notFound(w)
+}
+
+func (s *Server) listPullFiles(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	out := []map[string]any{}
+	for _, p := range s.pulls {
+		if p.Number == n {
+			for _, f := range p.Files {
+				out = append(out, map[string]any{"filename": f, "status": "added"})
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type checkRunBody struct {
+	Name       string  `json:"name"`
+	HeadSHA    string  `json:"head_sha"`
+	ExternalID *string `json:"external_id"`
+	Status     *string `json:"status"`
+	Conclusion *string `json:"conclusion"`
+	Output     *struct {
+		Title   string `json:"title"`
+		Summary string `json:"summary"`
+	} `json:"output"`
+}
+
+func (c *CheckRun) apply(in checkRunBody) error {
+	if in.ExternalID != nil {
+		c.ExternalID = *in.ExternalID
+	}
+	if in.Status != nil {
+		c.Status = *in.Status
+	}
+	if in.Conclusion != nil {
+		c.Conclusion = *in.Conclusion
+	}
+	if c.Status == "completed" && c.Conclusion == "" {
+		return fmt.Errorf("conclusion is required when status is completed")
+	}
+	if in.Output != nil {
+		if in.Output.Summary == "" || len(in.Output.Summary) > 65535 {
+			return fmt.Errorf("output.summary is required and at most 65535 characters")
+		}
+		c.Title, c.Summary = in.Output.Title, in.Output.Summary
+	}
+	c.History = append(c.History, c.Status+"/"+c.Conclusion)
+	return nil
+}
+
+func (s *Server) checkRunJSON(c *CheckRun) map[string]any {
+	return map[string]any{"id": c.ID, "name": c.Name, "head_sha": c.HeadSHA, "external_id": c.ExternalID,
+		"status": c.Status, "conclusion": nilIfEmpty(c.Conclusion),
+		"output": map[string]any{"title": c.Title, "summary": c.Summary}}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (s *Server) createCheckRun(w http.ResponseWriter, r *http.Request) {
+	var in checkRunBody
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Name == "" || in.HeadSHA == "" {
+		unprocessable(w, "name and head_sha are required")
+		return
+	}
+	c := &CheckRun{ID: s.id(), Name: in.Name, HeadSHA: in.HeadSHA, Status: "queued"}
+	if err := c.apply(in); err != nil {
+		unprocessable(w, err.Error())
+		return
+	}
+	s.checkRuns = append(s.checkRuns, c)
+	writeJSON(w, http.StatusCreated, s.checkRunJSON(c))
+}
+
+func (s *Server) findCheckRun(r *http.Request) *CheckRun {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	for _, c := range s.checkRuns {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *Server) updateCheckRun(w http.ResponseWriter, r *http.Request) {
+	c := s.findCheckRun(r)
+	if c == nil {
+		notFound(w)
+		return
+	}
+	var in checkRunBody
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		unprocessable(w, "invalid body")
+		return
+	}
+	if err := c.apply(in); err != nil {
+		unprocessable(w, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.checkRunJSON(c))
+}
+
+func (s *Server) getCheckRun(w http.ResponseWriter, r *http.Request) {
+	if c := s.findCheckRun(r); c != nil {
+		writeJSON(w, http.StatusOK, s.checkRunJSON(c))
+		return
+	}
+	notFound(w)
+}
+
+func (s *Server) listCheckRuns(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("check_name")
+	runs := []map[string]any{}
+	for _, c := range s.checkRuns {
+		if c.HeadSHA == r.PathValue("ref") && (name == "" || c.Name == name) {
+			runs = append(runs, s.checkRunJSON(c))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(runs), "check_runs": runs})
+}
+
+// compare answers GitHub's "base...head" status from the commit graph.
+func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
+	base, head, ok := strings.Cut(r.PathValue("basehead"), "...")
+	_, okBase := s.commits[base]
+	_, okHead := s.commits[head]
+	if !ok || !okBase || !okHead {
+		notFound(w)
+		return
+	}
+	status := "diverged"
+	switch {
+	case base == head:
+		status = "identical"
+	case s.ancestor(base, head):
+		status = "ahead"
+	case s.ancestor(head, base):
+		status = "behind"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status})
+}
+
+func (s *Server) ancestor(anc, of string) bool {
+	seen := map[string]bool{}
+	stack := []string{of}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c == anc {
+			return true
+		}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		stack = append(stack, s.commits[c].Parents...)
+	}
+	return false
 }
 
 // ClosePull closes a pull request, as a person would on GitHub.
