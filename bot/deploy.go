@@ -28,9 +28,9 @@ type deployArgs struct {
 
 func init() {
 	register(&verb{
-		name:    "deploy",
-		args:    "APP",
-		summary: "deploy a Helm chart to one or more environments through a pull request",
+		name:      "deploy",
+		args:      "APP",
+		summary:   "deploy a Helm chart to one or more environments through a pull request",
 		needsAuth: true,
 		bind: func() (*pflag.FlagSet, runFunc) {
 			a := &deployArgs{}

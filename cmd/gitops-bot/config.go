@@ -17,13 +17,26 @@ import (
 // GITHUB_APP_INTEGRATION_ID, GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY)
 // override it as they do in any go-githubapp server.
 type serverConfig struct {
-	Listen string           `yaml:"listen"`
-	GitHub githubapp.Config `yaml:"github"`
-	Queue  struct {
+	Listen  string           `yaml:"listen"`
+	DataDir string           `yaml:"dataDir"`
+	GitHub  githubapp.Config `yaml:"github"`
+	// Clusters by name; environments in repository configs refer to them.
+	// The default cluster ("") needs no entry: see defaultCluster.
+	Clusters map[string]clusterConfig `yaml:"clusters"`
+	Verify   struct {
+		Workers int `yaml:"workers"`
+	} `yaml:"verify"`
+	Queue struct {
 		Size    int           `yaml:"size"`
 		Workers int           `yaml:"workers"`
 		Timeout time.Duration `yaml:"timeout"`
 	} `yaml:"queue"`
+}
+
+type clusterConfig struct {
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+	InCluster  bool   `yaml:"inCluster"`
 }
 
 func loadServerConfig(path string) (*serverConfig, error) {

@@ -103,7 +103,7 @@ func TestServeRefusesWithoutSecret(t *testing.T) {
 	cfg := &serverConfig{}
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.PrivateKey = "k"
-	_, err := newServer(context.Background(), cfg, slog.Default())
+	_, err := newServer(context.Background(), cfg, nil, slog.Default())
 	if err == nil || !strings.Contains(err.Error(), "webhook secret") {
 		t.Errorf("err = %v", err)
 	}
@@ -119,9 +119,10 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
 	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,11 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/forge/github"
+	"github.com/gitops-bot/gitops-bot/sync"
 )
 
 func serveCmd() *cobra.Command {
-	var configPath, listen string
+	var configPath, listen, dataDir, kubeconfig string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the webhook server",
@@ -37,26 +38,39 @@ GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY).`,
 			if cmd.Flags().Changed("listen") || cfg.Listen == "" {
 				cfg.Listen = listen
 			}
+			if cmd.Flags().Changed("data-dir") || cfg.DataDir == "" {
+				cfg.DataDir = dataDir
+			}
 			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-			return serve(cmd.Context(), cfg, log)
+			cls, err := clusters(cfg, kubeconfig)
+			if err != nil {
+				return err
+			}
+			if _, ok := cls[""]; !ok {
+				log.Warn("no default cluster (no --kubeconfig, KUBECONFIG, in-cluster config or ~/.kube/config): environments without a named cluster are not verified")
+			}
+			return serve(cmd.Context(), cfg, cls, log)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML)")
 	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "directory of the bot's store of pending verifications")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the default cluster (default: KUBECONFIG, in-cluster, ~/.kube/config)")
 	return cmd
 }
 
 // serve runs until ctx is cancelled, then drains for a few seconds.
-func serve(ctx context.Context, cfg *serverConfig, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Cluster, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	s, err := newServer(ctx, cfg, log)
+	s, err := newServer(ctx, cfg, cls, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer s.close()
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	go func() {
 		<-ctx.Done()
@@ -74,10 +88,14 @@ func serve(ctx context.Context, cfg *serverConfig, log *slog.Logger) error {
 
 type server struct {
 	http.Handler
-	ready atomic.Bool
+	ready    atomic.Bool
+	verifier *sync.Verifier
+	close    func()
 }
 
-func newServer(ctx context.Context, cfg *serverConfig, log *slog.Logger) (*server, error) {
+// newServer wires the bot: webhook, verifier (running until ctx ends) and
+// the health and metrics routes.
+func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Cluster, log *slog.Logger) (*server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -88,7 +106,19 @@ func newServer(ctx context.Context, cfg *serverConfig, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, fmt.Errorf("github: %w", err)
 	}
-	hook, err := github.NewWebhook(cc, bot.New(log), github.Options{
+	store, err := sync.OpenStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: github.Connector{CC: cc}, Log: log, Workers: cfg.Verify.Workers})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		verifier.Run(ctx)
+	}()
+	b := bot.New(log)
+	b.Verifier = verifier
+	hook, err := github.NewWebhook(cc, b, github.Options{
 		Secret:    cfg.GitHub.App.WebhookSecret,
 		QueueSize: cfg.Queue.Size,
 		Workers:   cfg.Queue.Workers,
@@ -99,7 +129,13 @@ func newServer(ctx context.Context, cfg *serverConfig, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, err
 	}
-	s := &server{}
+	s := &server{verifier: verifier, close: func() {
+		<-done
+		store.Close()
+		for _, c := range cls {
+			c.Stop()
+		}
+	}}
 	mux := http.NewServeMux()
 	mux.Handle("/api/github/hook", hook)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/synctest"
+)
+
+var env *envtest.Environment
+
+func TestMain(m *testing.M) { synctest.Main(m, &env) }
+
+// hook posts a real GitHub payload, edited, signed, to the server.
+func hook(t *testing.T, url, event, file string, edits map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile("../../forge/github/testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.Unmarshal(raw, &p)
+	for path, v := range edits {
+		parts := strings.Split(path, ".")
+		cur := p
+		for _, k := range parts[:len(parts)-1] {
+			cur = cur[k].(map[string]any)
+		}
+		cur[parts[len(parts)-1]] = v
+	}
+	body, _ := json.Marshal(p)
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/github/hook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", event+"-"+time.Now().Format(time.RFC3339Nano))
+	req.Header.Set("X-Hub-Signature-256", githubtest.Sign("s3cret", body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%s: status %d", event, resp.StatusCode)
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// From a /deploy comment to a completed check run on the merge commit:
+// webhooks into serve, a fake GitHub, a real API server.
+func TestMergeToCheckRunEndToEnd(t *testing.T) {
+	synctest.Need(t, env)
+	merged, _ := os.ReadFile("../../forge/github/testdata/pull_request/closed.merged.json")
+	var mp map[string]any
+	json.Unmarshal(merged, &mp)
+	repository := mp["repository"].(map[string]any) // ailisp/gcbapp-buildconfig-example, default branch master
+
+	gh := githubtest.New(t, "ailisp", "gcbapp-buildconfig-example", map[string]string{"README.md": "x\n"})
+	gh.AddBranch("master", "main")
+	gh.SetPermission("Codertocat", "write")
+
+	objs := synctest.NewObjects(t, env)
+	objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}`)
+	objs.Create(providers.GitRepositoryGVR, `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: default}
+spec: {interval: 1m, url: "https://github.com/ailisp/gcbapp-buildconfig-example", ref: {branch: master}}`)
+	objs.Create(providers.KustomizationGVR, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: default}
+spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}`)
+
+	cfg := &serverConfig{DataDir: t.TempDir()}
+	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.WebhookSecret = "s3cret"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	cluster, err := sync.NewCluster("", synctest.ReaderConfig(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, map[string]*sync.Cluster{"": cluster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer func() { srv.Close(); cancel(); s.close() }()
+
+	// 1. /deploy in a comment on the repository: the bot opens #1.
+	hook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+		"repository":   repository,
+		"comment.body": deploy + " --provider flux",
+	})
+	eventually(t, "the pull request", func() bool { return len(gh.Pulls()) == 1 })
+	pr := gh.Pulls()[0]
+
+	// 2. A person merges it; GitHub sends the merged pull_request event.
+	sha := gh.Merge(pr.Number)
+	hook(t, srv.URL, "pull_request", "pull_request/closed.merged.json", map[string]any{
+		"installation":                  map[string]any{"id": 1},
+		"pull_request.number":           pr.Number,
+		"pull_request.body":             pr.Body,
+		"pull_request.merge_commit_sha": sha,
+	})
+	eventually(t, "a queued check run", func() bool { return len(gh.CheckRuns()) == 1 })
+
+	// 3. Flux applies the merge commit, then the HelmRelease becomes ready.
+	now := time.Now().UTC().Format(time.RFC3339)
+	objs.SetStatus(providers.KustomizationGVR, "default", "flux-system", map[string]any{
+		"observedGeneration": "$generation", "lastAppliedRevision": "master@sha1:" + sha,
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+			"message": "Applied revision: master@sha1:" + sha, "lastTransitionTime": now}},
+	})
+	eventually(t, "in_progress", func() bool { return gh.CheckRuns()[0].Status == "in_progress" })
+	objs.Create(providers.HelmReleaseGVR, `
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: flux-system}
+spec: {interval: 5m, chart: {spec: {chart: podinfo, version: 6.7.0, sourceRef: {kind: HelmRepository, name: podinfo}}}}`)
+	objs.SetStatus(providers.HelmReleaseGVR, "flux-system", "podinfo", map[string]any{"observedGeneration": "$generation",
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "InstallSucceeded", "message": "Helm install succeeded", "lastTransitionTime": now}}})
+	objs.Create(providers.HelmRepositoryGVR, `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: podinfo, namespace: flux-system}
+spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}`)
+	objs.SetStatus(providers.HelmRepositoryGVR, "flux-system", "podinfo", map[string]any{"observedGeneration": "$generation",
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored artifact", "lastTransitionTime": now}}})
+	eventually(t, "completion", func() bool { return gh.CheckRuns()[0].Status == "completed" })
+
+	run := gh.CheckRuns()[0]
+	if run.Name != "gitops-bot/sync: staging" || run.HeadSHA != sha || run.Conclusion != "success" {
+		t.Errorf("check run = %+v", run)
+	}
+	if got := strings.Join(run.History, ","); got != "queued/,in_progress/,completed/success" {
+		t.Errorf("history %s", got)
+	}
+	for _, want := range []string{"Kustomization/default/flux-system", "HelmRelease/flux-system/podinfo", sha[:7]} {
+		if !strings.Contains(run.Summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, run.Summary)
+		}
+	}
+	eventually(t, "the store to empty", func() bool { return s.verifier.Pending() == 0 })
+}
