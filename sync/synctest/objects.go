@@ -62,7 +62,9 @@ type Objects struct {
 
 // NewObjects returns an administrator's writer.
 func NewObjects(t testing.TB, env *envtest.Environment) Objects {
-	return Objects{Dyn: dynamic.NewForConfigOrDie(env.Config), T: t}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000 // client-go's default 5 per second would dominate the tests
+	return Objects{Dyn: dynamic.NewForConfigOrDie(cfg), T: t}
 }
 
 var nsCounter atomic.Int64
