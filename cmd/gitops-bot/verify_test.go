@@ -168,4 +168,20 @@ spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}`)
 		}
 	}
 	eventually(t, "the store to empty", func() bool { return s.verifier.Pending() == 0 })
+
+	// 4. "Re-run" on the check: the same check run goes through its states again.
+	hook(t, srv.URL, "check_run", "check_run/rerequested.json", map[string]any{
+		"repository":            repository,
+		"installation":          map[string]any{"id": 1},
+		"check_run.name":        run.Name,
+		"check_run.external_id": run.ExternalID,
+		"check_run.head_sha":    sha,
+	})
+	eventually(t, "the re-run", func() bool {
+		h := gh.CheckRuns()[0].History
+		return len(h) > 3 && h[len(h)-1] == "completed/success"
+	})
+	if n := len(gh.CheckRuns()); n != 1 {
+		t.Errorf("%d check runs after a re-run, want the same one", n)
+	}
 }

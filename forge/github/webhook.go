@@ -260,25 +260,37 @@ type checkEvents struct{ events }
 
 func (h *checkEvents) Handles() []string { return []string{"check_run"} }
 
+// checkRunEvent is the part of a check_run delivery the bot reads. Decoding
+// only that keeps a quirk elsewhere in the payload (real deliveries have
+// carried timestamps go-github's CheckRunEvent refuses) from losing a re-run.
+type checkRunEvent struct {
+	Action   string `json:"action"`
+	CheckRun struct {
+		Name       string `json:"name"`
+		ExternalID string `json:"external_id"`
+	} `json:"check_run"`
+	Repo         *github.Repository   `json:"repository"`
+	Installation *github.Installation `json:"installation"`
+}
+
 func (h *checkEvents) Handle(ctx context.Context, _, deliveryID string, payload []byte) error {
-	var e github.CheckRunEvent
+	var e checkRunEvent
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return fmt.Errorf("decoding check_run: %w", err)
 	}
-	run := e.GetCheckRun()
-	if e.GetAction() != "rerequested" || !strings.HasPrefix(run.GetName(), forge.SyncCheckPrefix) {
+	if e.Action != "rerequested" || !strings.HasPrefix(e.CheckRun.Name, forge.SyncCheckPrefix) {
 		return nil
 	}
-	pr, env, err := forge.ParseSyncCheckID(run.GetExternalID())
+	pr, env, err := forge.ParseSyncCheckID(e.CheckRun.ExternalID)
 	if err != nil {
 		return err
 	}
-	c, ctx, cancel, err := h.client(ctx, e.GetInstallation().GetID(), deliveryID)
+	c, ctx, cancel, err := h.client(ctx, e.Installation.GetID(), deliveryID)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	repo := repoOf(e.GetRepo(), e.GetInstallation())
+	repo := repoOf(e.Repo, e.Installation)
 	info, err := c.Pull(ctx, repo, pr)
 	if err != nil {
 		return err
