@@ -197,7 +197,9 @@ type completionClock struct {
 	at   *gosync.Map
 }
 
-func (c completionClock) Checks(ctx context.Context, r forge.Repo) (forge.Checks, error) { return c, nil }
+func (c completionClock) Checks(ctx context.Context, r forge.Repo) (forge.Checks, error) {
+	return c, nil
+}
 
 func (c completionClock) Report(ctx context.Context, r forge.Repo, sha string, ch forge.Check) (forge.Check, error) {
 	if ch.Status == "completed" {
