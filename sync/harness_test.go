@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -73,12 +74,13 @@ func newHarnessChecks() *forgetest.Checks {
 	return c
 }
 
-var readerCfg *rest.Config
+var (
+	readerOnce gosync.Once
+	readerCfg  *rest.Config
+)
 
 func readerConfig(t *testing.T) *rest.Config {
-	if readerCfg == nil {
-		readerCfg = synctest.ReaderConfig(t, env)
-	}
+	readerOnce.Do(func() { readerCfg = synctest.ReaderConfig(t, env) })
 	return rest.CopyConfig(readerCfg)
 }
 

@@ -96,31 +96,31 @@ func (v *Verifier) Start(_ context.Context, req Request) error {
 	}
 	st := &State{Request: req, Started: v.now()}
 	key := req.Key()
+	// Under the lock, so that Run's resume from the store and a new request
+	// never leave two states for one key.
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	if old, ok := v.pending[key]; ok {
 		st.CheckID = old.CheckID // report to the same check
 		v.unwatchLocked(key, old)
 	}
-	v.mu.Unlock()
 	if err := v.store.Put(st); err != nil {
 		return fmt.Errorf("storing verification: %w", err)
 	}
-	v.mu.Lock()
 	v.pending[key] = st
 	delete(v.timers, key)
 	pendingGauge.Set(float64(len(v.pending)))
-	v.mu.Unlock()
 	v.queue.Add(key)
 	return nil
 }
 
 // Run resumes the stored verifications and works until ctx is done.
 func (v *Verifier) Run(ctx context.Context) error {
+	v.mu.Lock()
 	stored, err := v.store.All()
 	if err != nil {
 		v.log.Error("some stored verifications could not be read", "err", err)
 	}
-	v.mu.Lock()
 	for _, st := range stored {
 		key := st.Request.Key()
 		if _, newer := v.pending[key]; !newer {
@@ -302,9 +302,8 @@ func (v *Verifier) finish(key string, st *State, verdict Verdict) error {
 // save writes st unless a newer request replaced it.
 func (v *Verifier) save(key string, st *State) error {
 	v.mu.Lock()
-	current := v.pending[key] == st
-	v.mu.Unlock()
-	if !current {
+	defer v.mu.Unlock()
+	if v.pending[key] != st {
 		return nil
 	}
 	return v.store.Put(st)

@@ -6,8 +6,10 @@ package synctest
 
 import (
 	"bytes"
+
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"io"
 	"io/fs"
 	"os"
@@ -15,7 +17,9 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gitops-bot/gitops-bot/providers/schema"
 )
@@ -68,6 +72,11 @@ var ErrNoAssets = errors.New("KUBEBUILDER_ASSETS is not set: run the tests with 
 // control plane skips those tests with the reason, unless
 // GITOPS_BOT_REQUIRE_ENVTEST is set (hack/test.sh sets it), where it fails.
 func Main(m *testing.M, env **envtest.Environment) {
+	// Informers log every watch they lose when a test stops them; that is
+	// the tests' normal life, not news.
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
+	ctrllog.SetLogger(logr.Discard())
 	e, err := Start()
 	switch {
 	case errors.Is(err, ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "":
