@@ -9,7 +9,7 @@
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.36.3}
-CACHE=${GITOPS_BOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-bot}
+CACHE=${GITOPS_BOT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/gitops-bot}
 ASSETS="$CACHE/envtest/$K8S_VERSION"
 mkdir -p "$ASSETS"
 
