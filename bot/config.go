@@ -26,6 +26,7 @@ type Config struct {
 	BranchPrefix string        `yaml:"branchPrefix"`
 	Labels       []string      `yaml:"labels"`
 	Access       Access        `yaml:"access"`
+	Layout       Layout        `yaml:"layout"`
 	Environments []Environment `yaml:"environments"`
 	// VerifyTimeout bounds post-merge verification.
 	VerifyTimeout Duration `yaml:"verifyTimeout"`
@@ -46,6 +47,50 @@ type Access struct {
 	// to these people.
 	Users []string `yaml:"users"`
 	Teams []string `yaml:"teams"`
+}
+
+// Layout says where an application's files go. Templates take {app} and
+// {env}; the defaults follow the monorepo layout of apps/base,
+// apps/overlays/<env> and clusters/<env>.
+type Layout struct {
+	Base    string `yaml:"base"`    // Kustomize base of an app
+	Overlay string `yaml:"overlay"` // its overlay for one environment
+	Chart   string `yaml:"chart"`   // Helm chart of an app
+	// ApplicationSet: where an Argo CD ApplicationSet of several
+	// environments goes; {env} is the first environment named.
+	ApplicationSet string `yaml:"applicationSet"`
+}
+
+// Default layout.
+const (
+	DefaultBaseLayout    = "apps/base/{app}"
+	DefaultOverlayLayout = "apps/overlays/{env}/{app}"
+	DefaultChartLayout   = "charts/{app}"
+	DefaultAppSetLayout  = "clusters/{env}/{app}-appset.yaml"
+)
+
+// Path fills a layout template and checks the result is a safe repository path.
+func (l Layout) Path(template, app, env string) (string, error) {
+	p := strings.NewReplacer("{app}", app, "{env}", env).Replace(template)
+	if strings.ContainsAny(p, "{}") {
+		return "", fmt.Errorf("layout %q: unknown placeholder (use {app} and {env})", template)
+	}
+	return forge.CleanPath(p)
+}
+
+func (l *Layout) complete() error {
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{{&l.Base, DefaultBaseLayout}, {&l.Overlay, DefaultOverlayLayout}, {&l.Chart, DefaultChartLayout}, {&l.ApplicationSet, DefaultAppSetLayout}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+		if _, err := l.Path(*f.v, "app", "env"); err != nil {
+			return fmt.Errorf("layout: %v", err)
+		}
+	}
+	return nil
 }
 
 // Environment is one deployment target.
@@ -146,6 +191,9 @@ func (c *Config) complete() error {
 		if o, s, ok := strings.Cut(t, "/"); !ok || o == "" || s == "" {
 			return fmt.Errorf("access.teams: %q is not org/team-slug", t)
 		}
+	}
+	if err := c.Layout.complete(); err != nil {
+		return err
 	}
 	if c.VerifyTimeout.Duration == 0 {
 		c.VerifyTimeout.Duration = DefaultVerifyTimeout

@@ -15,6 +15,9 @@ type Provider interface {
 	Name() string // "argocd", "flux"
 	// GenerateChart deploys a third-party Helm chart into one environment.
 	GenerateChart(req ChartRequest) ([]Manifest, error)
+	// WireApp writes the objects that make the tool deploy an application
+	// kept in this repository (its files come from package app).
+	WireApp(req AppRequest) ([]Manifest, error)
 }
 
 // Environment is where a deployment goes, as the repository config describes it.
@@ -80,13 +83,59 @@ type ChartRequest struct {
 	Env       Environment
 	Chart     Chart
 	Values    map[string]any
+	// Source is an existing HelmRepository with the chart's URL to reuse.
+	Source *Ref
 }
 
-// Manifest is one file of generated objects.
+// AppRequest is "/deploy APP --image ...": an application whose manifests
+// (a Kustomize base and overlays, or a chart) live in this repository.
+type AppRequest struct {
+	App       string
+	Namespace string
+	Image     Image
+	Port      int32
+	Replicas  int32
+	Host      string // Ingress host; "" for none
+	Format    string // FormatKustomize or FormatHelm
+	Envs      []AppEnvironment
+	Base      string // Kustomize base directory
+	Chart     string // chart directory
+	AppSet    string // file of the Argo CD ApplicationSet, for several environments
+	Repo      GitSource
+	// GitRepository is an existing Flux source of this repository to reuse,
+	// per environment name.
+	GitRepository map[string]Ref
+}
+
+// Formats of an application.
+const (
+	FormatKustomize = "kustomize"
+	FormatHelm      = "helm"
+)
+
+// AppEnvironment is an environment with the application's paths in it.
+type AppEnvironment struct {
+	Environment
+	Overlay string // Kustomize overlay directory
+	Values  string // the chart's values file of this environment
+	Wiring  string // file of the Flux/Argo CD objects
+}
+
+// Image is a container image, split for kustomize's images: field.
+type Image struct{ Name, Tag string }
+
+func (i Image) String() string { return i.Name + ":" + i.Tag }
+
+// GitSource is this repository as Argo CD and Flux fetch it.
+type GitSource struct{ URL, Branch string }
+
+// Manifest is one file: generated objects, or Raw content (a chart
+// template, a kustomization) that is not a Kubernetes object.
 type Manifest struct {
 	Path    string
 	Env     string // environment name
 	Objects []Object
+	Raw     []byte
 }
 
 // Object is a generated Kubernetes object, as a plain map (the JSON form of

@@ -63,3 +63,37 @@ type SyncPolicyAutomated struct {
 	Prune    bool `json:"prune,omitempty"`
 	SelfHeal bool `json:"selfHeal,omitempty"`
 }
+
+// ApplicationSet with a list generator, the only generator the bot writes.
+type ApplicationSet struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              ApplicationSetSpec `json:"spec"`
+}
+
+type ApplicationSetSpec struct {
+	GoTemplate        bool                      `json:"goTemplate,omitempty"`
+	GoTemplateOptions []string                  `json:"goTemplateOptions,omitempty"`
+	Generators        []ApplicationSetGenerator `json:"generators"`
+	Template          ApplicationSetTemplate    `json:"template"`
+}
+
+type ApplicationSetGenerator struct {
+	List *ListGenerator `json:"list,omitempty"`
+}
+
+type ListGenerator struct {
+	Elements []map[string]string `json:"elements"`
+}
+
+type ApplicationSetTemplate struct {
+	Metadata ApplicationSetTemplateMeta `json:"metadata"`
+	Spec     ApplicationSpec            `json:"spec"`
+}
+
+type ApplicationSetTemplateMeta struct {
+	Name       string            `json:"name"`
+	Namespace  string            `json:"namespace,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Finalizers []string          `json:"finalizers,omitempty"`
+}

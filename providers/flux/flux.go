@@ -65,6 +65,13 @@ func (Provider) GenerateChart(req providers.ChartRequest) ([]providers.Manifest,
 			},
 		}
 		release.Spec.ChartRef = &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: req.App}
+	} else if req.Source != nil {
+		// The repository already has a HelmRepository of this URL: use it.
+		ref := helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: req.Source.Name}
+		if req.Source.Namespace != ns {
+			ref.Namespace = req.Source.Namespace
+		}
+		release.Spec.Chart = &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{Chart: req.Chart.Name, Version: req.Chart.Version, SourceRef: ref}}
 	} else {
 		source = &sourcev1.HelmRepository{
 			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
@@ -87,19 +94,18 @@ func (Provider) GenerateChart(req providers.ChartRequest) ([]providers.Manifest,
 		}
 		release.Spec.Values = &apiextensionsv1.JSON{Raw: raw}
 	}
-	src, err := providers.ToObject(source)
-	if err != nil {
-		return nil, err
+	m := providers.Manifest{Path: path.Join(req.Env.Dir, req.App+".yaml"), Env: req.Env.Name}
+	for _, t := range []any{source, release} {
+		if t == nil {
+			continue
+		}
+		o, err := providers.ToObject(t)
+		if err != nil {
+			return nil, err
+		}
+		m.Objects = append(m.Objects, o)
 	}
-	rel, err := providers.ToObject(release)
-	if err != nil {
-		return nil, err
-	}
-	return []providers.Manifest{{
-		Path:    path.Join(req.Env.Dir, req.App+".yaml"),
-		Env:     req.Env.Name,
-		Objects: []providers.Object{src, rel},
-	}}, nil
+	return []providers.Manifest{m}, nil
 }
 
 // exactVersion tells a pinned version (a tag to pull) from a range.

@@ -101,3 +101,25 @@ func BenchmarkValidateHelmRelease(b *testing.B) {
 		_ = Validate(ctx, obj)
 	}
 }
+
+func TestValidateBuiltins(t *testing.T) {
+	dep := func(spec map[string]any) map[string]any {
+		return map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"}, "spec": spec}
+	}
+	good := dep(map[string]any{"replicas": int64(2), "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
+		"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+			"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": "ghcr.io/acme/web:1.4.2",
+				"ports": []any{map[string]any{"containerPort": int64(8080)}}}}}}})
+	if known, err := ValidateAny(context.Background(), good); !known || err != nil {
+		t.Errorf("good deployment: known=%v err=%v", known, err)
+	}
+	bad := dep(map[string]any{"replicas": "two", "selector": map[string]any{}, "template": map[string]any{
+		"spec": map[string]any{"containers": []any{map[string]any{"image": "x"}}}}})
+	_, err := ValidateAny(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "spec.replicas") || !strings.Contains(err.Error(), "name") {
+		t.Errorf("bad deployment: %v", err)
+	}
+	if known, _ := ValidateAny(context.Background(), map[string]any{"apiVersion": "cert-manager.io/v1", "kind": "Certificate"}); known {
+		t.Error("a kind without a schema was reported as known")
+	}
+}
