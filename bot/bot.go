@@ -14,6 +14,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/argocd"
 	"github.com/gitops-bot/gitops-bot/providers/flux"
+	"github.com/gitops-bot/gitops-bot/providers/preflight"
 )
 
 // Bot handles events. It holds no per-repository state.
@@ -45,6 +46,11 @@ type execution struct {
 	event  forge.CommentEvent
 	config *Config
 	inv    Invocation
+	// plan: reply with the change instead of proposing it (/plan).
+	plan bool
+	// providerName is the provider the command resolved to.
+	providerName string
+	files        []string // the repository's files, once read
 }
 
 // HandleComment runs the commands of a new comment and replies once on the
@@ -77,7 +83,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	authorized := false // checked once, on the first verb that needs it
 	var sections []string
 	for _, inv := range invs {
-		x.inv = inv
+		x.inv, x.plan, x.providerName, x.files = inv, false, "", nil
 		out, outcome := x.run(ctx, cfgErr, &authorized)
 		commandsTotal.WithLabelValues(inv.Verb, outcome).Inc()
 		log.Info("command", "verb", inv.Verb, "outcome", outcome)
@@ -122,9 +128,12 @@ func (x *execution) run(ctx context.Context, cfgErr error, authorized *bool) (st
 	}
 	out, err := run(ctx, x, fs.Args())
 	var ue *usageError
+	var pe *preflight.Error
 	switch {
 	case errors.As(err, &ue):
 		return usageReply(v, inv, ue.msg), "usage"
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%s: the change does not pass the checks, so I opened nothing.\n\n%s", code(inv.Line), codeBlock("", pe.Error())), "invalid"
 	case err != nil:
 		return fmt.Sprintf("%s failed: %v\n\nNothing was changed.", code(inv.Line), err), "error"
 	}

@@ -190,11 +190,12 @@ func TestDeployValuesFileThenSet(t *testing.T) {
 
 func TestDeployRejectsBadInput(t *testing.T) {
 	cases := []struct{ name, body, want string }{
-		{"unknown flag", podinfo + " --replicas 3", "unknown flag: --replicas"},
+		{"unknown flag", podinfo + " --replica 3", "unknown flag: --replica"},
+		{"image flags with a chart", podinfo + " --port 8080", "--port, --replicas, --ingress and --format go with --image"},
 		{"no app", "/deploy --chart https://x.io/c --version 1.0.0 --env staging", "missing APP"},
 		{"two apps", "/deploy a b --chart https://x.io/c --version 1.0.0 --env staging", `unexpected argument "b"`},
 		{"bad app name", "/deploy Pod_Info --chart https://x.io/c --version 1.0.0 --env staging", "APP \"Pod_Info\""},
-		{"no chart", "/deploy a --version 1.0.0 --env staging", "--chart is required"},
+		{"no chart", "/deploy a --version 1.0.0 --env staging", "--chart or --image is required"},
 		{"chart not a URL", "/deploy a --chart podinfo --version 1.0.0 --env staging", "https:// or oci://"},
 		{"chart with credentials", "/deploy a --chart https://u:p@x.io/c --version 1.0.0 --env staging", "no credentials"},
 		{"no version", "/deploy a --chart https://x.io/c --env staging", "needs --version"},

@@ -24,6 +24,9 @@ const maxReleaseName = 53
 type deployArgs struct {
 	chart, version, provider, namespace string
 	envs, sets, valueFiles              []string
+	// The repository's own application.
+	image, ingress, format string
+	port, replicas         int
 }
 
 func init() {
@@ -35,8 +38,13 @@ func init() {
 		bind: func() (*pflag.FlagSet, runFunc) {
 			a := &deployArgs{}
 			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			fs.StringVar(&a.chart, "chart", "", "chart URL ending in the chart name: https://REPO/NAME or oci://REGISTRY/PATH/NAME (required)")
-			fs.StringVar(&a.version, "version", "", "chart version or semver range (required)")
+			fs.StringVar(&a.chart, "chart", "", "third-party chart: URL ending in the chart name, https://REPO/NAME or oci://REGISTRY/PATH/NAME")
+			fs.StringVar(&a.version, "version", "", "with --chart: chart version or semver range")
+			fs.StringVar(&a.image, "image", "", "own application: container image with a tag, e.g. ghcr.io/acme/web:1.4.2")
+			fs.IntVar(&a.port, "port", 0, "with --image: the port the container listens on")
+			fs.IntVar(&a.replicas, "replicas", 1, "with --image: replicas in each environment")
+			fs.StringVar(&a.ingress, "ingress", "", "with --image: host name of an Ingress to the application")
+			fs.StringVar(&a.format, "format", "kustomize", "with --image: kustomize (base and overlays) or helm (a chart in this repository)")
 			fs.StringArrayVar(&a.envs, "env", nil, "environment to deploy to; repeat for several (required)")
 			fs.StringArrayVar(&a.sets, "set", nil, "Helm value KEY=VALUE, as helm --set; repeatable")
 			fs.StringArrayVar(&a.valueFiles, "values", nil, "values file in this repository, merged before --set; repeatable")
@@ -58,8 +66,16 @@ func (a *deployArgs) run(ctx context.Context, x *execution, args []string) (stri
 	if err := checkName("APP", app, maxReleaseName); err != nil {
 		return "", &usageError{verb: v, msg: err.Error()}
 	}
-	if a.chart == "" {
-		return "", &usageError{verb: v, msg: "--chart is required"}
+	switch {
+	case a.chart != "" && a.image != "":
+		return "", &usageError{verb: v, msg: "give --chart (a third-party chart) or --image (this repository's application), not both"}
+	case a.image != "":
+		return a.runApp(ctx, x, app)
+	case a.chart == "":
+		return "", &usageError{verb: v, msg: "--chart or --image is required"}
+	}
+	if a.port != 0 || a.replicas != 1 || a.ingress != "" || a.format != providers.FormatKustomize {
+		return "", &usageError{verb: v, msg: "--port, --replicas, --ingress and --format go with --image"}
 	}
 	chart, err := providers.ParseChart(a.chart, a.version)
 	if err != nil {
@@ -89,8 +105,12 @@ func (a *deployArgs) run(ctx context.Context, x *execution, args []string) (stri
 
 	var manifests []providers.Manifest
 	for _, e := range envs {
+		src, err := x.existingHelmRepository(ctx, e, chart.RepoURL)
+		if err != nil {
+			return "", err
+		}
 		ms, err := prov.GenerateChart(providers.ChartRequest{
-			App: app, Namespace: a.namespace, Env: e.ForProvider(prov.Name()), Chart: chart, Values: values,
+			App: app, Namespace: a.namespace, Env: e.ForProvider(prov.Name()), Chart: chart, Values: values, Source: src,
 		})
 		if err != nil {
 			return "", err
@@ -185,6 +205,7 @@ func (x *execution) provider(flag string) (providers.Provider, error) {
 	if !ok {
 		return nil, fmt.Errorf("--provider %q: want argocd or flux", name)
 	}
+	x.providerName = name
 	return p, nil
 }
 
@@ -223,12 +244,16 @@ func providerTitle(p string) string {
 	return "Flux"
 }
 
-// validate checks every generated object against its CRD schema.
+// validate checks every generated object against its schema.
 func validate(ctx context.Context, ms []providers.Manifest) error {
 	var errs []string
 	for _, m := range ms {
 		for _, o := range m.Objects {
-			if err := schema.Validate(ctx, o); err != nil {
+			known, err := schema.ValidateAny(ctx, o)
+			if !known {
+				err = fmt.Errorf("no schema for %s %s", o.Ref().APIVersion, o.Ref().Kind)
+			}
+			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", m.Path, err))
 			}
 		}

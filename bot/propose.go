@@ -16,6 +16,8 @@ type proposal struct {
 	envs                []string
 	title, summary      string
 	manifests           []providers.Manifest
+	// validated: the preflight already checked every object.
+	validated bool
 }
 
 // branch is deterministic, so the same request always lands on the same
@@ -24,19 +26,20 @@ func (p proposal) branch(prefix string) string {
 	return prefix + strings.Join(append([]string{p.verb, p.app}, p.envs...), "-")
 }
 
-// files encodes the manifests, checking every object against its schema first.
+// files encodes the manifests, checking every object against its schema
+// first unless the preflight did.
 func (p proposal) files(ctx context.Context) ([]forge.File, []MarkedObject, error) {
-	if err := validate(ctx, p.manifests); err != nil {
+	if !p.validated {
+		if err := validate(ctx, p.manifests); err != nil {
+			return nil, nil, err
+		}
+	}
+	files, err := encode(p.manifests)
+	if err != nil {
 		return nil, nil, err
 	}
-	var files []forge.File
 	var objs []MarkedObject
 	for _, m := range p.manifests {
-		body, err := providers.Encode(m.Objects)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding %s: %v", m.Path, err)
-		}
-		files = append(files, forge.File{Path: m.Path, Content: append([]byte(providers.Header), body...)})
 		for _, o := range m.Objects {
 			objs = append(objs, MarkedObject{Ref: o.Ref(), Env: m.Env, Path: m.Path})
 		}
@@ -68,6 +71,9 @@ func (x *execution) propose(ctx context.Context, p proposal) (string, error) {
 	}
 	if err := change.Validate(); err != nil {
 		return "", err
+	}
+	if x.plan {
+		return x.planReply(ctx, change, objs)
 	}
 	pr, err := x.forge.Propose(ctx, x.event.Repo, change)
 	if errors.Is(err, forge.ErrNoChange) {

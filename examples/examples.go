@@ -9,6 +9,10 @@ import (
 	"sort"
 )
 
+// URL is where the example fleets say they live: their Flux GitRepository
+// and Argo CD Applications fetch it.
+const URL = "https://github.com/acme/fleet"
+
 //go:embed all:flux-fleet all:argocd-fleet
 var fleets embed.FS
 

@@ -21,8 +21,31 @@ func ToObject(typed any) (Object, error) {
 			delete(meta, "creationTimestamp")
 		}
 	}
+	pruneEmpty(m)
 	return Object(m), nil
 }
+
+// pruneEmpty drops the empty objects typed structs leave behind
+// ("strategy: {}"), except where an empty object means something.
+func pruneEmpty(m map[string]any) {
+	for k, v := range m {
+		switch t := v.(type) {
+		case map[string]any:
+			pruneEmpty(t)
+			if len(t) == 0 && !meaningfulWhenEmpty[k] {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range t {
+				if em, ok := e.(map[string]any); ok {
+					pruneEmpty(em)
+				}
+			}
+		}
+	}
+}
+
+var meaningfulWhenEmpty = map[string]bool{"emptyDir": true, "valuesObject": true, "values": true}
 
 // MustObject is ToObject for values built from literals in this module,
 // where a failure is a programming error.

@@ -70,7 +70,7 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 			}
 		}
 		if _, err := os.Stat(filepath.Join(o.repo, ".git")); os.IsNotExist(err) {
-			if err := local.Init(o.repo, src); err != nil {
+			if err := local.Init(o.repo, src, examples.URL); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "Created %s from the %s example fleet.\n\n", o.repo, o.example)

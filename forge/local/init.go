@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // Init creates a git repository in dir (which must be empty or absent) with
-// the files of src committed on branch main.
-func Init(dir string, src fs.FS) error {
+// the files of src committed on branch main, and origin set to originURL
+// when given (Argo CD and Flux objects name the repository by that URL).
+func Init(dir string, src fs.FS, originURL string) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty", dir)
 	}
@@ -37,6 +39,11 @@ func Init(dir string, src fs.FS) error {
 	r, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}})
 	if err != nil {
 		return err
+	}
+	if originURL != "" {
+		if _, err := r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{originURL}}); err != nil {
+			return err
+		}
 	}
 	wt, err := r.Worktree()
 	if err != nil {

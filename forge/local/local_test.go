@@ -22,7 +22,7 @@ func newRepo(t *testing.T) (*Forge, forge.Repo, string) {
 		"README.md":                 {Data: []byte("fleet\n")},
 		"clusters/staging/a.yaml":   {Data: []byte("a: 1\n")},
 		"clusters/staging/b/c.yaml": {Data: []byte("c: 1\n")},
-	})
+	}, "https://github.com/acme/fleet")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func newRepo(t *testing.T) (*Forge, forge.Repo, string) {
 func TestReadAndList(t *testing.T) {
 	f, r, _ := newRepo(t)
 	ctx := context.Background()
-	if r.DefaultBranch != "main" {
+	if r.DefaultBranch != "main" || r.CloneURL != "https://github.com/acme/fleet" {
 		t.Errorf("default branch %q", r.DefaultBranch)
 	}
 	b, err := f.ReadFile(ctx, r, "main", "clusters/staging/a.yaml")

@@ -38,7 +38,11 @@ func (Provider) WireApp(req providers.AppRequest) ([]providers.Manifest, error) 
 			return nil, fmt.Errorf("environments %s and %s use different Argo CD projects or namespaces; deploy them one at a time", first.Name, e.Name)
 		}
 		d := destination(e.Environment, req.Namespace)
-		elements = append(elements, map[string]string{"env": e.Name, "server": d.Server, "path": e.Overlay, "values": valuesFile(req, e)})
+		el := map[string]string{"env": e.Name, "server": d.Server, "path": e.Overlay}
+		if req.Format == providers.FormatHelm {
+			el = map[string]string{"env": e.Name, "server": d.Server, "values": valuesFile(req, e)}
+		}
+		elements = append(elements, el)
 	}
 	spec := appSpec(req, first.Project, ApplicationDestination{Server: "{{.server}}", Namespace: req.Namespace}, "{{.path}}", "{{.values}}")
 	set := &ApplicationSet{
