@@ -65,7 +65,6 @@ func (v *verb) parse(args []string) (*pflag.FlagSet, runFunc, error) {
 	fs, run := v.bind()
 	fs.Init(v.name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(true)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, nil, &usageError{verb: v, msg: "usage requested"}
