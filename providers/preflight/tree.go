@@ -141,10 +141,13 @@ func (f *lazyFS) touch(p string) {
 }
 
 func (f *lazyFS) Open(p string) (filesys.File, error) { f.touch(p); return f.FileSystem.Open(p) }
-func (f *lazyFS) IsDir(p string) bool                  { f.touch(p); return f.FileSystem.IsDir(p) }
-func (f *lazyFS) Exists(p string) bool                 { f.touch(p); return f.FileSystem.Exists(p) }
-func (f *lazyFS) ReadFile(p string) ([]byte, error)    { f.touch(p); return f.FileSystem.ReadFile(p) }
-func (f *lazyFS) ReadDir(p string) ([]string, error)   { f.t.loadDir(rel(p), false); return f.FileSystem.ReadDir(p) }
+func (f *lazyFS) IsDir(p string) bool                 { f.touch(p); return f.FileSystem.IsDir(p) }
+func (f *lazyFS) Exists(p string) bool                { f.touch(p); return f.FileSystem.Exists(p) }
+func (f *lazyFS) ReadFile(p string) ([]byte, error)   { f.touch(p); return f.FileSystem.ReadFile(p) }
+func (f *lazyFS) ReadDir(p string) ([]string, error) {
+	f.t.loadDir(rel(p), false)
+	return f.FileSystem.ReadDir(p)
+}
 func (f *lazyFS) Glob(pattern string) ([]string, error) {
 	f.t.loadDir(rel(path.Dir(pattern)), false)
 	return f.FileSystem.Glob(pattern)
