@@ -7,22 +7,42 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	gosync "sync"
+
+	"k8s.io/utils/lru"
 
 	"github.com/google/go-github/v66/github"
 
 	"github.com/gitops-bot/gitops-bot/forge"
 )
 
-// Client is the forge for one installation.
+// Client is the forge for one installation, for the handling of one event.
 type Client struct {
 	gh *github.Client
+
+	mu    gosync.Mutex
+	heads map[string]head // branch -> its head, read once per event
 }
 
+// head is a branch's commit and root tree.
+type head struct{ commit, tree string }
+
 // NewClient wraps an installation client.
-func NewClient(gh *github.Client) *Client { return &Client{gh: gh} }
+func NewClient(gh *github.Client) *Client { return &Client{gh: gh, heads: map[string]head{}} }
 
 var _ forge.Forge = (*Client)(nil)
+
+// Trees and blobs are named by their content, so they are cached for the
+// whole process: a command on an unchanged branch reads nothing twice.
+var (
+	treeCache = lru.New(256)  // "owner/repo@treeSHA" -> []github.TreeEntry (blobs)
+	blobCache = lru.New(4096) // "owner/repo@blobSHA" -> []byte
+)
+
+// maxCachedBlob keeps large files out of the cache.
+const maxCachedBlob = 256 << 10
 
 func status(resp *github.Response) int {
 	if resp == nil {
@@ -38,7 +58,92 @@ func notFound(resp *github.Response, err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// branchHead reads a branch's head once per event.
+func (c *Client) branchHead(ctx context.Context, r forge.Repo, branch string) (head, error) {
+	c.mu.Lock()
+	h, ok := c.heads[branch]
+	c.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	b, resp, err := c.gh.Repositories.GetBranch(ctx, r.Owner, r.Name, branch, 1)
+	if err != nil {
+		return head{}, notFound(resp, err, "branch "+branch)
+	}
+	h = head{commit: b.GetCommit().GetSHA(), tree: b.GetCommit().GetCommit().GetTree().GetSHA()}
+	c.mu.Lock()
+	c.heads[branch] = h
+	c.mu.Unlock()
+	return h, nil
+}
+
+// files lists the blobs of a branch's tree: one recursive tree call, cached.
+func (c *Client) files(ctx context.Context, r forge.Repo, branch string) ([]*github.TreeEntry, error) {
+	h, err := c.branchHead(ctx, r, branch)
+	if err != nil {
+		return nil, err
+	}
+	key := r.FullName() + "@" + h.tree
+	if v, ok := treeCache.Get(key); ok {
+		return v.([]*github.TreeEntry), nil
+	}
+	tree, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, h.tree, true)
+	if err != nil {
+		return nil, notFound(resp, err, "tree of "+branch)
+	}
+	if tree.GetTruncated() {
+		return nil, fmt.Errorf("the tree of %s at %s is too large for one listing", r.FullName(), branch)
+	}
+	var blobs []*github.TreeEntry
+	for _, e := range tree.Entries {
+		if e.GetType() == "blob" {
+			blobs = append(blobs, e)
+		}
+	}
+	treeCache.Add(key, blobs)
+	return blobs, nil
+}
+
+// ReadFile reads a file at a branch through the tree listing and the blob
+// (both cached), or at a commit through the contents API.
 func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
+	if commitSHA.MatchString(ref) {
+		return c.readContents(ctx, r, ref, path)
+	}
+	entries, err := c.files(ctx, r, ref)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.GetPath() == path {
+			return c.blob(ctx, r, e.GetSHA(), path)
+		}
+	}
+	return nil, fmt.Errorf("%s at %s: %w", path, ref, forge.ErrNotFound)
+}
+
+func (c *Client) blob(ctx context.Context, r forge.Repo, sha, path string) ([]byte, error) {
+	key := r.FullName() + "@" + sha
+	if v, ok := blobCache.Get(key); ok {
+		return v.([]byte), nil
+	}
+	blob, resp, err := c.gh.Git.GetBlob(ctx, r.Owner, r.Name, sha)
+	if err != nil {
+		return nil, notFound(resp, err, path)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(blob.GetContent(), "\n", ""))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) <= maxCachedBlob {
+		blobCache.Add(key, b)
+	}
+	return b, nil
+}
+
+func (c *Client) readContents(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
 	file, _, resp, err := c.gh.Repositories.GetContents(ctx, r.Owner, r.Name, path, &github.RepositoryContentGetOptions{Ref: ref})
 	if err != nil {
 		return nil, notFound(resp, err, path)
@@ -47,29 +152,21 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 		return nil, fmt.Errorf("%s is not a file: %w", path, forge.ErrNotFound)
 	}
 	if file.GetEncoding() == "none" {
-		// Files over 1 MB come without content; the blob API serves them.
-		blob, resp, err := c.gh.Git.GetBlob(ctx, r.Owner, r.Name, file.GetSHA())
-		if err != nil {
-			return nil, notFound(resp, err, path)
-		}
-		return base64.StdEncoding.DecodeString(strings.ReplaceAll(blob.GetContent(), "\n", ""))
+		return c.blob(ctx, r, file.GetSHA(), path) // over 1 MB: only the blob API serves it
 	}
 	s, err := file.GetContent()
 	return []byte(s), err
 }
 
 func (c *Client) ListFiles(ctx context.Context, r forge.Repo, ref, dir string) ([]string, error) {
-	tree, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, ref, true)
+	entries, err := c.files(ctx, r, ref)
 	if err != nil {
-		return nil, notFound(resp, err, "tree "+ref)
-	}
-	if tree.GetTruncated() {
-		return nil, fmt.Errorf("the tree of %s at %s is too large for one listing", r.FullName(), ref)
+		return nil, err
 	}
 	prefix := strings.TrimSuffix(dir, "/") + "/"
 	var out []string
-	for _, e := range tree.Entries {
-		if e.GetType() == "blob" && (dir == "" || strings.HasPrefix(e.GetPath(), prefix)) {
+	for _, e := range entries {
+		if dir == "" || strings.HasPrefix(e.GetPath(), prefix) {
 			out = append(out, e.GetPath())
 		}
 	}

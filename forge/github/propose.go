@@ -22,12 +22,11 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 		return nil, err
 	}
 	o, n := r.Owner, r.Name
-	base, _, err := c.gh.Repositories.GetBranch(ctx, o, n, ch.Base, 1)
+	base, err := c.branchHead(ctx, r, ch.Base)
 	if err != nil {
 		return nil, fmt.Errorf("reading branch %s: %w", ch.Base, err)
 	}
-	baseSHA := base.GetCommit().GetSHA()
-	baseTree := base.GetCommit().GetCommit().GetTree().GetSHA()
+	baseSHA, baseTree := base.commit, base.tree
 
 	entries := make([]*github.TreeEntry, 0, len(ch.Files))
 	for _, f := range ch.Files {

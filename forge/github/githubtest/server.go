@@ -315,6 +315,7 @@ func (s *Server) routes() http.Handler {
 	h("POST /app/installations/{id}/access_tokens", s.accessToken)
 	h("GET "+repo+"/contents/{path...}", s.getContents)
 	h("GET "+repo+"/git/trees/{ref...}", s.getTree)
+	h("GET "+repo+"/git/blobs/{sha}", s.getBlob)
 	h("GET "+repo+"/collaborators/{user}/permission", s.getPermission)
 	h("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.getMembership)
 	h("POST "+repo+"/issues/comments/{id}/reactions", s.createReaction)
@@ -377,6 +378,9 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getTree(w http.ResponseWriter, r *http.Request) {
 	files, sha, ok := s.treeAt(r.PathValue("ref"))
+	if t, isTree := s.files[r.PathValue("ref")]; isTree {
+		files, sha, ok = t, r.PathValue("ref"), true
+	}
 	if !ok {
 		notFound(w)
 		return
@@ -387,6 +391,19 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i]["path"].(string) < entries[j]["path"].(string) })
 	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "tree": entries, "truncated": false})
+}
+
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
+	for _, files := range s.files {
+		for _, c := range files {
+			if hash("blob", c) == r.PathValue("sha") {
+				writeJSON(w, http.StatusOK, map[string]any{"sha": r.PathValue("sha"), "encoding": "base64", "size": len(c),
+					"content": base64.StdEncoding.EncodeToString([]byte(c))})
+				return
+			}
+		}
+	}
+	notFound(w)
 }
 
 func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) {
