@@ -64,14 +64,14 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		return nil
 	}
 	log := b.Log.With("repo", ev.Repo.FullName(), "thread", ev.Thread, "comment", ev.CommentID, "user", ev.Author)
-	first, err := f.React(ctx, ev.Repo, forge.CommentRef{Thread: ev.Thread, ID: ev.CommentID}, ReactionSeen)
+	first, err := f.React(ctx, ev.Repo, forge.CommentRef{Thread: ev.Thread, ID: ev.CommentID, PR: ev.IsPR}, ReactionSeen)
 	if err != nil {
 		// A missing reaction is cosmetic; the reply still comes.
 		log.Warn("reaction failed", "err", err)
 		first = false
 	}
 	reply := func(body string) error {
-		return f.Reply(ctx, ev.Repo, forge.Reply{Thread: ev.Thread, Key: fmt.Sprintf("comment-%d", ev.CommentID), Body: body, New: first})
+		return f.Reply(ctx, ev.Repo, forge.Reply{Thread: ev.Thread, PR: ev.IsPR, Key: fmt.Sprintf("comment-%d", ev.CommentID), Body: body, New: first})
 	}
 	if len(invs) > MaxCommands {
 		commandsTotal.WithLabelValues("", "rejected").Inc()

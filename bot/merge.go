@@ -37,7 +37,7 @@ func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 		return nil, nil
 	}
 	say := func(key, msg string) {
-		if err := f.Reply(ctx, ev.Repo, forge.Reply{Thread: pr.Number, Key: key, Body: msg}); err != nil {
+		if err := f.Reply(ctx, ev.Repo, forge.Reply{Thread: pr.Number, PR: true, Key: key, Body: msg}); err != nil {
 			log.Warn("reply failed", "err", err)
 		}
 	}

@@ -95,12 +95,14 @@ func ParsePermission(s string) (Permission, error) {
 type CommentRef struct {
 	Thread int   // issue or pull request number
 	ID     int64 // the comment's id
+	PR     bool  // the thread is a pull request (GitLab keeps them apart)
 }
 
 // Reply is a message on a thread. Key makes it an upsert: a reply with the
 // same key on the same thread is edited instead of posted again.
 type Reply struct {
 	Thread int
+	PR     bool // the thread is a pull request (GitLab keeps them apart)
 	Key    string
 	Body   string
 	// New says the caller knows no reply with Key exists yet (the comment it
@@ -170,8 +172,8 @@ type Checks interface {
 	// name and external ID is already there) or updates it, and returns it
 	// with its ID.
 	Report(ctx context.Context, r Repo, sha string, c Check) (Check, error)
-	// GetCheck reads a check back, to learn whether it was completed.
-	GetCheck(ctx context.Context, r Repo, id int64) (Check, error)
+	// GetCheck reads a check of a commit back, to learn whether it was completed.
+	GetCheck(ctx context.Context, r Repo, sha string, id int64) (Check, error)
 	// Contains reports whether commit descendant has ancestor in its history
 	// (true when they are the same commit).
 	Contains(ctx context.Context, r Repo, descendant, ancestor string) (bool, error)

@@ -208,8 +208,8 @@ func (c completionClock) Report(ctx context.Context, r forge.Repo, sha string, c
 	return c.host.Report(ctx, r, sha, ch)
 }
 
-func (c completionClock) GetCheck(ctx context.Context, r forge.Repo, id int64) (forge.Check, error) {
-	return c.host.GetCheck(ctx, r, id)
+func (c completionClock) GetCheck(ctx context.Context, r forge.Repo, sha string, id int64) (forge.Check, error) {
+	return c.host.GetCheck(ctx, r, sha, id)
 }
 
 func (c completionClock) Contains(ctx context.Context, r forge.Repo, d, a string) (bool, error) {

@@ -37,11 +37,11 @@ func (m mortal) Report(ctx context.Context, r forge.Repo, sha string, c forge.Ch
 	return m.host.Report(ctx, r, sha, c)
 }
 
-func (m mortal) GetCheck(ctx context.Context, r forge.Repo, id int64) (forge.Check, error) {
+func (m mortal) GetCheck(ctx context.Context, r forge.Repo, sha string, id int64) (forge.Check, error) {
 	if m.dead.Load() {
 		return forge.Check{}, errDead
 	}
-	return m.host.GetCheck(ctx, r, id)
+	return m.host.GetCheck(ctx, r, sha, id)
 }
 
 func (m mortal) Contains(ctx context.Context, r forge.Repo, d, a string) (bool, error) {

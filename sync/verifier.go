@@ -204,7 +204,7 @@ func (v *Verifier) process(ctx context.Context, key string) error {
 	if st.Completing {
 		// The final verdict may have reached the host before a restart.
 		if st.CheckID != 0 {
-			if c, err := checks.GetCheck(ctx, req.Repo, st.CheckID); err == nil && c.Status == "completed" {
+			if c, err := checks.GetCheck(ctx, req.Repo, req.SHA, st.CheckID); err == nil && c.Status == "completed" {
 				return v.finish(key, st, Verdict(c.Conclusion))
 			}
 		}

@@ -79,7 +79,7 @@ func (c *Checks) Report(_ context.Context, _ forge.Repo, sha string, ch forge.Ch
 	return ch, nil
 }
 
-func (c *Checks) GetCheck(_ context.Context, _ forge.Repo, id int64) (forge.Check, error) {
+func (c *Checks) GetCheck(_ context.Context, _ forge.Repo, _ string, id int64) (forge.Check, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.checks[id]

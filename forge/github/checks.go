@@ -66,7 +66,7 @@ func (c *Client) Report(ctx context.Context, r forge.Repo, sha string, ch forge.
 }
 
 // GetCheck reads a check run back.
-func (c *Client) GetCheck(ctx context.Context, r forge.Repo, id int64) (forge.Check, error) {
+func (c *Client) GetCheck(ctx context.Context, r forge.Repo, _ string, id int64) (forge.Check, error) {
 	run, resp, err := c.gh.Checks.GetCheckRun(ctx, r.Owner, r.Name, id)
 	if err != nil {
 		return forge.Check{}, notFound(resp, err, fmt.Sprintf("check run %d", id))

@@ -34,7 +34,7 @@ func TestCheckRunLifecycle(t *testing.T) {
 	if len(runs) != 1 || strings.Join(runs[0].History, ",") != "queued/,in_progress/,completed/success" || runs[0].ExternalID != "pr/1/env/staging" {
 		t.Errorf("check runs = %+v", runs)
 	}
-	got, err := c.GetCheck(ctx, repo, created.ID)
+	got, err := c.GetCheck(ctx, repo, sha, created.ID)
 	if err != nil || got.Status != "completed" || got.Conclusion != "success" {
 		t.Errorf("GetCheck = %+v, %v", got, err)
 	}
