@@ -1,0 +1,305 @@
+package gitlab
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	gl "gitlab.com/gitlab-org/api/client-go"
+	"k8s.io/utils/lru"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+)
+
+// Handler is what the webhook hands decoded events to.
+type Handler interface {
+	forge.CommentHandler
+	forge.MergeHandler
+}
+
+// Options tune the webhook endpoint.
+type Options struct {
+	Secret       string // the webhook's secret token; required
+	BotUser      string // the bot's own username: its notes are ignored
+	QueueSize    int
+	Workers      int
+	MaxBodyBytes int64
+	Remember     int // event IDs remembered to drop retries
+	Timeout      time.Duration
+	Log          *slog.Logger
+	Context      context.Context
+}
+
+func (o *Options) defaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 25 << 20
+	}
+	if o.Remember <= 0 {
+		o.Remember = 10000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+}
+
+var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "gitops_bot_gitlab_deliveries_total",
+	Help: "GitLab webhook deliveries, by event and result (accepted, duplicate, ignored, unauthorized, invalid, too_large, over_capacity, failed).",
+}, []string{"event", "result"})
+
+// Webhook serves /api/gitlab/hook.
+type Webhook struct {
+	api   *gl.Client
+	next  Handler
+	o     Options
+	queue chan job
+
+	mu   gosync.Mutex
+	seen *lru.Cache
+}
+
+type job struct {
+	event string
+	run   func(ctx context.Context, c *Client) error
+}
+
+// NewWebhook checks the secret token of every delivery in constant time,
+// answers at once and handles the event on a bounded queue; retries of an
+// event (same Idempotency-Key or X-Gitlab-Event-UUID) are acknowledged and
+// dropped. api is the bot user's API client.
+func NewWebhook(api *gl.Client, h Handler, o Options) (*Webhook, error) {
+	if o.Secret == "" {
+		return nil, errors.New("gitlab: a webhook secret token is required")
+	}
+	o.defaults()
+	w := &Webhook{api: api, next: h, o: o, queue: make(chan job, o.QueueSize), seen: lru.New(o.Remember)}
+	for i := 0; i < o.Workers; i++ {
+		go w.work()
+	}
+	return w, nil
+}
+
+func (w *Webhook) work() {
+	for {
+		select {
+		case <-w.o.Context.Done():
+			return
+		case j := <-w.queue:
+			ctx, cancel := context.WithTimeout(w.o.Context, w.o.Timeout)
+			if err := j.run(ctx, NewClient(w.api)); err != nil {
+				deliveries.WithLabelValues(j.event, "failed").Inc()
+				w.o.Log.Error("handling gitlab event", "event", j.event, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	event := r.Header.Get("X-Gitlab-Event")
+	answer := func(code int, result, msg string) {
+		deliveries.WithLabelValues(event, result).Inc()
+		http.Error(rw, msg, code)
+	}
+	if r.Method != http.MethodPost {
+		answer(http.StatusMethodNotAllowed, "invalid", "POST only")
+		return
+	}
+	token := r.Header.Get("X-Gitlab-Token")
+	if subtle.ConstantTimeCompare([]byte(token), []byte(w.o.Secret)) != 1 {
+		answer(http.StatusUnauthorized, "unauthorized", "missing or wrong X-Gitlab-Token")
+		return
+	}
+	if r.ContentLength > w.o.MaxBodyBytes {
+		answer(http.StatusRequestEntityTooLarge, "too_large", "payload too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.o.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		answer(http.StatusRequestEntityTooLarge, "too_large", "payload too large")
+		return
+	case err != nil:
+		answer(http.StatusBadRequest, "invalid", "reading body: "+err.Error())
+		return
+	case !json.Valid(body):
+		answer(http.StatusBadRequest, "invalid", "body is not JSON")
+		return
+	}
+	run, err := w.decode(event, body)
+	if err != nil {
+		answer(http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	if run == nil {
+		// An event the bot does not act on: a 2xx, so GitLab keeps the hook enabled.
+		deliveries.WithLabelValues(event, "ignored").Inc()
+		rw.WriteHeader(http.StatusAccepted)
+		return
+	}
+	id := r.Header.Get("Idempotency-Key")
+	if id == "" {
+		id = r.Header.Get("X-Gitlab-Event-UUID")
+	}
+	if id != "" {
+		w.mu.Lock()
+		if _, dup := w.seen.Get(id); dup {
+			w.mu.Unlock()
+			deliveries.WithLabelValues(event, "duplicate").Inc()
+			rw.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.seen.Add(id, struct{}{})
+		w.mu.Unlock()
+	}
+	select {
+	case w.queue <- job{event: event, run: run}:
+		deliveries.WithLabelValues(event, "accepted").Inc()
+		rw.WriteHeader(http.StatusAccepted)
+	default:
+		if id != "" {
+			w.mu.Lock()
+			w.seen.Remove(id) // refused: a retry is welcome
+			w.mu.Unlock()
+		}
+		answer(http.StatusServiceUnavailable, "over_capacity", "queue full, retry later")
+	}
+}
+
+// The parts of GitLab's payloads the bot reads. Decoding only these keeps a
+// quirk elsewhere (the docs' own note example has a malformed timestamp)
+// from losing an event.
+type project struct {
+	PathWithNamespace string `json:"path_with_namespace"`
+	DefaultBranch     string `json:"default_branch"`
+	GitHTTPURL        string `json:"git_http_url"`
+}
+
+type user struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+type notePayload struct {
+	ObjectKind       string  `json:"object_kind"`
+	User             user    `json:"user"`
+	Project          project `json:"project"`
+	ObjectAttributes struct {
+		ID           int64  `json:"id"`
+		Note         string `json:"note"`
+		NoteableType string `json:"noteable_type"`
+		Action       string `json:"action"`
+	} `json:"object_attributes"`
+	MergeRequest *struct {
+		IID int64 `json:"iid"`
+	} `json:"merge_request"`
+	Issue *struct {
+		IID int64 `json:"iid"`
+	} `json:"issue"`
+}
+
+type mergePayload struct {
+	ObjectKind       string  `json:"object_kind"`
+	Project          project `json:"project"`
+	ObjectAttributes struct {
+		IID            int64  `json:"iid"`
+		Action         string `json:"action"`
+		State          string `json:"state"`
+		TargetBranch   string `json:"target_branch"`
+		MergeCommitSHA string `json:"merge_commit_sha"`
+		Description    string `json:"description"`
+	} `json:"object_attributes"`
+}
+
+func repoOf(p project) (forge.Repo, error) {
+	full := p.PathWithNamespace
+	i := strings.LastIndex(full, "/")
+	if i <= 0 || i == len(full)-1 {
+		return forge.Repo{}, errors.New("the payload names no project")
+	}
+	return forge.Repo{Host: "gitlab", Owner: full[:i], Name: full[i+1:], DefaultBranch: p.DefaultBranch, CloneURL: p.GitHTTPURL}, nil
+}
+
+// decode returns the work of an event, or nil when there is none.
+func (w *Webhook) decode(event string, body []byte) (func(ctx context.Context, c *Client) error, error) {
+	switch event {
+	case "Note Hook":
+		var p notePayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, err
+		}
+		a := p.ObjectAttributes
+		if a.Action != "" && a.Action != "create" {
+			return nil, nil // edits never run commands
+		}
+		if w.isBot(p.User.Username) {
+			return nil, nil
+		}
+		ev := forge.CommentEvent{CommentID: a.ID, Body: a.Note, Author: p.User.Username}
+		switch {
+		case a.NoteableType == "MergeRequest" && p.MergeRequest != nil:
+			ev.Thread, ev.IsPR = int(p.MergeRequest.IID), true
+		case a.NoteableType == "Issue" && p.Issue != nil:
+			ev.Thread = int(p.Issue.IID)
+		default:
+			return nil, nil // notes on commits and snippets
+		}
+		repo, err := repoOf(p.Project)
+		if err != nil {
+			return nil, err
+		}
+		ev.Repo = repo
+		return func(ctx context.Context, c *Client) error { return w.next.HandleComment(ctx, c, ev) }, nil
+	case "Merge Request Hook":
+		var p mergePayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, err
+		}
+		a := p.ObjectAttributes
+		if a.Action != "merge" {
+			return nil, nil
+		}
+		repo, err := repoOf(p.Project)
+		if err != nil {
+			return nil, err
+		}
+		ev := forge.MergeEvent{Repo: repo, Pull: forge.PullInfo{Number: int(a.IID), Merged: true, MergeSHA: a.MergeCommitSHA, Base: a.TargetBranch, Body: a.Description}}
+		return func(ctx context.Context, c *Client) error { return w.next.HandleMerge(ctx, c, ev) }, nil
+	}
+	return nil, nil
+}
+
+// isBot: the bot's own notes, and GitLab's project and group bot users.
+func (w *Webhook) isBot(username string) bool {
+	u := strings.ToLower(username)
+	return (w.o.BotUser != "" && strings.EqualFold(username, w.o.BotUser)) ||
+		strings.HasSuffix(u, "[bot]") || strings.HasPrefix(u, "project_") && strings.Contains(u, "_bot") || strings.HasPrefix(u, "group_") && strings.Contains(u, "_bot")
+}
+
+// Connector gives the verifier the bot user's client.
+type Connector struct{ API *gl.Client }
+
+// Checks returns a client for the repository.
+func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) { return NewClient(k.API), nil }
