@@ -54,7 +54,11 @@ func conclusion(s string) (status, concl string) {
 func (c *Client) Report(ctx context.Context, r forge.Repo, sha string, ch forge.Check) (forge.Check, error) {
 	desc := ch.Title
 	if len(desc) > maxDescription {
-		desc = desc[:maxDescription-1] + "…"
+		cut := maxDescription - len("…")
+		for cut > 0 && desc[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+			cut--
+		}
+		desc = desc[:cut] + "…"
 	}
 	target := ch.DetailsURL
 	if pr, _, err := forge.ParseSyncCheckID(ch.ExternalID); err == nil && target == "" && r.CloneURL != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	gosync "sync"
 
@@ -29,6 +30,8 @@ func NewClient(c *gl.Client) *Client { return &Client{gl: c, trees: map[string][
 
 var _ forge.Forge = (*Client)(nil)
 
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
 // pid is the project as the API names it: its full path.
 func pid(r forge.Repo) string { return r.FullName() }
 
@@ -46,7 +49,19 @@ func wrap(resp *gl.Response, err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// ReadFile reads a file. At a branch it first lists the branch (once per
+// event): a missing file then costs no call, and the listing serves the
+// directory reads and the commit's create-or-update choice that follow.
 func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
+	if !commitSHA.MatchString(ref) {
+		files, err := c.ListFiles(ctx, r, ref, "")
+		if err != nil {
+			return nil, err
+		}
+		if !set(files)[path] {
+			return nil, fmt.Errorf("%s at %s: %w", path, ref, forge.ErrNotFound)
+		}
+	}
 	b, resp, err := c.gl.RepositoryFiles.GetRawFile(pid(r), path, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
 	if err != nil {
 		return nil, wrap(resp, err, path)

@@ -302,4 +302,6 @@ func (w *Webhook) isBot(username string) bool {
 type Connector struct{ API *gl.Client }
 
 // Checks returns a client for the repository.
-func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) { return NewClient(k.API), nil }
+func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) {
+	return NewClient(k.API), nil
+}

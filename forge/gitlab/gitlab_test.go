@@ -1,0 +1,296 @@
+package gitlab_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/gitlab"
+	"github.com/gitops-bot/gitops-bot/forge/gitlab/gitlabtest"
+)
+
+const secret = "t0ken"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type recorder struct {
+	comments chan forge.CommentEvent
+	merges   chan forge.MergeEvent
+}
+
+func newRecorder() *recorder {
+	return &recorder{comments: make(chan forge.CommentEvent, 10), merges: make(chan forge.MergeEvent, 10)}
+}
+func (r *recorder) HandleComment(_ context.Context, _ forge.Forge, ev forge.CommentEvent) error {
+	r.comments <- ev
+	return nil
+}
+func (r *recorder) HandleMerge(_ context.Context, _ forge.MergeForge, ev forge.MergeEvent) error {
+	r.merges <- ev
+	return nil
+}
+
+func payload(t testing.TB, name string, edits map[string]any) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edits) == 0 {
+		return b
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for path, v := range edits {
+		parts := strings.Split(path, ".")
+		cur := m
+		for _, p := range parts[:len(parts)-1] {
+			cur = cur[p].(map[string]any)
+		}
+		cur[parts[len(parts)-1]] = v
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func deliver(h http.Handler, event, token, uuid string, body []byte) int {
+	req := httptest.NewRequest(http.MethodPost, "/api/gitlab/hook", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Gitlab-Event", event)
+	if token != "" {
+		req.Header.Set("X-Gitlab-Token", token)
+	}
+	if uuid != "" {
+		req.Header.Set("X-Gitlab-Event-UUID", uuid)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+func hook(t testing.TB, h gitlab.Handler, api *gl.Client) *gitlab.Webhook {
+	t.Helper()
+	w, err := gitlab.NewWebhook(api, h, gitlab.Options{Secret: secret, BotUser: "gitops-bot", Log: quiet, Context: t.Context()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestWebhookEvents(t *testing.T) {
+	r := newRecorder()
+	w := hook(t, r, nil)
+
+	if code := deliver(w, "Note Hook", secret, "a", payload(t, "note_merge_request.json", nil)); code != http.StatusAccepted {
+		t.Fatalf("note on MR: %d", code)
+	}
+	ev := <-r.comments
+	if !ev.IsPR || ev.Thread != 1 || ev.CommentID != 1244 || ev.Author != "root" || ev.Body != "This MR needs work." ||
+		ev.Repo.FullName() != "gitlab-org/gitlab-test" || ev.Repo.DefaultBranch != "master" || ev.Repo.CloneURL != "http://example.com/gitlab-org/gitlab-test.git" {
+		t.Errorf("note on MR: %+v", ev)
+	}
+	deliver(w, "Note Hook", secret, "b", payload(t, "note_issue.json", nil))
+	if ev := <-r.comments; ev.IsPR || ev.Thread != 17 || ev.Body != "Hello world" {
+		t.Errorf("note on issue: %+v", ev)
+	}
+	if code := deliver(w, "Merge Request Hook", secret, "c", payload(t, "merge_request_merge.json", nil)); code != http.StatusAccepted {
+		t.Fatalf("merge: %d", code)
+	}
+	m := <-r.merges
+	if !m.Pull.Merged || m.Pull.Number != 1 || m.Pull.MergeSHA != "78a76ee6b4992a6baf64c59fc4c44c7323d60438" || m.Repo.FullName() != "gitlab-org/hello-world" {
+		t.Errorf("merge: %+v", m)
+	}
+
+	// Acknowledged, and nothing done.
+	for name, c := range map[string]struct {
+		event string
+		body  []byte
+	}{
+		"edited note":       {"Note Hook", payload(t, "note_merge_request.json", map[string]any{"object_attributes.action": "update"})},
+		"note on a commit":  {"Note Hook", payload(t, "note_merge_request.json", map[string]any{"object_attributes.noteable_type": "Commit"})},
+		"the bot's note":    {"Note Hook", payload(t, "note_issue.json", map[string]any{"user.username": "gitops-bot"})},
+		"a project bot":     {"Note Hook", payload(t, "note_issue.json", map[string]any{"user.username": "project_5_bot_3c2f"})},
+		"opened MR":         {"Merge Request Hook", payload(t, "merge_request.json", nil)},
+		"unsupported event": {"Pipeline Hook", payload(t, "pipeline.json", nil)},
+		"push":              {"Push Hook", payload(t, "push.json", nil)},
+	} {
+		if code := deliver(w, c.event, secret, name, c.body); code != http.StatusAccepted {
+			t.Errorf("%s: %d", name, code)
+		}
+	}
+	select {
+	case ev := <-r.comments:
+		t.Errorf("unexpected comment %+v", ev)
+	case ev := <-r.merges:
+		t.Errorf("unexpected merge %+v", ev)
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+func TestWebhookRefuses(t *testing.T) {
+	r := newRecorder()
+	w := hook(t, r, nil)
+	body := payload(t, "note_issue.json", nil)
+	for name, c := range map[string]struct {
+		token string
+		body  []byte
+		want  int
+	}{
+		"missing token": {"", body, http.StatusUnauthorized},
+		"wrong token":   {"t0kem", body, http.StatusUnauthorized},
+		"not JSON":      {secret, []byte("{note"), http.StatusBadRequest},
+		"no project":    {secret, payload(t, "note_issue.json", map[string]any{"project": map[string]any{}}), http.StatusBadRequest},
+	} {
+		if code := deliver(w, "Note Hook", c.token, "", c.body); code != c.want {
+			t.Errorf("%s: %d, want %d", name, code, c.want)
+		}
+	}
+	if _, err := gitlab.NewWebhook(nil, r, gitlab.Options{}); err == nil {
+		t.Error("a webhook without a secret token was created")
+	}
+	// A retry of the same event is acknowledged once more and dropped.
+	deliver(w, "Note Hook", secret, "same", body)
+	deliver(w, "Note Hook", secret, "same", body)
+	<-r.comments
+	select {
+	case ev := <-r.comments:
+		t.Errorf("a retry was handled again: %+v", ev)
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+const podinfo = "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --set replicaCount=2"
+
+func fakeProject(t testing.TB, files map[string]string) (*gitlabtest.Server, *gl.Client) {
+	t.Helper()
+	s := gitlabtest.New(t, "gitlab-org/gitlab-test", "glpat-test", files)
+	s.AddBranch("master", "main")
+	s.SetMember("root", 40)
+	s.SetMember("guest", 10)
+	api, err := gl.NewClient("glpat-test", gl.WithBaseURL(s.BaseURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, api
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The real note payload, its body replaced by a command, through the webhook
+// into the bot and the fake GitLab: an award, one commit, a merge request, a note.
+func TestDeployThroughGitLab(t *testing.T) {
+	s, api := fakeProject(t, map[string]string{"README.md": "x\n"})
+	w := hook(t, bot.New(quiet), api)
+	noteID := s.AddNote(1, true, "root", podinfo)
+	body := payload(t, "note_merge_request.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID})
+	s.Reset()
+	deliver(w, "Note Hook", secret, "d1", body)
+	waitFor(t, "the reply", func() bool { return len(s.Notes()) == 2 })
+
+	calls := s.Requests()
+	if len(calls) > 6 {
+		t.Errorf("%d GitLab calls for one /deploy, want at most 6: %v", len(calls), keys(calls))
+	}
+	mrs := s.MRs()
+	if len(mrs) != 1 || mrs[0].Source != "gitops-bot/deploy-podinfo-staging" || mrs[0].Target != "master" || !strings.Contains(mrs[0].Description, "gitops-bot:marker") {
+		t.Fatalf("merge requests %+v", mrs)
+	}
+	if f, ok := s.File(mrs[0].Source, "clusters/staging/podinfo.yaml"); !ok || !strings.Contains(f, "kind: HelmRelease") {
+		t.Errorf("file on the branch: %q", f)
+	}
+	if parents := s.Parents(mrs[0].Source); len(parents) != 1 || parents[0] != s.Head("master") {
+		t.Errorf("not one commit on master: %v", parents)
+	}
+	notes := s.Notes()
+	if len(notes[0].Awards) != 1 || notes[0].Awards[0] != "eyes" || !strings.Contains(notes[1].Body, "Opened !1") && !strings.Contains(notes[1].Body, "Opened #1") {
+		t.Errorf("notes %+v", notes)
+	}
+
+	// The same command again: the same branch and merge request, updated.
+	noteID = s.AddNote(1, true, "root", podinfo)
+	s.Reset()
+	deliver(w, "Note Hook", secret, "d2", payload(t, "note_merge_request.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID}))
+	waitFor(t, "the second reply", func() bool { return len(s.Notes()) == 4 })
+	if len(s.MRs()) != 1 || !strings.Contains(s.Notes()[3].Body, "Updated") {
+		t.Errorf("second deploy: %d MRs, reply %q", len(s.MRs()), s.Notes()[3].Body)
+	}
+	// One more than the first: the open merge request is updated in place.
+	if n := len(s.Requests()); n > 7 {
+		t.Errorf("%d calls for a repeated /deploy: %v", n, keys(s.Requests()))
+	}
+}
+
+func TestDeployRefusedForGuest(t *testing.T) {
+	s, api := fakeProject(t, nil)
+	w := hook(t, bot.New(quiet), api)
+	noteID := s.AddNote(17, false, "guest", podinfo)
+	deliver(w, "Note Hook", secret, "g", payload(t, "note_issue.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID, "user.username": "guest"}))
+	waitFor(t, "the reply", func() bool { return len(s.Notes()) == 2 })
+	if len(s.MRs()) != 0 || !strings.Contains(s.Notes()[1].Body, "Sorry @guest") {
+		t.Errorf("MRs %d, reply %q", len(s.MRs()), s.Notes()[1].Body)
+	}
+}
+
+func keys(rs []gitlabtest.Request) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Key()
+	}
+	return out
+}
+
+func TestCommitStatusesAndMergeBase(t *testing.T) {
+	s, api := fakeProject(t, nil)
+	c := gitlab.NewClient(api)
+	ctx := context.Background()
+	repo := forge.Repo{Host: "gitlab", Owner: "gitlab-org", Name: "gitlab-test", CloneURL: "http://gitlab.test/gitlab-org/gitlab-test.git"}
+	sha := s.Head("main")
+	ch := forge.Check{Name: "gitops-bot/sync: staging", ExternalID: "pr/4/env/staging", Status: "queued", Title: "Waiting for default to pick up " + sha[:7]}
+	first, err := c.Report(ctx, repo, sha, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Status, ch.Conclusion, ch.Title = "completed", "timed_out", strings.Repeat("long reason ", 40)
+	last, err := c.Report(ctx, repo, sha, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := s.Statuses()
+	if len(sts) != 2 || sts[0].State != "pending" || sts[1].State != "canceled" || len(sts[1].Description) > 255 ||
+		sts[1].TargetURL != "http://gitlab.test/gitlab-org/gitlab-test/-/merge_requests/4" {
+		t.Errorf("statuses %+v", sts)
+	}
+	got, err := c.GetCheck(ctx, repo, sha, first.ID)
+	if err != nil || got.ID != last.ID || got.Status != "completed" || got.Conclusion != "cancelled" {
+		t.Errorf("GetCheck = %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		desc, anc string
+		want      bool
+	}{{sha, sha, true}, {strings.Repeat("0", 40), sha, false}} {
+		if in, err := c.Contains(ctx, repo, tc.desc, tc.anc); err != nil || in != tc.want {
+			t.Errorf("Contains(%.7s, %.7s) = %v, %v", tc.desc, tc.anc, in, err)
+		}
+	}
+}
