@@ -234,3 +234,15 @@ type CommentEvent struct {
 	AuthorIsBot bool
 	DeliveryID  string
 }
+
+// Connectors picks the connector of a repository's host.
+type Connectors map[string]Connector
+
+// Checks implements Connector.
+func (c Connectors) Checks(ctx context.Context, r Repo) (Checks, error) {
+	k, ok := c[r.Host]
+	if !ok {
+		return nil, fmt.Errorf("no connection to %s for %s", r.Host, r.FullName())
+	}
+	return k.Checks(ctx, r)
+}

@@ -20,6 +20,7 @@ type serverConfig struct {
 	Listen  string           `yaml:"listen"`
 	DataDir string           `yaml:"dataDir"`
 	GitHub  githubapp.Config `yaml:"github"`
+	GitLab  gitlabConfig     `yaml:"gitlab"`
 	// Clusters by name; environments in repository configs refer to them.
 	// The default cluster ("") needs no entry: see defaultCluster.
 	Clusters map[string]clusterConfig `yaml:"clusters"`
@@ -31,6 +32,19 @@ type serverConfig struct {
 		Workers int           `yaml:"workers"`
 		Timeout time.Duration `yaml:"timeout"`
 	} `yaml:"queue"`
+}
+
+// gitlabConfig: the bot user's token (scope "api") and the webhook's secret
+// token; baseURL for self-managed GitLab.
+type gitlabConfig struct {
+	BaseURL       string `yaml:"baseURL"`
+	Token         string `yaml:"token"`
+	WebhookSecret string `yaml:"webhookSecret"`
+	BotUser       string `yaml:"botUser"`
+}
+
+func (g gitlabConfig) enabled() bool {
+	return g.Token != "" || g.WebhookSecret != "" || g.BaseURL != ""
 }
 
 type clusterConfig struct {
@@ -53,11 +67,38 @@ func loadServerConfig(path string) (*serverConfig, error) {
 		}
 	}
 	c.GitHub.SetValuesFromEnv("")
+	for env, v := range map[string]*string{
+		"GITLAB_BASE_URL": &c.GitLab.BaseURL, "GITLAB_TOKEN": &c.GitLab.Token,
+		"GITLAB_WEBHOOK_SECRET": &c.GitLab.WebhookSecret, "GITLAB_BOT_USER": &c.GitLab.BotUser,
+	} {
+		if x, ok := os.LookupEnv(env); ok {
+			*v = x
+		}
+	}
 	return c, nil
+}
+
+func (c *serverConfig) githubEnabled() bool {
+	a := c.GitHub.App
+	return a.IntegrationID != 0 || a.WebhookSecret != "" || a.PrivateKey != ""
 }
 
 // check refuses a configuration that would run an open or broken webhook.
 func (c *serverConfig) check() error {
+	if !c.githubEnabled() && !c.GitLab.enabled() {
+		return errors.New("neither GitHub nor GitLab is configured: see the README's server configuration")
+	}
+	if c.GitLab.enabled() {
+		switch {
+		case c.GitLab.WebhookSecret == "":
+			return errors.New("no GitLab webhook secret token: set gitlab.webhookSecret or GITLAB_WEBHOOK_SECRET; the bot does not accept unauthenticated webhooks")
+		case c.GitLab.Token == "":
+			return errors.New("no GitLab token: set gitlab.token or GITLAB_TOKEN (a bot user's token with the api scope)")
+		}
+	}
+	if !c.githubEnabled() {
+		return nil
+	}
 	gh := c.GitHub
 	switch {
 	case gh.App.WebhookSecret == "":

@@ -14,9 +14,12 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github"
+	"github.com/gitops-bot/gitops-bot/forge/gitlab"
 	"github.com/gitops-bot/gitops-bot/sync"
 )
 
@@ -25,10 +28,12 @@ func serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the webhook server",
-		Long: `Serves the GitHub App webhook on /api/github/hook, with /healthz, /readyz
-and /metrics (Prometheus). Configuration comes from --config, with go-githubapp's
-environment variables on top (GITHUB_V3_API_URL, GITHUB_APP_INTEGRATION_ID,
-GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY).`,
+		Long: `Serves the GitHub App webhook on /api/github/hook and the GitLab webhook on
+/api/gitlab/hook (each when configured), with /healthz, /readyz and /metrics
+(Prometheus). Configuration comes from --config, with environment variables on
+top: go-githubapp's (GITHUB_V3_API_URL, GITHUB_APP_INTEGRATION_ID,
+GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY) and GITLAB_BASE_URL,
+GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadServerConfig(configPath)
@@ -99,36 +104,61 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
-		githubapp.WithClientUserAgent("gitops-bot/"+version),
-		githubapp.WithClientTimeout(30*time.Second),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("github: %w", err)
-	}
 	store, err := sync.OpenStore(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: github.Connector{CC: cc}, Log: log, Workers: cfg.Verify.Workers})
+	b := bot.New(log)
+	mux := http.NewServeMux()
+	connectors := forge.Connectors{}
+	if cfg.githubEnabled() {
+		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
+			githubapp.WithClientUserAgent("gitops-bot/"+version),
+			githubapp.WithClientTimeout(30*time.Second),
+		)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("github: %w", err)
+		}
+		hook, err := github.NewWebhook(cc, b, github.Options{
+			Secret: cfg.GitHub.App.WebhookSecret, QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers,
+			Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
+		})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		mux.Handle("/api/github/hook", hook)
+		connectors["github"] = github.Connector{CC: cc}
+	}
+	if cfg.GitLab.enabled() {
+		opts := []gl.ClientOptionFunc{}
+		if cfg.GitLab.BaseURL != "" {
+			opts = append(opts, gl.WithBaseURL(cfg.GitLab.BaseURL))
+		}
+		api, err := gl.NewClient(cfg.GitLab.Token, opts...)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("gitlab: %w", err)
+		}
+		hook, err := gitlab.NewWebhook(api, b, gitlab.Options{
+			Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, QueueSize: cfg.Queue.Size,
+			Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
+		})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		mux.Handle("/api/gitlab/hook", hook)
+		connectors["gitlab"] = gitlab.Connector{API: api}
+	}
+	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
+	b.Verifier = verifier
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		verifier.Run(ctx)
 	}()
-	b := bot.New(log)
-	b.Verifier = verifier
-	hook, err := github.NewWebhook(cc, b, github.Options{
-		Secret:    cfg.GitHub.App.WebhookSecret,
-		QueueSize: cfg.Queue.Size,
-		Workers:   cfg.Queue.Workers,
-		Timeout:   cfg.Queue.Timeout,
-		Log:       log,
-		Context:   ctx,
-	})
-	if err != nil {
-		return nil, err
-	}
 	s := &server{verifier: verifier, close: func() {
 		<-done
 		store.Close()
@@ -136,8 +166,6 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 			c.Stop()
 		}
 	}}
-	mux := http.NewServeMux()
-	mux.Handle("/api/github/hook", hook)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {

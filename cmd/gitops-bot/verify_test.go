@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+	"github.com/gitops-bot/gitops-bot/forge/gitlab/gitlabtest"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync"
 	"github.com/gitops-bot/gitops-bot/sync/synctest"
@@ -183,5 +184,123 @@ spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}`)
 	})
 	if n := len(gh.CheckRuns()); n != 1 {
 		t.Errorf("%d check runs after a re-run, want the same one", n)
+	}
+}
+
+// The same flow on GitLab: a note, a merge request, the Merge Request Hook,
+// and commit statuses on the merge commit.
+func TestGitLabMergeToCommitStatusEndToEnd(t *testing.T) {
+	synctest.Need(t, env)
+	lab := gitlabtest.New(t, "gitlab-org/gitlab-test", "glpat-test", map[string]string{
+		".gitops-bot.yaml": "environments:\n- name: staging\n  flux: {namespace: gitlab-flux}\n",
+	})
+	lab.AddBranch("master", "main")
+	lab.SetMember("root", 30) // Developer: may push
+
+	objs := synctest.NewObjects(t, env)
+	objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gitlab-flux"}}`)
+	objs.Create(providers.GitRepositoryGVR, `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: gitlab-flux}
+spec: {interval: 1m, url: "http://example.com/gitlab-org/gitlab-test.git", ref: {branch: master}}`)
+	objs.Create(providers.KustomizationGVR, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: fleet, namespace: gitlab-flux}
+spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: fleet}}`)
+
+	cfg := &serverConfig{DataDir: t.TempDir()}
+	cfg.GitLab = gitlabConfig{BaseURL: lab.BaseURL(), Token: "glpat-test", WebhookSecret: "gl-secret", BotUser: "gitops-bot"}
+	cluster, err := sync.NewCluster("", synctest.ReaderConfig(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, map[string]*sync.Cluster{"": cluster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer func() { srv.Close(); cancel(); s.close() }()
+	post := func(event, file string, edits map[string]any) {
+		raw, _ := os.ReadFile("../../forge/gitlab/testdata/" + file)
+		var p map[string]any
+		json.Unmarshal(raw, &p)
+		for path, v := range edits {
+			parts := strings.Split(path, ".")
+			cur := p
+			for _, k := range parts[:len(parts)-1] {
+				cur = cur[k].(map[string]any)
+			}
+			cur[parts[len(parts)-1]] = v
+		}
+		body, _ := json.Marshal(p)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/gitlab/hook", bytes.NewReader(body))
+		req.Header.Set("X-Gitlab-Event", event)
+		req.Header.Set("X-Gitlab-Token", "gl-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %d", event, resp.StatusCode)
+		}
+	}
+
+	noteID := lab.AddNote(17, false, "root", deploy)
+	post("Note Hook", "note_issue.json", map[string]any{"object_attributes.note": deploy, "object_attributes.id": noteID})
+	eventually(t, "the merge request", func() bool { return len(lab.MRs()) == 1 })
+	mr := lab.MRs()[0]
+	sha := lab.Merge(mr.IID)
+	merged, _ := os.ReadFile("../../forge/gitlab/testdata/note_issue.json")
+	var note map[string]any
+	json.Unmarshal(merged, &note)
+	post("Merge Request Hook", "merge_request_merge.json", map[string]any{
+		"project":                            note["project"],
+		"object_attributes.iid":              mr.IID,
+		"object_attributes.merge_commit_sha": sha,
+		"object_attributes.description":      mr.Description,
+		"object_attributes.target_branch":    "master",
+	})
+	eventually(t, "a pending status", func() bool { return len(lab.Statuses()) >= 1 })
+
+	now := time.Now().UTC().Format(time.RFC3339)
+	objs.SetStatus(providers.KustomizationGVR, "gitlab-flux", "fleet", map[string]any{
+		"observedGeneration": "$generation", "lastAppliedRevision": "master@sha1:" + sha,
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: master@sha1:" + sha, "lastTransitionTime": now}},
+	})
+	eventually(t, "running", func() bool {
+		sts := lab.Statuses()
+		return sts[len(sts)-1].State == "running"
+	})
+	for _, kind := range []struct {
+		gvr  schema.GroupVersionResource
+		body string
+	}{
+		{providers.HelmRepositoryGVR, `{"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository", "metadata": {"name": "podinfo", "namespace": "gitlab-flux"}, "spec": {"interval": "1h", "url": "https://stefanprodan.github.io/podinfo"}}`},
+		{providers.HelmReleaseGVR, `{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "podinfo", "namespace": "gitlab-flux"}, "spec": {"interval": "5m", "chart": {"spec": {"chart": "podinfo", "version": "6.7.0", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}}`},
+	} {
+		objs.Create(kind.gvr, kind.body)
+		objs.SetStatus(kind.gvr, "gitlab-flux", "podinfo", map[string]any{"observedGeneration": "$generation",
+			"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ready", "lastTransitionTime": now}}})
+	}
+	eventually(t, "success", func() bool {
+		sts := lab.Statuses()
+		return sts[len(sts)-1].State == "success"
+	})
+	var states []string
+	for _, st := range lab.Statuses() {
+		if st.SHA != sha || st.Name != "gitops-bot/sync: staging" {
+			t.Errorf("status %+v", st)
+		}
+		states = append(states, st.State)
+	}
+	if got := strings.Join(states, ","); got != "pending,running,success" {
+		t.Errorf("states %s", got)
+	}
+	if last := lab.Statuses()[len(states)-1]; !strings.Contains(last.Description, "applied "+sha[:7]) || !strings.HasSuffix(last.TargetURL, "/-/merge_requests/1") {
+		t.Errorf("final status %+v", last)
 	}
 }
