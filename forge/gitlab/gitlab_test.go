@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -292,5 +293,45 @@ func TestCommitStatusesAndMergeBase(t *testing.T) {
 		if in, err := c.Contains(ctx, repo, tc.desc, tc.anc); err != nil || in != tc.want {
 			t.Errorf("Contains(%.7s, %.7s) = %v, %v", tc.desc, tc.anc, in, err)
 		}
+	}
+}
+
+// gitlabCalls runs /deploy to n environments (one file each) on a fresh
+// project and returns the API calls it took.
+func gitlabCalls(t testing.TB, n int) int {
+	s, api := fakeProject(t, nil)
+	var envs []string
+	for i := 0; i < n; i++ {
+		envs = append(envs, fmt.Sprintf("--env e%02d", i))
+	}
+	cmd := "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 " + strings.Join(envs, " ")
+	id := s.AddNote(1, true, "root", cmd)
+	s.Reset()
+	ev := forge.CommentEvent{Repo: forge.Repo{Host: "gitlab", Owner: "gitlab-org", Name: "gitlab-test", DefaultBranch: "master", CloneURL: "http://example.com/gitlab-org/gitlab-test.git"},
+		Thread: 1, IsPR: true, CommentID: id, Body: cmd, Author: "root"}
+	if err := bot.New(quiet).HandleComment(context.Background(), gitlab.NewClient(api), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.MRs()) != 1 {
+		t.Fatalf("no merge request: %+v", s.Notes())
+	}
+	return len(s.Requests())
+}
+
+func TestGitLabCallsDoNotGrowWithFiles(t *testing.T) {
+	if two, twenty := gitlabCalls(t, 2), gitlabCalls(t, 20); two != twenty || two > 6 {
+		t.Errorf("%d calls for 2 files, %d for 20; want equal and at most 6", two, twenty)
+	}
+}
+
+func BenchmarkGitLabDeployCalls(b *testing.B) {
+	for _, n := range []int{2, 20} {
+		b.Run(fmt.Sprintf("files=%d", n), func(b *testing.B) {
+			calls := 0
+			for b.Loop() {
+				calls = gitlabCalls(b, n)
+			}
+			b.ReportMetric(float64(calls), "calls/deploy")
+		})
 	}
 }
