@@ -1,0 +1,275 @@
+// Package yamledit changes one value of a YAML file and leaves every other
+// byte as the person wrote it: comments, key order, quoting, indentation,
+// anchors, other documents. A scalar is replaced in place, at the position
+// the parser reports; a missing key is added as a new line under its parent.
+package yamledit
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Step is one step of a path: a map key, or a list item selected by a
+// field's value ("name=web").
+type Step struct {
+	Key           string
+	Field, Equals string
+}
+
+// Path parses "spec.template.spec.containers[name=web].image".
+func Path(s string) ([]Step, error) {
+	var out []Step
+	for _, part := range strings.Split(s, ".") {
+		key, sel, hasSel := strings.Cut(part, "[")
+		if key != "" {
+			out = append(out, Step{Key: key})
+		}
+		if hasSel {
+			f, v, ok := strings.Cut(strings.TrimSuffix(sel, "]"), "=")
+			if !ok || !strings.HasSuffix(sel, "]") {
+				return nil, fmt.Errorf("path %q: want [field=value]", s)
+			}
+			out = append(out, Step{Field: f, Equals: v})
+		}
+	}
+	return out, nil
+}
+
+// Doc is one document of a multi-document file.
+type Doc struct {
+	Root *yaml.Node
+}
+
+// Docs parses every document of src.
+func Docs(src []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var out []*yaml.Node
+	for {
+		n := &yaml.Node{}
+		err := dec.Decode(n)
+		if err != nil {
+			if err.Error() == "EOF" {
+				return out, nil
+			}
+			return nil, err
+		}
+		out = append(out, n)
+	}
+}
+
+// Find returns the node at path in a document, or nil.
+func Find(doc *yaml.Node, path []Step) *yaml.Node {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, s := range path {
+		n = resolve(n)
+		if n == nil {
+			return nil
+		}
+		switch {
+		case s.Key != "":
+			n = mapValue(n, s.Key)
+		default:
+			n = listItem(n, s.Field, s.Equals)
+		}
+	}
+	return resolve(n)
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func listItem(n *yaml.Node, field, equals string) *yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, item := range n.Content {
+		if v := mapValue(resolve(item), field); v != nil && v.Value == equals {
+			return item
+		}
+	}
+	return nil
+}
+
+// SetScalar sets the scalar at path in document doc of src to value and
+// returns the new file; every byte outside that scalar is kept. The new
+// value keeps the old one's quoting style.
+func SetScalar(src []byte, doc int, path []Step, value string) ([]byte, error) {
+	docs, err := Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc >= len(docs) {
+		return nil, fmt.Errorf("no document %d", doc)
+	}
+	n := Find(docs[doc], path)
+	if n == nil {
+		return nil, errMissing
+	}
+	if n.Kind != yaml.ScalarNode {
+		return nil, fmt.Errorf("not a single value")
+	}
+	start := offset(src, n.Line, n.Column)
+	if start < 0 {
+		return nil, fmt.Errorf("position of the value not found")
+	}
+	end := start + scalarLen(src[start:], n)
+	return append(append(append([]byte{}, src[:start]...), []byte(render(value, n.Style))...), src[end:]...), nil
+}
+
+var errMissing = fmt.Errorf("not found")
+
+// IsMissing reports whether SetScalar failed because the path is absent.
+func IsMissing(err error) bool { return err == errMissing }
+
+// offset turns a 1-based line and column into a byte offset.
+func offset(src []byte, line, col int) int {
+	pos := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(src[pos:], '\n')
+		if i < 0 {
+			return -1
+		}
+		pos += i + 1
+	}
+	// Columns count runes; the values the bot edits sit after ASCII keys.
+	runes := []rune(string(src[pos:]))
+	if col-1 > len(runes) {
+		return -1
+	}
+	return pos + len(string(runes[:col-1]))
+}
+
+// scalarLen is the length in src of the scalar n as written.
+func scalarLen(src []byte, n *yaml.Node) int {
+	switch n.Style {
+	case yaml.DoubleQuotedStyle:
+		for i := 1; i < len(src); i++ {
+			if src[i] == '\\' {
+				i++
+				continue
+			}
+			if src[i] == '"' {
+				return i + 1
+			}
+		}
+	case yaml.SingleQuotedStyle:
+		for i := 1; i < len(src); i++ {
+			if src[i] == '\'' {
+				if i+1 < len(src) && src[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1
+			}
+		}
+	}
+	// Plain: up to a comment, the end of the line, or a flow delimiter.
+	i := 0
+	for i < len(src) && src[i] != '\n' {
+		if src[i] == '#' && i > 0 && (src[i-1] == ' ' || src[i-1] == '\t') {
+			break
+		}
+		if n.Style&yaml.FlowStyle == 0 && (src[i] == ',' || src[i] == '}' || src[i] == ']') && inFlow(src) {
+			break
+		}
+		i++
+	}
+	return len(bytes.TrimRight(src[:i], " \t"))
+}
+
+// inFlow is a cheap guess that the scalar sits inside {...} or [...] on its line.
+func inFlow(src []byte) bool {
+	line := src
+	if i := bytes.IndexByte(src, '\n'); i >= 0 {
+		line = src[:i]
+	}
+	return bytes.ContainsAny(line, ",}]")
+}
+
+func render(v string, style yaml.Style) string {
+	switch {
+	case style&yaml.DoubleQuotedStyle != 0:
+		return strconv.Quote(v)
+	case style&yaml.SingleQuotedStyle != 0:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	// Plain, unless YAML would read it as something else than the string.
+	var probe any
+	if err := yaml.Unmarshal([]byte("v: "+v), &probe); err != nil || fmt.Sprint(probe.(map[string]any)["v"]) != v || strings.ContainsAny(v, "#:\n") {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// Insert adds "key: value" (value written as YAML, possibly several lines)
+// as the last entry of the block mapping at parent; the rest of the file is
+// kept byte for byte.
+func Insert(src []byte, doc int, parent []Step, key string, value any) ([]byte, error) {
+	docs, err := Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc >= len(docs) {
+		return nil, fmt.Errorf("no document %d", doc)
+	}
+	p := Find(docs[doc], parent)
+	if p == nil || p.Kind != yaml.MappingNode || p.Style&yaml.FlowStyle != 0 || len(p.Content) == 0 {
+		return nil, fmt.Errorf("no block mapping to add %s to", key)
+	}
+	indent := p.Content[0].Column - 1
+	last := lastLine(p)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(map[string]any{key: value}); err != nil {
+		return nil, err
+	}
+	body := buf.Bytes()
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(strings.TrimRight(string(body), "\n"), "\n") {
+		b.WriteString(strings.Repeat(" ", indent) + strings.TrimRight(l, "\n") + "\n")
+	}
+	at := offset(src, last+1, 1)
+	if at < 0 { // the mapping ends the file
+		out := append([]byte{}, src...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		return append(out, b.String()...), nil
+	}
+	return append(append(append([]byte{}, src[:at]...), b.String()...), src[at:]...), nil
+}
+
+// lastLine is the last line any part of n is written on.
+func lastLine(n *yaml.Node) int {
+	l := n.Line
+	for _, c := range n.Content {
+		if cl := lastLine(c); cl > l {
+			l = cl
+		}
+	}
+	return l
+}
