@@ -1,0 +1,98 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/sync/synctest"
+)
+
+func TestOwnersFromTheCluster(t *testing.T) {
+	h := newHarness(t)
+	ns := h.ns
+	h.fluxSource() // Kustomization "apps" applying ./clusters/staging from the harness's repository
+	h.kustomization(map[string]any{"observedGeneration": "$generation", "lastAppliedRevision": "main@sha1:" + shaM,
+		"inventory": map[string]any{"entries": []any{
+			map[string]any{"id": "web-" + ns + "_web-" + ns + "_apps_Deployment", "v": "v1"},
+			map[string]any{"id": ns + "_podinfo-" + ns + "_helm.toolkit.fluxcd.io_HelmRelease", "v": "v2"},
+		}}})
+	h.objs.Create(providers.HelmReleaseGVR, fmt.Sprintf(`{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": {"name": "podinfo-%s", "namespace": %q}, "spec": {"interval": "5m", "targetNamespace": "podinfo",
+		"chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}}`, ns, ns))
+	h.argoRoot()
+	h.appStatus("root", "Synced", "Healthy", []string{shaM}, nil, map[string]any{"resources": []any{
+		map[string]any{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "api", "name": "api-" + ns},
+	}})
+	v, _ := h.run()
+	ctx := context.Background()
+
+	var owners []Owner
+	waitFor(t, "the caches", func() bool {
+		owners, _ = v.Owners(ctx, "", "Deployment", "api-"+ns)
+		return len(owners) == 1
+	})
+	if o := owners[0]; o.Ref.Kind != "Application" || o.Ref.Name != "root" || o.Path != "clusters/staging" || o.RepoURL != h.repo.CloneURL || o.WorkloadNamespace != "api" {
+		t.Errorf("Argo CD owner %+v", o)
+	}
+	owners, err := v.Owners(ctx, "", "Deployment", "web-"+ns)
+	if err != nil || len(owners) != 1 {
+		t.Fatalf("Flux owners %+v, %v", owners, err)
+	}
+	if o := owners[0]; o.Ref.Kind != "Kustomization" || o.Path != "clusters/staging" || o.WorkloadNamespace != "web-"+ns || !providers.SameRepo(o.RepoURL, h.repo.CloneURL) || o.Revision != "main@sha1:"+shaM {
+		t.Errorf("Flux owner %+v", o)
+	}
+	owners, _ = v.Owners(ctx, "", "Deployment", "podinfo-"+ns)
+	if len(owners) != 1 || owners[0].Ref.Kind != "HelmRelease" || owners[0].Path != "clusters/staging" || owners[0].WorkloadNamespace != "podinfo" {
+		t.Errorf("HelmRelease owner %+v", owners)
+	}
+	if owners, _ := v.Owners(ctx, "", "Deployment", "nobody-"+ns); len(owners) != 0 {
+		t.Errorf("owners of nothing: %+v", owners)
+	}
+	if _, err := v.Owners(ctx, "prod", "Deployment", "web"); err == nil {
+		t.Error("an unknown cluster answered")
+	}
+}
+
+// BenchmarkOwners: finding the owner of a workload among 1,000 GitOps
+// objects once the informer caches are warm.
+func BenchmarkOwners(b *testing.B) {
+	synctest.Need(b, env)
+	objs := synctest.NewObjects(b, env)
+	ns := objs.Namespace()
+	for i := 0; i < 1000; i++ {
+		objs.Create(providers.KustomizationGVR, fmt.Sprintf(`{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+			"metadata": {"name": "k%d", "namespace": %q}, "spec": {"interval": "10m", "path": "./apps/%d", "prune": true,
+			"sourceRef": {"kind": "GitRepository", "name": "fleet"}}}`, i, ns, i))
+		objs.SetStatus(providers.KustomizationGVR, ns, fmt.Sprintf("k%d", i), map[string]any{"inventory": map[string]any{"entries": []any{
+			map[string]any{"id": fmt.Sprintf("app%d_app%d_apps_Deployment", i, i), "v": "v1"},
+			map[string]any{"id": fmt.Sprintf("app%d_app%d__Service", i, i), "v": "v1"},
+		}}})
+	}
+	c, err := NewCluster("", env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Stop()
+	ctx := context.Background()
+	name := fmt.Sprintf("app%d", 777)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		owners, _ := c.Owners(ctx, "Deployment", name, 10*time.Second)
+		if len(owners) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("caches never held the owner")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if owners, _ := c.Owners(ctx, "Deployment", name, time.Second); len(owners) != 1 {
+			b.Fatalf("owners %+v", owners)
+		}
+	}
+}
