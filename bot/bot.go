@@ -15,6 +15,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/argocd"
 	"github.com/gitops-bot/gitops-bot/providers/flux"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
+	"github.com/gitops-bot/gitops-bot/sync"
 )
 
 // Bot handles events. It holds no per-repository state.
@@ -23,6 +24,14 @@ type Bot struct {
 	Log       *slog.Logger
 	// Verifier verifies merges; nil leaves them unverified.
 	Verifier Verifier
+	// Owners answers, from a cluster, which GitOps objects apply a
+	// workload; nil when no cluster is configured.
+	Owners Owners
+}
+
+// Owners finds the GitOps objects that apply a workload (sync.Verifier).
+type Owners interface {
+	Owners(ctx context.Context, cluster, kind, name string) ([]sync.Owner, error)
 }
 
 // New returns a bot with both providers.

@@ -81,6 +81,20 @@ func (x *execution) locate(ctx context.Context, app string, env Environment) (ta
 			}
 		}
 	}
+	if owned, err := x.ownedPath(ctx, app, env); err != nil {
+		return target{}, err
+	} else if owned != "" {
+		// The cluster says which object applies the workload: keep what lives under its path.
+		var kept []target
+		for _, t := range found {
+			if providers.PathContains(owned, t.path) {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) > 0 {
+			found = kept
+		}
+	}
 	switch {
 	case flux && argo:
 		return target{}, fmt.Errorf("%s is managed by both Argo CD and Flux in %s (%s); fix that first", code(app), code(env.Name), descs(found))
@@ -90,6 +104,46 @@ func (x *execution) locate(ctx context.Context, app string, env Environment) (ta
 		return target{}, fmt.Errorf("no workload %s in environment %s: I looked for its overlay, its chart values and a HelmRelease, Application or Deployment in %s", code(app), code(env.Name), code(env.Dir))
 	}
 	return found[0], nil
+}
+
+// ownedPath asks the environment's cluster which GitOps object applies the
+// workload and returns the directory of this repository it applies ("" when
+// the cluster cannot tell). A workload applied from another repository, or
+// by both tools, is an error that names them.
+func (x *execution) ownedPath(ctx context.Context, app string, env Environment) (string, error) {
+	if x.bot.Owners == nil {
+		return "", nil
+	}
+	owners, err := x.bot.Owners.Owners(ctx, env.Cluster, "Deployment", app)
+	if err != nil || len(owners) == 0 {
+		x.bot.Log.Info("no owner from the cluster; using the repository's layout", "app", app, "env", env.Name, "err", err)
+		return "", nil
+	}
+	var flux, argo bool
+	paths := map[string]bool{}
+	var names []string
+	for _, o := range owners {
+		names = append(names, code(o.Ref.String()))
+		if o.Ref.Kind == "Application" {
+			argo = true
+		} else {
+			flux = true
+		}
+		if o.RepoURL != "" && !providers.SameRepo(o.RepoURL, x.event.Repo.CloneURL) {
+			return "", fmt.Errorf("%s in %s is applied by %s from %s, not from this repository: make the change there", code(app), code(env.Name), code(o.Ref.String()), code(o.RepoURL))
+		}
+		paths[o.Path] = true
+	}
+	switch {
+	case flux && argo:
+		return "", fmt.Errorf("%s in %s is managed by both Argo CD and Flux (%s); fix that first", code(app), code(env.Name), strings.Join(names, ", "))
+	case len(paths) > 1:
+		return "", fmt.Errorf("%s in %s is applied by several objects (%s); say which by editing it by hand", code(app), code(env.Name), strings.Join(names, ", "))
+	}
+	for p := range paths {
+		return p, nil
+	}
+	return "", nil
 }
 
 func descs(ts []target) string {

@@ -1,10 +1,14 @@
 package bot
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
+	"github.com/gitops-bot/gitops-bot/providers"
+	syncpkg "github.com/gitops-bot/gitops-bot/sync"
 )
 
 // merged runs a command on the fleet and merges its proposal into the fake's files.
@@ -162,5 +166,41 @@ func TestPlanOfDay2(t *testing.T) {
 	reply := handleOn(t, f, "/plan /scale web 3 --env staging")
 	if len(f.Proposals()) != n || !strings.Contains(reply, "-- count: 2") || !strings.Contains(reply, "+- count: 3") {
 		t.Errorf("plan:\n%s", reply)
+	}
+}
+
+type stubOwners []syncpkg.Owner
+
+func (s stubOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) { return s, nil }
+
+func TestDay2AsksTheCluster(t *testing.T) {
+	kust := func(repo, path string) syncpkg.Owner {
+		return syncpkg.Owner{Ref: providers.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "web"}, RepoURL: repo, Path: path}
+	}
+	app := syncpkg.Owner{Ref: providers.Ref{Kind: "Application", Namespace: "argocd", Name: "web"}, RepoURL: "https://github.com/acme/fleet", Path: "apps/overlays/staging/web"}
+	for _, c := range []struct {
+		name   string
+		owners stubOwners
+		want   string
+	}{
+		{"another repository", stubOwners{kust("https://github.com/acme/other.git", "apps/web")}, "from `https://github.com/acme/other.git`, not from this repository"},
+		{"both tools", stubOwners{kust("https://github.com/acme/fleet", "apps/overlays/staging/web"), app}, "managed by both Argo CD and Flux"},
+		{"several", stubOwners{kust("https://github.com/acme/fleet", "a"), kust("https://github.com/acme/fleet", "b")}, "applied by several objects"},
+		{"this repository", stubOwners{kust("https://github.com/acme/fleet.git", "apps/overlays/staging/web")}, "Opened"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := fleet(t, "flux", nil)
+			merged(t, f, web)
+			b := New(quiet)
+			b.Owners = c.owners
+			ev := forge.CommentEvent{Repo: fleetRepo, Thread: 7, CommentID: 9, Author: "alice", Body: "/scale web 3 --env staging"}
+			if err := b.HandleComment(context.Background(), f, ev); err != nil {
+				t.Fatal(err)
+			}
+			rs := f.Replies()
+			if reply := rs[len(rs)-1].Body; !strings.Contains(reply, c.want) {
+				t.Errorf("reply:\n%s", reply)
+			}
+		})
 	}
 }

@@ -153,7 +153,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 		connectors["gitlab"] = gitlab.Connector{API: api}
 	}
 	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
-	b.Verifier = verifier
+	b.Verifier, b.Owners = verifier, verifier
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
