@@ -171,7 +171,9 @@ func TestPlanOfDay2(t *testing.T) {
 
 type stubOwners []syncpkg.Owner
 
-func (s stubOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) { return s, nil }
+func (s stubOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) {
+	return s, nil
+}
 
 func TestDay2AsksTheCluster(t *testing.T) {
 	kust := func(repo, path string) syncpkg.Owner {
