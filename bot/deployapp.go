@@ -241,6 +241,10 @@ func (x *execution) preflight(ctx context.Context, req providers.AppRequest, man
 func encode(ms []providers.Manifest) ([]forge.File, error) {
 	out := make([]forge.File, 0, len(ms))
 	for _, m := range ms {
+		if m.Delete {
+			out = append(out, forge.File{Path: m.Path, Delete: true})
+			continue
+		}
 		if m.Raw != nil {
 			out = append(out, forge.File{Path: m.Path, Content: m.Raw})
 			continue

@@ -199,6 +199,8 @@ type Pulls interface {
 	Pull(ctx context.Context, r Repo, number int) (PullInfo, error)
 	// PullFiles lists the paths a pull request changes.
 	PullFiles(ctx context.Context, r Repo, number int) ([]string, error)
+	// FirstParent is the commit a merge commit was made on.
+	FirstParent(ctx context.Context, r Repo, sha string) (string, error)
 }
 
 // MergeEvent says a pull request was merged, or that its verification is

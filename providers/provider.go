@@ -136,6 +136,7 @@ type Manifest struct {
 	Env     string // environment name
 	Objects []Object
 	Raw     []byte
+	Delete  bool // the change removes the file
 }
 
 // Object is a generated Kubernetes object, as a plain map (the JSON form of

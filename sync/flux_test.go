@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,7 +91,11 @@ func TestFluxFailures(t *testing.T) {
 			v, _ := h.run()
 			v.Start(context.Background(), h.request("flux", time.Minute))
 			h.kustomization(c.status)
-			expect(t, h.done("staging"), "failure", c.want)
+			expect(t, h.done("staging"), "failure", c.want, "comment `/rollback` on #7")
+			waitFor(t, "the comment on the pull request", func() bool { return len(h.checks.Replies()) == 1 })
+			if r := h.checks.Replies()[0]; r.Thread != 7 || !r.PR || !strings.Contains(r.Body, "Comment `/rollback` here") {
+				t.Errorf("comment %+v", r)
+			}
 		})
 	}
 }

@@ -46,6 +46,9 @@ func check(st *State, verdict Verdict, results []Result, cluster string, note st
 	if verdict == TimedOut {
 		b.WriteString("What was seen last:\n\n")
 	}
+	if verdict == Failed && req.PR > 0 {
+		fmt.Fprintf(&b, "To revert the change, comment `/rollback` on #%d.\n\n", req.PR)
+	}
 	if len(results) > 0 {
 		b.WriteString("| target | cluster | revision | sync | health | message | time taken |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, r := range results {

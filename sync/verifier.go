@@ -275,8 +275,18 @@ func (v *Verifier) complete(ctx context.Context, key string, st *State, checks f
 	if err := v.save(key, st); err != nil {
 		return err
 	}
-	if _, err := checks.Report(ctx, st.Request.Repo, st.Request.SHA, check(st, verdict, results, cluster, note)); err != nil {
+	c := check(st, verdict, results, cluster, note)
+	if _, err := checks.Report(ctx, st.Request.Repo, st.Request.SHA, c); err != nil {
 		return fmt.Errorf("completing check: %w", err)
+	}
+	if verdict == Failed && st.Request.PR > 0 {
+		// Where the host can talk on the pull request, say it there too.
+		if r, ok := checks.(forge.Responder); ok {
+			msg := fmt.Sprintf("%s failed in `%s`: %s\n\nComment `/rollback` here to open a pull request that reverts this change.", c.Name, st.Request.Env, c.Title)
+			if err := r.Reply(ctx, st.Request.Repo, forge.Reply{Thread: st.Request.PR, PR: true, Key: "sync-" + st.Request.Env, Body: msg}); err != nil {
+				v.log.Warn("could not comment the failure", "key", key, "err", err)
+			}
+		}
 	}
 	return v.finish(key, st, verdict)
 }

@@ -17,6 +17,7 @@ type Checks struct {
 	parents  map[string][]string
 	calls    int
 	compares int
+	replies  []forge.Reply
 	// AfterCall runs after the host recorded the n-th Report, before the
 	// bot hears back: a test can "kill" the bot there.
 	AfterCall func(n int)
@@ -111,6 +112,26 @@ func (c *Checks) Contains(_ context.Context, _ forge.Repo, descendant, ancestor 
 		return false
 	}
 	return walk(descendant), nil
+}
+
+// Reply records a message on a pull request (the host's Responder).
+func (c *Checks) Reply(_ context.Context, _ forge.Repo, m forge.Reply) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replies = append(c.replies, m)
+	return nil
+}
+
+// React is a no-op, for the Responder interface.
+func (c *Checks) React(context.Context, forge.Repo, forge.CommentRef, string) (bool, error) {
+	return true, nil
+}
+
+// Replies returns the messages posted on pull requests.
+func (c *Checks) Replies() []forge.Reply {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]forge.Reply(nil), c.replies...)
 }
 
 // Find returns the check of a name and commit.

@@ -21,6 +21,10 @@ type Fake struct {
 
 	Pulls        map[int]forge.PullInfo // pull requests by number
 	ChangedFiles map[int][]string       // their files
+	// Revisions hold the files at commits other than the current ones;
+	// Parents the first parent of commits.
+	Revisions map[string]map[string]string
+	Parents   map[string]string
 
 	ReadErr, PermissionErr, ProposeErr, ReplyErr, ReactErr error
 
@@ -38,11 +42,15 @@ func New(files map[string]string) *Fake {
 	return &Fake{Files: files, Permissions: map[string]forge.Permission{}}
 }
 
-func (f *Fake) ReadFile(_ context.Context, _ forge.Repo, _, path string) ([]byte, error) {
+func (f *Fake) ReadFile(_ context.Context, _ forge.Repo, ref, path string) ([]byte, error) {
 	if f.ReadErr != nil {
 		return nil, f.ReadErr
 	}
-	c, ok := f.Files[path]
+	files := f.Files
+	if rev, ok := f.Revisions[ref]; ok {
+		files = rev
+	}
+	c, ok := files[path]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", path, forge.ErrNotFound)
 	}
@@ -151,6 +159,14 @@ func (f *Fake) Pull(_ context.Context, _ forge.Repo, number int) (forge.PullInfo
 
 func (f *Fake) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string, error) {
 	return f.ChangedFiles[number], nil
+}
+
+func (f *Fake) FirstParent(_ context.Context, _ forge.Repo, sha string) (string, error) {
+	p, ok := f.Parents[sha]
+	if !ok {
+		return "", fmt.Errorf("commit %s: %w", sha, forge.ErrNotFound)
+	}
+	return p, nil
 }
 
 // Proposals returns every change proposed, in order.

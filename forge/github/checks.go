@@ -129,6 +129,18 @@ func (c *Client) PullFiles(ctx context.Context, r forge.Repo, number int) ([]str
 	return out, nil
 }
 
+// FirstParent reads a commit's first parent.
+func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (string, error) {
+	commit, resp, err := c.gh.Git.GetCommit(ctx, r.Owner, r.Name, sha)
+	if err != nil {
+		return "", notFound(resp, err, "commit "+sha)
+	}
+	if len(commit.Parents) == 0 {
+		return "", fmt.Errorf("commit %s has no parent", sha)
+	}
+	return commit.Parents[0].GetSHA(), nil
+}
+
 // Connector makes installation clients from stored repositories.
 type Connector struct{ CC githubapp.ClientCreator }
 

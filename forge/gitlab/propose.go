@@ -136,6 +136,18 @@ func (c *Client) Pull(ctx context.Context, r forge.Repo, number int) (forge.Pull
 	return forge.PullInfo{Number: int(mr.IID), Merged: mr.State == "merged", MergeSHA: sha, Base: mr.TargetBranch, Body: mr.Description}, nil
 }
 
+// FirstParent reads a commit's first parent.
+func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (string, error) {
+	commit, resp, err := c.gl.Commits.GetCommit(pid(r), sha, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", wrap(resp, err, "commit "+sha)
+	}
+	if len(commit.ParentIDs) == 0 {
+		return "", fmt.Errorf("commit %s has no parent", sha)
+	}
+	return commit.ParentIDs[0], nil
+}
+
 // PullFiles lists the paths a merge request changes.
 func (c *Client) PullFiles(ctx context.Context, r forge.Repo, number int) ([]string, error) {
 	var out []string

@@ -203,6 +203,18 @@ func (f *Forge) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string
 	return nil, fmt.Errorf("pull request #%d: a local repository has none: %w", number, forge.ErrNotFound)
 }
 
+// FirstParent reads a commit's first parent.
+func (f *Forge) FirstParent(_ context.Context, _ forge.Repo, sha string) (string, error) {
+	c, err := f.commit(sha)
+	if err != nil {
+		return "", err
+	}
+	if len(c.ParentHashes) == 0 {
+		return "", fmt.Errorf("commit %s has no parent", sha)
+	}
+	return c.ParentHashes[0].String(), nil
+}
+
 // Replies returns what the bot said.
 func (f *Forge) Replies() []forge.Reply {
 	f.mu.Lock()
