@@ -60,6 +60,9 @@ type execution struct {
 	// providerName is the provider the command resolved to.
 	providerName string
 	files        []string // the repository's files, once read
+	// redirected: running in the repository that owns the workload, on a
+	// comment made in another one.
+	redirected bool
 }
 
 // HandleComment runs the commands of a new comment and replies once on the
@@ -136,6 +139,10 @@ func (x *execution) run(ctx context.Context, cfgErr error, authorized *bool) (st
 		return usageReply(v, inv, err.Error()), "usage"
 	}
 	out, err := run(ctx, x, fs.Args())
+	var ew *elsewhere
+	if errors.As(err, &ew) {
+		out, err = x.inOtherRepo(ctx, ew, run, fs.Args())
+	}
 	var ue *usageError
 	var pe *preflight.Error
 	switch {

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
@@ -130,7 +131,10 @@ func (x *execution) ownedPath(ctx context.Context, app string, env Environment) 
 			flux = true
 		}
 		if o.RepoURL != "" && !providers.SameRepo(o.RepoURL, x.event.Repo.CloneURL) {
-			return "", fmt.Errorf("%s in %s is applied by %s from %s, not from this repository: make the change there", code(app), code(env.Name), code(o.Ref.String()), code(o.RepoURL))
+			if x.redirected {
+				return "", fmt.Errorf("%s in %s is applied by %s from %s, not from this repository: make the change there", code(app), code(env.Name), code(o.Ref.String()), code(o.RepoURL))
+			}
+			return "", &elsewhere{url: o.RepoURL, owner: o.Ref.String()}
 		}
 		paths[o.Path] = true
 	}
@@ -144,6 +148,53 @@ func (x *execution) ownedPath(ctx context.Context, app string, env Environment) 
 		return p, nil
 	}
 	return "", nil
+}
+
+// elsewhere: the workload belongs to another repository.
+type elsewhere struct{ url, owner string }
+
+func (e *elsewhere) Error() string {
+	return fmt.Sprintf("applied by %s from %s, not from this repository", e.owner, e.url)
+}
+
+// inOtherRepo runs a command again in the repository that owns the
+// workload, when the host can reach it and the commenter may change it.
+func (x *execution) inOtherRepo(ctx context.Context, ew *elsewhere, run runFunc, args []string) (string, error) {
+	where := fmt.Sprintf("%s: the workload is applied by %s from %s, not from this repository", code(x.inv.Line), code(ew.owner), code(ew.url))
+	opener, ok := x.forge.(forge.Opener)
+	if !ok {
+		return where + "; make the change there.", nil
+	}
+	f, repo, err := opener.OpenRepo(ctx, ew.url)
+	if errors.Is(err, forge.ErrNotFound) {
+		return where + ", and the bot cannot reach that repository (is it installed there?), so I opened nothing.", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	cfg, err := LoadConfig(ctx, f, repo, repo.DefaultBranch)
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return where + ", whose config is invalid:\n\n" + codeBlock("", ce.Error()), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	ok, why, err := authorize(ctx, f, repo, cfg.Access, x.event.Author)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return fmt.Sprintf("%s; sorry %s, there %s, so I did not run it.", where, mention(x.event.Author), why), nil
+	}
+	ev := x.event
+	ev.Repo = repo
+	sub := &execution{bot: x.bot, forge: f, event: ev, config: cfg, inv: x.inv, plan: x.plan, redirected: true}
+	out, err := run(ctx, sub, args)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("The workload is applied from %s, so the change is there.\n\n%s", code(repo.FullName()), out), nil
 }
 
 func descs(ts []target) string {

@@ -250,3 +250,33 @@ func TestRollback(t *testing.T) {
 		}
 	}
 }
+
+// The workload belongs to another repository the bot can reach: the pull
+// request goes there, and the reply links it.
+func TestDay2InTheOwningRepository(t *testing.T) {
+	apps := fleet(t, "flux", nil)
+	merged(t, apps, web)
+	appsRepo := forge.Repo{Host: "github", Owner: "acme", Name: "apps", DefaultBranch: "main", CloneURL: "https://github.com/acme/apps.git"}
+	here := fleet(t, "flux", nil)
+	here.Others = map[string]forgetest.OtherRepo{"https://github.com/acme/apps": {Fake: apps, Repo: appsRepo}}
+	b := New(quiet)
+	b.Owners = stubOwners{{Ref: providers.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "web"}, RepoURL: "https://github.com/acme/apps", Path: "apps/overlays/staging/web"}}
+
+	n := len(apps.Proposals())
+	ev := forge.CommentEvent{Repo: fleetRepo, Thread: 7, CommentID: 9, Author: "alice", Body: "/scale web 3 --env staging"}
+	if err := b.HandleComment(context.Background(), here, ev); err != nil {
+		t.Fatal(err)
+	}
+	reply := here.Replies()[len(here.Replies())-1].Body
+	if len(here.Proposals()) != 0 || len(apps.Proposals()) != n+1 || !strings.Contains(reply, "applied from `acme/apps`") || !strings.Contains(reply, "acme/apps#") {
+		t.Errorf("proposals here %d there %d; reply:\n%s", len(here.Proposals()), len(apps.Proposals())-n, reply)
+	}
+
+	// Write access here is not write access there.
+	apps.Permissions["alice"] = forge.PermRead
+	ev.CommentID = 10
+	b.HandleComment(context.Background(), here, ev)
+	if reply := here.Replies()[len(here.Replies())-1].Body; !strings.Contains(reply, "sorry @alice, there commands here need write access") {
+		t.Errorf("reply:\n%s", reply)
+	}
+}

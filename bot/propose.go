@@ -89,7 +89,11 @@ func (x *execution) propose(ctx context.Context, p proposal) (string, error) {
 	}
 	proposalsTotal.WithLabelValues(result).Inc()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %s\n\n", verb, prLink(pr), p.title)
+	link := prLink(pr)
+	if x.redirected && pr.Number > 0 {
+		link = x.event.Repo.FullName() + link // owner/repo#N links across repositories
+	}
+	fmt.Fprintf(&b, "%s %s: %s\n\n", verb, link, p.title)
 	if !pr.Created {
 		fmt.Fprintf(&b, "The same request was made before, so I updated its branch %s instead of opening a second pull request.\n\n", code(pr.Branch))
 	}

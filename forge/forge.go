@@ -237,6 +237,14 @@ type CommentEvent struct {
 	DeliveryID  string
 }
 
+// Opener is what a host can do for a change that belongs in another
+// repository: reach that repository, when the bot is installed there.
+type Opener interface {
+	// OpenRepo returns the forge and description of the repository at url,
+	// or an error wrapping ErrNotFound when the bot cannot reach it.
+	OpenRepo(ctx context.Context, url string) (Forge, Repo, error)
+}
+
 // Connectors picks the connector of a repository's host.
 type Connectors map[string]Connector
 

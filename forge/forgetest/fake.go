@@ -25,6 +25,8 @@ type Fake struct {
 	// Parents the first parent of commits.
 	Revisions map[string]map[string]string
 	Parents   map[string]string
+	// Others are other repositories the host can reach, by URL.
+	Others map[string]OtherRepo
 
 	ReadErr, PermissionErr, ProposeErr, ReplyErr, ReactErr error
 
@@ -167,6 +169,21 @@ func (f *Fake) FirstParent(_ context.Context, _ forge.Repo, sha string) (string,
 		return "", fmt.Errorf("commit %s: %w", sha, forge.ErrNotFound)
 	}
 	return p, nil
+}
+
+// OtherRepo is another repository of the fake host.
+type OtherRepo struct {
+	Fake *Fake
+	Repo forge.Repo
+}
+
+// OpenRepo implements forge.Opener from Others.
+func (f *Fake) OpenRepo(_ context.Context, url string) (forge.Forge, forge.Repo, error) {
+	o, ok := f.Others[url]
+	if !ok {
+		return nil, forge.Repo{}, fmt.Errorf("%s: %w", url, forge.ErrNotFound)
+	}
+	return o.Fake, o.Repo, nil
 }
 
 // Proposals returns every change proposed, in order.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	gosync "sync"
 
+	"github.com/palantir/go-githubapp/githubapp"
 	"k8s.io/utils/lru"
 
 	"github.com/google/go-github/v66/github"
@@ -21,6 +22,7 @@ import (
 // Client is the forge for one installation, for the handling of one event.
 type Client struct {
 	gh *github.Client
+	cc githubapp.ClientCreator // to reach other installations; nil in tests
 
 	mu    gosync.Mutex
 	heads map[string]head // branch -> its head, read once per event
@@ -33,6 +35,49 @@ type head struct{ commit, tree string }
 func NewClient(gh *github.Client) *Client { return &Client{gh: gh, heads: map[string]head{}} }
 
 var _ forge.Forge = (*Client)(nil)
+
+// OpenRepo reaches another repository of the same GitHub through the App's
+// installation there.
+func (c *Client) OpenRepo(ctx context.Context, url string) (forge.Forge, forge.Repo, error) {
+	owner, name, ok := ownerName(url)
+	if !ok || c.cc == nil {
+		return nil, forge.Repo{}, fmt.Errorf("%s is not a repository the bot can reach: %w", url, forge.ErrNotFound)
+	}
+	app, err := c.cc.NewAppClient()
+	if err != nil {
+		return nil, forge.Repo{}, err
+	}
+	inst, resp, err := app.Apps.FindRepositoryInstallation(ctx, owner, name)
+	if err != nil {
+		return nil, forge.Repo{}, notFound(resp, err, "the App's installation on "+owner+"/"+name)
+	}
+	gh, err := c.cc.NewInstallationClient(inst.GetID())
+	if err != nil {
+		return nil, forge.Repo{}, err
+	}
+	repo, resp, err := gh.Repositories.Get(ctx, owner, name)
+	if err != nil {
+		return nil, forge.Repo{}, notFound(resp, err, owner+"/"+name)
+	}
+	other := &Client{gh: gh, cc: c.cc, heads: map[string]head{}}
+	return other, forge.Repo{Host: "github", Owner: owner, Name: name, DefaultBranch: repo.GetDefaultBranch(),
+		CloneURL: repo.GetCloneURL(), Installation: inst.GetID()}, nil
+}
+
+// ownerName reads owner and name from a repository URL of any form.
+func ownerName(url string) (string, string, bool) {
+	u := strings.TrimSuffix(strings.TrimSuffix(url, "/"), ".git")
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	} else if at := strings.Index(u, "@"); at >= 0 {
+		u = strings.Replace(u[at+1:], ":", "/", 1)
+	}
+	parts := strings.Split(u, "/")
+	if len(parts) < 3 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
+		return "", "", false
+	}
+	return parts[len(parts)-2], parts[len(parts)-1], true
+}
 
 // Trees and blobs are named by their content, so they are cached for the
 // whole process: a command on an unchanged branch reads nothing twice.

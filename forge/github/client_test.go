@@ -265,3 +265,21 @@ func TestReplyUpsertsByKeyAndReactReportsFirst(t *testing.T) {
 		t.Errorf("comments = %+v", cs)
 	}
 }
+
+func TestOpenRepoThroughTheAppsInstallation(t *testing.T) {
+	s := githubtest.New(t, "acme", "apps", map[string]string{"README.md": "apps\n"})
+	c := github.NewClientWith(clientCreator(t, s.APIURL()))
+	f, r, err := c.OpenRepo(context.Background(), "git@github.com:acme/apps.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FullName() != "acme/apps" || r.DefaultBranch != "main" || r.Installation != 1 || r.CloneURL != "https://github.com/acme/apps.git" {
+		t.Errorf("repo %+v", r)
+	}
+	if b, err := f.ReadFile(context.Background(), r, "main", "README.md"); err != nil || string(b) != "apps\n" {
+		t.Errorf("read through the other installation: %q %v", b, err)
+	}
+	if _, _, err := c.OpenRepo(context.Background(), "https://github.com/acme/elsewhere"); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("a repository the fake does not serve: %v", err)
+	}
+}

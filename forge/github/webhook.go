@@ -185,7 +185,9 @@ func (e events) client(ctx context.Context, inst int64, deliveryID string) (*Cli
 		return nil, nil, nil, fmt.Errorf("client for installation %d: %w", inst, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	return NewClient(gh), ctx, cancel, nil
+	c := NewClient(gh)
+	c.cc = e.cc
+	return c, ctx, cancel, nil
 }
 
 // commentEvents decodes issue_comment deliveries into forge.CommentEvent.

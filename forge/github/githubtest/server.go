@@ -313,6 +313,8 @@ func (s *Server) routes() http.Handler {
 	}
 	const repo = "/repos/{owner}/{repo}"
 	h("POST /app/installations/{id}/access_tokens", s.accessToken)
+	h("GET "+repo+"/installation", s.installation)
+	h("GET "+repo, s.getRepo)
 	h("GET "+repo+"/contents/{path...}", s.getContents)
 	h("GET "+repo+"/git/trees/{ref...}", s.getTree)
 	h("GET "+repo+"/git/blobs/{sha}", s.getBlob)
@@ -339,6 +341,15 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/commits/{ref}/check-runs", s.listCheckRuns)
 	h("GET "+repo+"/compare/{basehead...}", s.compare)
 	return mux
+}
+
+func (s *Server) installation(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"id": 1, "app_id": 1})
+}
+
+func (s *Server) getRepo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": s.Repo, "full_name": s.Owner + "/" + s.Repo, "default_branch": "main",
+		"clone_url": fmt.Sprintf("https://github.com/%s/%s.git", s.Owner, s.Repo)})
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
