@@ -15,6 +15,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
+	"github.com/gitops-bot/gitops-bot/sync"
 )
 
 // Day-2 changes edit what already runs: they find where an application's
@@ -116,6 +117,10 @@ func (x *execution) ownedPath(ctx context.Context, app string, env Environment) 
 		return "", nil
 	}
 	owners, err := x.bot.Owners.Owners(ctx, env.Cluster, "Deployment", app)
+	var ng *sync.NotGitOps
+	if errors.As(err, &ng) {
+		return "", fmt.Errorf("%s is not managed by GitOps in %s: %v", code(app), code(env.Name), ng)
+	}
 	if err != nil || len(owners) == 0 {
 		x.bot.Log.Info("no owner from the cluster; using the repository's layout", "app", app, "env", env.Name, "err", err)
 		return "", nil

@@ -280,3 +280,21 @@ func TestDay2InTheOwningRepository(t *testing.T) {
 		t.Errorf("reply:\n%s", reply)
 	}
 }
+
+type failingOwners struct{ err error }
+
+func (f failingOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) {
+	return nil, f.err
+}
+
+func TestDay2NotManagedByGitOps(t *testing.T) {
+	f := fleet(t, "flux", nil)
+	merged(t, f, web)
+	b := New(quiet)
+	b.Owners = failingOwners{&syncpkg.NotGitOps{Namespace: "web", ManagedBy: "Helm"}}
+	ev := forge.CommentEvent{Repo: fleetRepo, Thread: 7, CommentID: 9, Author: "alice", Body: "/scale web 3 --env staging"}
+	b.HandleComment(context.Background(), f, ev)
+	if reply := f.Replies()[len(f.Replies())-1].Body; !strings.Contains(reply, "not managed by GitOps in `staging`: it runs in namespace web, managed by Helm") {
+		t.Errorf("reply:\n%s", reply)
+	}
+}

@@ -19,6 +19,7 @@ import (
 // that type and shared by all of them; the bot reads only from their caches.
 type Cluster struct {
 	Name    string
+	dyn     dynamic.Interface // for the rare direct read (a workload's owner labels)
 	factory dynamicinformer.DynamicSharedInformerFactory
 	onEvent func(objectKey)
 
@@ -43,6 +44,7 @@ func NewCluster(name string, cfg *rest.Config) (*Cluster, error) {
 	}
 	return &Cluster{
 		Name: name,
+		dyn:  dyn,
 		// No resync: the bot reacts to changes; a periodic relist of
 		// every object would only cost requests.
 		factory:   dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -145,6 +146,63 @@ func (c *Cluster) Owners(ctx context.Context, kind, name string, wait time.Durat
 			o.RepoURL, o.Path, o.Revision = ko.RepoURL, ko.Path, ko.Revision
 		}
 		out = append(out, o)
+	}
+	if len(out) == 0 {
+		return c.ownersFromLabels(ctx, kind, name, repoURL, ks)
+	}
+	return out, nil
+}
+
+// NotGitOps says a workload runs in the cluster but no Argo CD or Flux
+// object manages it; ManagedBy names what does, when the workload says.
+type NotGitOps struct {
+	Namespace, ManagedBy string
+}
+
+func (e *NotGitOps) Error() string {
+	if e.ManagedBy != "" {
+		return fmt.Sprintf("it runs in namespace %s, managed by %s, not by Argo CD or Flux", e.Namespace, e.ManagedBy)
+	}
+	return fmt.Sprintf("it runs in namespace %s, but no Argo CD or Flux object manages it", e.Namespace)
+}
+
+// ownersFromLabels reads the workload itself (one list by name) for the
+// labels Flux and Argo CD put on what they apply.
+func (c *Cluster) ownersFromLabels(ctx context.Context, kind, name string, repoURL func(*unstructured.Unstructured) string, ks []*unstructured.Unstructured) ([]Owner, error) {
+	resource := map[string]string{"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}[kind]
+	if resource == "" {
+		return nil, nil
+	}
+	list, err := c.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: resource}).
+		List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", kind, name, err)
+	}
+	var out []Owner
+	for _, w := range list.Items {
+		l, a := w.GetLabels(), w.GetAnnotations()
+		switch {
+		case l["kustomize.toolkit.fluxcd.io/name"] != "":
+			ref := providers.Ref{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization", Namespace: l["kustomize.toolkit.fluxcd.io/namespace"], Name: l["kustomize.toolkit.fluxcd.io/name"]}
+			o := Owner{Ref: ref, WorkloadNamespace: w.GetNamespace()}
+			for _, k := range ks {
+				if k.GetNamespace() == ref.Namespace && k.GetName() == ref.Name {
+					o.RepoURL, o.Path, o.Revision = repoURL(k), strings.TrimPrefix(providers.Str(k, "spec", "path"), "./"), providers.Str(k, "status", "lastAppliedRevision")
+				}
+			}
+			out = append(out, o)
+		case l["helm.toolkit.fluxcd.io/name"] != "":
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: "HelmRelease",
+				Namespace: l["helm.toolkit.fluxcd.io/namespace"], Name: l["helm.toolkit.fluxcd.io/name"]}, WorkloadNamespace: w.GetNamespace()})
+		case a["argocd.argoproj.io/tracking-id"] != "":
+			app, _, _ := strings.Cut(a["argocd.argoproj.io/tracking-id"], ":")
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: app}, WorkloadNamespace: w.GetNamespace()})
+		case l["app.kubernetes.io/instance"] != "" && l["app.kubernetes.io/managed-by"] == "":
+			// Argo CD's default tracking label.
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: l["app.kubernetes.io/instance"]}, WorkloadNamespace: w.GetNamespace()})
+		default:
+			return nil, &NotGitOps{Namespace: w.GetNamespace(), ManagedBy: l["app.kubernetes.io/managed-by"]}
+		}
 	}
 	return out, nil
 }

@@ -2,9 +2,12 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/synctest"
@@ -94,5 +97,45 @@ func BenchmarkOwners(b *testing.B) {
 		if owners, _ := c.Owners(ctx, "Deployment", name, time.Second); len(owners) != 1 {
 			b.Fatalf("owners %+v", owners)
 		}
+	}
+}
+
+// Without an inventory entry, the workload's own labels say who applies it.
+func TestOwnersFromWorkloadLabels(t *testing.T) {
+	h := newHarness(t)
+	ns := h.ns
+	h.fluxSource()
+	deployments := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	deploy := func(name, labels, annotations string) {
+		h.objs.Create(deployments, fmt.Sprintf(`{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": {"name": %q, "namespace": %q, "labels": {%s}, "annotations": {%s}},
+			"spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "x"}},
+			"spec": {"containers": [{"name": "x", "image": "nginx:1"}]}}}}`, name, ns, labels, annotations))
+	}
+	deploy("flux-"+ns, fmt.Sprintf(`"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": %q`, ns), "")
+	deploy("helm-"+ns, `"helm.toolkit.fluxcd.io/name": "podinfo", "helm.toolkit.fluxcd.io/namespace": "flux-system"`, "")
+	deploy("argo-"+ns, "", fmt.Sprintf(`"argocd.argoproj.io/tracking-id": "root:apps/Deployment:%s/argo-%s"`, ns, ns))
+	deploy("plain-"+ns, `"app.kubernetes.io/managed-by": "Helm"`, "")
+	v, _ := h.run()
+	ctx := context.Background()
+
+	var owners []Owner
+	waitFor(t, "the caches", func() bool {
+		owners, _ = v.Owners(ctx, "", "Deployment", "flux-"+ns)
+		return len(owners) == 1
+	})
+	if o := owners[0]; o.Ref.Kind != "Kustomization" || o.Ref.Name != "apps" || o.Path != "clusters/staging" || !providers.SameRepo(o.RepoURL, h.repo.CloneURL) {
+		t.Errorf("Flux label owner %+v", o)
+	}
+	if owners, _ := v.Owners(ctx, "", "Deployment", "helm-"+ns); len(owners) != 1 || owners[0].Ref.Kind != "HelmRelease" || owners[0].Ref.Name != "podinfo" {
+		t.Errorf("HelmRelease label owner %+v", owners)
+	}
+	if owners, _ := v.Owners(ctx, "", "Deployment", "argo-"+ns); len(owners) != 1 || owners[0].Ref.Kind != "Application" || owners[0].Ref.Name != "root" {
+		t.Errorf("Argo CD annotation owner %+v", owners)
+	}
+	_, err := v.Owners(ctx, "", "Deployment", "plain-"+ns)
+	var ng *NotGitOps
+	if !errors.As(err, &ng) || ng.ManagedBy != "Helm" || ng.Namespace != ns {
+		t.Errorf("not GitOps: %v", err)
 	}
 }
