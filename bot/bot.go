@@ -63,6 +63,10 @@ type execution struct {
 	// redirected: running in the repository that owns the workload, on a
 	// comment made in another one.
 	redirected bool
+	// For changes not asked for in a comment (alerts): the branch to use and
+	// the account of why, in place of "requested by".
+	branch, origin string
+	lastPR         *forge.PullRequest // what propose opened or updated
 }
 
 // HandleComment runs the commands of a new comment and replies once on the

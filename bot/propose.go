@@ -60,12 +60,16 @@ func (x *execution) propose(ctx context.Context, p proposal) (string, error) {
 		Environments: p.envs,
 		Objects:      objs,
 	}
+	branch := p.branch(x.config.BranchPrefix)
+	if x.branch != "" {
+		branch = x.branch
+	}
 	change := forge.Change{
-		Branch:  p.branch(x.config.BranchPrefix),
+		Branch:  branch,
 		Base:    x.event.Repo.DefaultBranch,
 		Title:   p.title,
 		Body:    x.prBody(p, objs, marker),
-		Message: fmt.Sprintf("%s\n\nRequested by %s in #%d.", p.title, x.event.Author, x.event.Thread),
+		Message: x.commitMessage(p.title),
 		Files:   files,
 		Labels:  x.config.Labels,
 	}
@@ -82,6 +86,7 @@ func (x *execution) propose(ctx context.Context, p proposal) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("opening the pull request: %w", err)
 	}
+	x.lastPR = pr
 	verb := "Opened"
 	result := "opened"
 	if !pr.Created {
@@ -116,9 +121,20 @@ func fileList(files []forge.File) string {
 	return b.String()
 }
 
+func (x *execution) commitMessage(title string) string {
+	if x.origin != "" {
+		return title + "\n\nOpened by gitops-bot for an alert."
+	}
+	return fmt.Sprintf("%s\n\nRequested by %s in #%d.", title, x.event.Author, x.event.Thread)
+}
+
 func (x *execution) prBody(p proposal, objs []MarkedObject, m Marker) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\nRequested by %s in #%d:\n\n%s\n\n", p.summary, mention(x.event.Author), x.event.Thread, codeBlock("", x.inv.Line))
+	if x.origin != "" {
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", p.summary, x.origin)
+	} else {
+		fmt.Fprintf(&b, "%s\n\nRequested by %s in #%d:\n\n%s\n\n", p.summary, mention(x.event.Author), x.event.Thread, codeBlock("", x.inv.Line))
+	}
 	b.WriteString("| environment | kind | namespace | name | file |\n| --- | --- | --- | --- | --- |\n")
 	for _, o := range objs {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", cell(o.Env), o.Kind, cell(o.Namespace), cell(o.Name), cell(o.Path))

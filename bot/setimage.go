@@ -135,18 +135,10 @@ func runScale(ctx context.Context, x *execution, args []string, envName string) 
 	if err != nil {
 		return "", err
 	}
-	var edits []edit
+	edits := []edit{{path: t.path, doc: t.doc, field: replicasField(t, app), value: n}}
 	var overlays []string
-	switch t.kind {
-	case inOverlay:
-		edits = []edit{{path: t.path, field: at("replicas", where{"name", app}, "count"), value: n}}
+	if t.kind == inOverlay {
 		overlays = []string{pathDir(t.path)}
-	case inValues:
-		edits = []edit{{path: t.path, field: at("replicaCount"), value: n}}
-	case inHelmRelease, inApplication:
-		edits = []edit{{path: t.path, doc: t.doc, field: at(valuesRoot(t.kind), "replicaCount"), value: n}}
-	case inDeployment:
-		edits = []edit{{path: t.path, doc: t.doc, field: at("spec.replicas"), value: n}}
 	}
 	m, err := x.change(ctx, t.path, env.Name, edits)
 	if err != nil {
@@ -181,7 +173,6 @@ func runResources(ctx context.Context, x *execution, args []string, envName, cpu
 		return "", err
 	}
 	var overlays []string
-	root := at(valuesRoot(t.kind), "resources")
 	switch t.kind {
 	case inOverlay:
 		// The overlay sets no resources: the Deployment it builds from holds them.
@@ -193,10 +184,8 @@ func runResources(ctx context.Context, x *execution, args []string, envName, cpu
 		if !strings.HasPrefix(t.path, overlay+"/") {
 			t.desc += ", the base every environment builds from"
 		}
-		root = at(container(app), "resources")
-	case inDeployment:
-		root = at(container(app), "resources")
 	}
+	root := resourcesRoot(t, app)
 	var edits []edit
 	if cpu != "" {
 		edits = append(edits, edit{path: t.path, doc: t.doc, field: at(root, "requests.cpu"), value: cpu})
@@ -220,6 +209,27 @@ func runResources(ctx context.Context, x *execution, args []string, envName, cpu
 		fmt.Sprintf("Set %s resources in %s", app, env.Name),
 		fmt.Sprintf("Sets %s of %s in %s, in %s.", joinAnd(what), code(app), code(env.Name), t.desc),
 		[]providers.Manifest{m}, overlays)
+}
+
+// replicasField is where a target holds the replicas.
+func replicasField(t target, app string) []yamledit.Step {
+	switch t.kind {
+	case inOverlay:
+		return at("replicas", where{"name", app}, "count")
+	case inValues:
+		return at("replicaCount")
+	case inDeployment:
+		return at("spec.replicas")
+	}
+	return at(valuesRoot(t.kind), "replicaCount")
+}
+
+// resourcesRoot is where a target holds the container's resources.
+func resourcesRoot(t target, app string) []yamledit.Step {
+	if t.kind == inDeployment {
+		return at(container(app), "resources")
+	}
+	return at(valuesRoot(t.kind), "resources")
 }
 
 func joinAnd(s []string) string {
