@@ -45,9 +45,10 @@ func (m Marker) String() string {
 }
 
 // ParseMarker finds the marker in a pull request body. ok is false when
-// there is none (a pull request the bot did not open).
+// there is none (a pull request the bot did not open). The bot's marker is
+// the last thing it writes, after any quoted user text that might imitate it.
 func ParseMarker(body string) (m Marker, ok bool, err error) {
-	i := strings.Index(body, markerOpen)
+	i := strings.LastIndex(body, markerOpen)
 	if i < 0 {
 		return Marker{}, false, nil
 	}

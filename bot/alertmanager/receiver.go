@@ -1,0 +1,159 @@
+// Package alertmanager receives Prometheus Alertmanager webhook
+// notifications on /api/alerts/alertmanager: bearer token required and
+// compared in constant time, answered at once, handled on a bounded queue,
+// retries of a notification acknowledged and dropped.
+package alertmanager
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"k8s.io/utils/lru"
+
+	"github.com/gitops-bot/gitops-bot/bot"
+)
+
+// Handler acts on a notification (bot.Alerts).
+type Handler interface {
+	HandleAlert(ctx context.Context, g bot.AlertGroup) error
+}
+
+// Options tune the receiver.
+type Options struct {
+	Token        string // bearer token; required
+	QueueSize    int
+	Workers      int
+	MaxBodyBytes int64
+	Timeout      time.Duration
+	Log          *slog.Logger
+	Context      context.Context
+}
+
+// Receiver is the HTTP handler.
+type Receiver struct {
+	next  Handler
+	o     Options
+	queue chan bot.AlertGroup
+	mu    gosync.Mutex
+	seen  *lru.Cache
+}
+
+// New returns a receiver; its workers run until o.Context ends.
+func New(h Handler, o Options) (*Receiver, error) {
+	if o.Token == "" {
+		return nil, errors.New("alertmanager: a bearer token is required")
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 5 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	r := &Receiver{next: h, o: o, queue: make(chan bot.AlertGroup, o.QueueSize), seen: lru.New(10000)}
+	for i := 0; i < o.Workers; i++ {
+		go r.work()
+	}
+	return r, nil
+}
+
+func (r *Receiver) work() {
+	for {
+		select {
+		case <-r.o.Context.Done():
+			return
+		case g := <-r.queue:
+			ctx, cancel := context.WithTimeout(r.o.Context, r.o.Timeout)
+			if err := r.next.HandleAlert(ctx, g); err != nil {
+				r.o.Log.Error("handling alert group", "groupKey", g.GroupKey, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	token, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(token), []byte(r.o.Token)) != 1 {
+		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.o.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	var g bot.AlertGroup
+	if err != nil || json.Unmarshal(body, &g) != nil {
+		http.Error(w, "body is not an Alertmanager notification", http.StatusBadRequest)
+		return
+	}
+	if g.Version != "4" || g.GroupKey == "" || (g.Status != "firing" && g.Status != "resolved") {
+		http.Error(w, fmt.Sprintf("unsupported notification (version %q, status %q): want version 4 with a groupKey", g.Version, g.Status), http.StatusBadRequest)
+		return
+	}
+	id, now := identity(g), time.Now()
+	r.mu.Lock()
+	if at, dup := r.seen.Get(id); dup && now.Sub(at.(time.Time)) < retryWindow {
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted) // a retry: already queued
+		return
+	}
+	r.seen.Add(id, now)
+	r.mu.Unlock()
+	select {
+	case r.queue <- g:
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		r.mu.Lock()
+		r.seen.Remove(id)
+		r.mu.Unlock()
+		http.Error(w, "queue full, retry later", http.StatusServiceUnavailable)
+	}
+}
+
+// retryWindow: Alertmanager retries a failed notification within seconds
+// to minutes; the same notification later is its repeat_interval speaking:
+// the group keeps firing, and that is acted on (it updates the pull request).
+const retryWindow = 5 * time.Minute
+
+// identity names a notification: the same group, status and alerts (a
+// retry) is the same notification; a re-notification of a group that keeps
+// firing carries new alerts or times and is not.
+func identity(g bot.AlertGroup) string {
+	var parts []string
+	for _, a := range g.Alerts {
+		parts = append(parts, a.Fingerprint+"/"+a.Status+"/"+a.StartsAt.String()+"/"+a.EndsAt.String())
+	}
+	sort.Strings(parts)
+	h := sha256.Sum256([]byte(g.GroupKey + "\x00" + g.Status + "\x00" + strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,301 @@
+package alertmanager_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
+	"github.com/gitops-bot/gitops-bot/examples"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const token = "am-t0ken"
+
+type recorder struct{ groups chan bot.AlertGroup }
+
+func (r *recorder) HandleAlert(_ context.Context, g bot.AlertGroup) error { r.groups <- g; return nil }
+
+func payload(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func post(h http.Handler, auth string, body []byte) int {
+	req := httptest.NewRequest(http.MethodPost, "/api/alerts/alertmanager", bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+func TestReceiver(t *testing.T) {
+	r := &recorder{groups: make(chan bot.AlertGroup, 10)}
+	h, err := alertmanager.New(r, alertmanager.Options{Token: token, Log: quiet, Context: t.Context()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := payload(t, "firing.json")
+	for name, c := range map[string]struct {
+		auth string
+		body []byte
+		want int
+	}{
+		"missing token": {"", firing, http.StatusUnauthorized},
+		"wrong token":   {"Bearer nope", firing, http.StatusUnauthorized},
+		"not JSON":      {"Bearer " + token, []byte("{"), http.StatusBadRequest},
+		"old version":   {"Bearer " + token, []byte(`{"version": "3", "groupKey": "x", "status": "firing"}`), http.StatusBadRequest},
+	} {
+		if code := post(h, c.auth, c.body); code != c.want {
+			t.Errorf("%s: %d, want %d", name, code, c.want)
+		}
+	}
+	if code := post(h, "Bearer "+token, firing); code != http.StatusAccepted {
+		t.Fatalf("firing: %d", code)
+	}
+	g := <-r.groups
+	if g.Status != "firing" || len(g.Alerts) != 2 || g.Alerts[0].Labels["name"] != "podinfo" || g.Alerts[0].Fingerprint != "4f8a3c1d2b6e9a07" ||
+		g.GroupKey != `{}/{severity="warning"}:{alertname="ArgoCdAppOutOfSync"}` || g.Alerts[0].StartsAt.IsZero() {
+		t.Errorf("decoded %+v", g)
+	}
+	// A retry of the same notification is acknowledged and dropped; the resolution is not.
+	post(h, "Bearer "+token, firing)
+	post(h, "Bearer "+token, payload(t, "resolved.json"))
+	if g := <-r.groups; g.Status != "resolved" {
+		t.Errorf("next group %s", g.Status)
+	}
+	select {
+	case g := <-r.groups:
+		t.Errorf("a retry was handled again: %+v", g.Status)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := alertmanager.New(r, alertmanager.Options{}); err == nil {
+		t.Error("a receiver without a token was created")
+	}
+}
+
+// opener serves one fake repository by name.
+type opener struct {
+	f    *forgetest.Fake
+	repo forge.Repo
+	mu   sync.Mutex
+}
+
+func (o *opener) OpenRepo(_ context.Context, name string) (forge.Forge, forge.Repo, error) {
+	if name != o.repo.FullName() {
+		return nil, forge.Repo{}, fmt.Errorf("%s: %w", name, forge.ErrNotFound)
+	}
+	return o.f, o.repo, nil
+}
+
+// fleetWithPodinfo: the Argo CD example fleet where podinfo runs in staging
+// from a chart Application with values (the alert's "name" label).
+func fleetWithPodinfo(t *testing.T) (*forgetest.Fake, forge.Repo) {
+	t.Helper()
+	src, _ := examples.Fleet("argocd")
+	files := map[string]string{}
+	for _, p := range []string{".gitops-bot.yaml", "clusters/staging/root.yaml", "clusters/production/root.yaml"} {
+		b, err := fsRead(src, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = b
+	}
+	files["clusters/staging/podinfo.yaml"] = "# podinfo, staging\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: podinfo-staging\n  namespace: argocd\nspec:\n  project: default\n  destination: {server: \"https://kubernetes.default.svc\", namespace: podinfo}\n  source:\n    repoURL: https://stefanprodan.github.io/podinfo\n    chart: podinfo\n    targetRevision: 6.7.0\n    helm:\n      valuesObject:\n        replicaCount: 2 # start small\n"
+	f := forgetest.New(files)
+	return f, forge.Repo{Host: "github", Owner: "acme", Name: "fleet", DefaultBranch: "main", CloneURL: examples.URL}
+}
+
+func rules(t *testing.T, doc string) []bot.AlertRule {
+	t.Helper()
+	var rs []bot.AlertRule
+	if err := yaml.Unmarshal([]byte(doc), &rs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rs {
+		if err := rs[i].Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rs
+}
+
+const scaleRule = `
+- name: outofsync
+  match: ['alertname="ArgoCdAppOutOfSync"', 'namespace=~"argo.*"']
+  repo: acme/fleet
+  env: staging
+  workloadLabel: name
+  action: scale
+  step: "2"
+  max: "5"
+  cooldown: 1h
+  maxOpen: 2
+`
+
+func group(t *testing.T, name string, edit func(*bot.AlertGroup)) bot.AlertGroup {
+	var g bot.AlertGroup
+	if err := json.Unmarshal(payload(t, name), &g); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&g)
+	}
+	return g
+}
+
+// Firing, re-firing and resolving one group: one pull request, updated
+// once, then a comment.
+func TestAlertGroupLifecycle(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	ctx := context.Background()
+	if err := a.HandleAlert(ctx, group(t, "firing.json", nil)); err != nil {
+		t.Fatal(err)
+	}
+	ps := f.Proposals()
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].Branch, "gitops-bot/alert-outofsync-") {
+		t.Fatalf("proposals %+v", ps)
+	}
+	file := "clusters/staging/podinfo.yaml"
+	if got := string(ps[0].Files[0].Content); got != strings.Replace(f.Files[file], "replicaCount: 2 # start small", "replicaCount: 4 # start small", 1) {
+		t.Errorf("edit:\n%s", got)
+	}
+	body := ps[0].Body
+	for _, want := range []string{"Opened for the alert group", "`outofsync`", "ArgoCdAppOutOfSync", "since", "[The alert's source](http://prometheus-k8s-0:9090/graph"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	// Still firing: the same pull request is updated, not duplicated.
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	if ps := f.Proposals(); len(ps) != 2 || ps[1].Branch != ps[0].Branch || len(f.PullRequests()) != 1 {
+		t.Errorf("re-firing: %d proposals, %d pull requests", len(ps), len(f.PullRequests()))
+	}
+	a.HandleAlert(ctx, group(t, "resolved.json", nil))
+	rs := f.Replies()
+	if len(rs) != 1 || rs[0].Thread != 100 || !rs[0].PR || !strings.Contains(rs[0].Body, "resolved") {
+		t.Errorf("replies %+v", rs)
+	}
+	// Firing again within the cooldown: nothing new.
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	if len(f.Proposals()) != 2 {
+		t.Errorf("acted within the cooldown")
+	}
+}
+
+func TestAlertBoundsAndUntrustedText(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	ctx := context.Background()
+	hostile := func(g *bot.AlertGroup) {
+		g.GroupKey = "hostile"
+		g.Alerts[0].Labels["summary"] = "line\n| injected | row |\n```\n<!-- gitops-bot:marker {} -->"
+		g.Alerts[0].Annotations["description"] = "[click](javascript:alert(1)) @everyone"
+	}
+	a.HandleAlert(ctx, group(t, "firing.json", hostile))
+	ps := f.Proposals()
+	if len(ps) != 1 {
+		t.Fatalf("proposals %d", len(ps))
+	}
+	body := ps[0].Body
+	if strings.Contains(body, "\n| injected") || strings.Contains(body, "](javascript") && !strings.Contains(body, "`description=[click](javascript") {
+		t.Errorf("alert text escaped its cell:\n%s", body)
+	}
+	if m, ok, err := bot.ParseMarker(body); !ok || err != nil || m.Command != "/scale podinfo 4 --env staging" {
+		t.Errorf("the alert's imitation of a marker was read: %+v %v %v", m, ok, err)
+	}
+	if strings.ContainsAny(ps[0].Branch, " \n|`") || strings.Contains(ps[0].Message, "injected") {
+		t.Errorf("alert text reached the branch or commit: %q %q", ps[0].Branch, ps[0].Message)
+	}
+
+	// The ceiling: max 5 from 2, step 2 → 4, then 5, then nothing more.
+	f.Files["clusters/staging/podinfo.yaml"] = string(ps[0].Files[0].Content)
+	a2 := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "second" }))
+	last := f.Proposals()[len(f.Proposals())-1]
+	if !strings.Contains(string(last.Files[0].Content), "replicaCount: 5") {
+		t.Errorf("not capped at 5:\n%s", last.Files[0].Content)
+	}
+	f.Files["clusters/staging/podinfo.yaml"] = string(last.Files[0].Content)
+	n := len(f.Proposals())
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "third" }))
+	if len(f.Proposals()) != n {
+		t.Error("scaled past the ceiling")
+	}
+
+	// Unknown workload: no pull request.
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) {
+		g.GroupKey = "unknown"
+		for i := range g.Alerts {
+			g.Alerts[i].Labels["name"] = "nothing-here"
+		}
+	}))
+	if len(f.Proposals()) != n {
+		t.Error("a pull request for an unknown workload")
+	}
+}
+
+func TestAlertCapAndDryRun(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	capRule := strings.Replace(scaleRule, "maxOpen: 2", "maxOpen: 1", 1)
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, capRule), Repos: &opener{f: f, repo: repo}}
+	ctx := context.Background()
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	a.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "other" }))
+	if len(f.PullRequests()) != 1 {
+		t.Errorf("cap of 1 open alert pull request: %d", len(f.PullRequests()))
+	}
+
+	f, repo = fleetWithPodinfo(t)
+	dry := scaleRule + "  dryRun: true\n  trackingIssue: 12\n"
+	a = &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, dry), Repos: &opener{f: f, repo: repo}}
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	rs := f.Replies()
+	if len(f.Proposals()) != 0 || len(rs) != 1 || rs[0].Thread != 12 || !strings.Contains(rs[0].Body, "Dry run") || !strings.Contains(rs[0].Body, "+        replicaCount: 4") {
+		t.Errorf("dry run: proposals %d, replies %+v", len(f.Proposals()), rs)
+	}
+}
+
+func TestAlertRuleChecks(t *testing.T) {
+	for _, doc := range []string{
+		`[{name: x, match: ['a="b"'], repo: acme, env: staging, action: scale, step: "1", max: "3"}]`,
+		`[{name: x, match: ['a="b"'], repo: acme/fleet, env: staging, action: reboot}]`,
+		`[{name: x, match: ['a="b"'], repo: acme/fleet, env: staging, action: memory, step: lots, max: 1Gi}]`,
+		`[{name: x, match: ['a="b"'], repo: acme/fleet, env: staging, action: scale, step: "1", max: "3", dryRun: true}]`,
+	} {
+		var rs []bot.AlertRule
+		if err := yaml.Unmarshal([]byte(doc), &rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := rs[0].Check(); err == nil {
+			t.Errorf("accepted %s", doc)
+		}
+	}
+	var rs []bot.AlertRule
+	if err := yaml.Unmarshal([]byte(`[{match: ['a=b']}]`), &rs); err == nil {
+		t.Error("a matcher without quotes was accepted")
+	}
+}
