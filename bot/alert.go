@@ -50,6 +50,7 @@ type AlertRule struct {
 	Name  string    `yaml:"name"`
 	Match []Matcher `yaml:"match"`
 	Repo  string    `yaml:"repo"` // "owner/name" of the repository that holds the workload
+	Host  string    `yaml:"host"` // github or gitlab; default: the one configured
 	Env   string    `yaml:"env"`
 	// WorkloadLabel names the alert label that holds the workload's name.
 	WorkloadLabel string `yaml:"workloadLabel"`
@@ -169,7 +170,8 @@ type RepoOpener interface {
 type Alerts struct {
 	Bot   *Bot
 	Rules []AlertRule
-	Repos RepoOpener
+	// Repos reach repositories by host ("github", "gitlab").
+	Repos map[string]RepoOpener
 	Now   func() time.Time
 
 	mu     gosync.Mutex
@@ -244,7 +246,16 @@ func (a *Alerts) apply(ctx context.Context, r *AlertRule, g AlertGroup) error {
 	}
 	a.mu.Unlock()
 
-	f, repo, err := a.Repos.OpenRepo(ctx, r.Repo)
+	opener, ok := a.Repos[r.Host]
+	if !ok && r.Host == "" && len(a.Repos) == 1 {
+		for _, o := range a.Repos {
+			opener, ok = o, true
+		}
+	}
+	if !ok {
+		return fmt.Errorf("no %q host is configured for repository %s", r.Host, r.Repo)
+	}
+	f, repo, err := opener.OpenRepo(ctx, r.Repo)
 	if err != nil {
 		return err
 	}

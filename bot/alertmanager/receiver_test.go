@@ -170,7 +170,7 @@ func group(t *testing.T, name string, edit func(*bot.AlertGroup)) bot.AlertGroup
 // once, then a comment.
 func TestAlertGroupLifecycle(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
 	if err := a.HandleAlert(ctx, group(t, "firing.json", nil)); err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestAlertGroupLifecycle(t *testing.T) {
 
 func TestAlertBoundsAndUntrustedText(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
 	hostile := func(g *bot.AlertGroup) {
 		g.GroupKey = "hostile"
@@ -233,7 +233,7 @@ func TestAlertBoundsAndUntrustedText(t *testing.T) {
 
 	// The ceiling: max 5 from 2, step 2 → 4, then 5, then nothing more.
 	f.Files["clusters/staging/podinfo.yaml"] = string(ps[0].Files[0].Content)
-	a2 := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: &opener{f: f, repo: repo}}
+	a2 := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "second" }))
 	last := f.Proposals()[len(f.Proposals())-1]
 	if !strings.Contains(string(last.Files[0].Content), "replicaCount: 5") {
@@ -261,7 +261,7 @@ func TestAlertBoundsAndUntrustedText(t *testing.T) {
 func TestAlertCapAndDryRun(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
 	capRule := strings.Replace(scaleRule, "maxOpen: 2", "maxOpen: 1", 1)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, capRule), Repos: &opener{f: f, repo: repo}}
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, capRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
 	a.HandleAlert(ctx, group(t, "firing.json", nil))
 	a.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "other" }))
@@ -271,7 +271,7 @@ func TestAlertCapAndDryRun(t *testing.T) {
 
 	f, repo = fleetWithPodinfo(t)
 	dry := scaleRule + "  dryRun: true\n  trackingIssue: 12\n"
-	a = &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, dry), Repos: &opener{f: f, repo: repo}}
+	a = &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, dry), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	a.HandleAlert(ctx, group(t, "firing.json", nil))
 	rs := f.Replies()
 	if len(f.Proposals()) != 0 || len(rs) != 1 || rs[0].Thread != 12 || !strings.Contains(rs[0].Body, "Dry run") || !strings.Contains(rs[0].Body, "+        replicaCount: 4") {

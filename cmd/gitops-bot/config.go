@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/gitops-bot/gitops-bot/bot"
 	"gopkg.in/yaml.v3"
 )
 
@@ -27,6 +29,10 @@ type serverConfig struct {
 	Verify   struct {
 		Workers int `yaml:"workers"`
 	} `yaml:"verify"`
+	Alerts struct {
+		Token string          `yaml:"token"`
+		Rules []bot.AlertRule `yaml:"rules"`
+	} `yaml:"alerts"`
 	Queue struct {
 		Size    int           `yaml:"size"`
 		Workers int           `yaml:"workers"`
@@ -70,6 +76,7 @@ func loadServerConfig(path string) (*serverConfig, error) {
 	for env, v := range map[string]*string{
 		"GITLAB_BASE_URL": &c.GitLab.BaseURL, "GITLAB_TOKEN": &c.GitLab.Token,
 		"GITLAB_WEBHOOK_SECRET": &c.GitLab.WebhookSecret, "GITLAB_BOT_USER": &c.GitLab.BotUser,
+		"ALERTMANAGER_TOKEN": &c.Alerts.Token,
 	} {
 		if x, ok := os.LookupEnv(env); ok {
 			*v = x
@@ -87,6 +94,14 @@ func (c *serverConfig) githubEnabled() bool {
 func (c *serverConfig) check() error {
 	if !c.githubEnabled() && !c.GitLab.enabled() {
 		return errors.New("neither GitHub nor GitLab is configured: see the README's server configuration")
+	}
+	if len(c.Alerts.Rules) > 0 && c.Alerts.Token == "" {
+		return errors.New("alert rules are configured but no alerts.token (or ALERTMANAGER_TOKEN): the receiver does not accept unauthenticated alerts")
+	}
+	for i := range c.Alerts.Rules {
+		if err := c.Alerts.Rules[i].Check(); err != nil {
+			return fmt.Errorf("alerts: %w", err)
+		}
 	}
 	if c.GitLab.enabled() {
 		switch {

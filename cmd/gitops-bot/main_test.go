@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/forge/local"
 )
@@ -185,5 +186,96 @@ func TestServeEndToEnd(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// Alertmanager into serve: the rule opens a pull request in the fleet
+// through the App's installation, and the resolution comments on it.
+func TestAlertsEndToEnd(t *testing.T) {
+	gh := githubtest.New(t, "acme", "fleet", map[string]string{
+		".gitops-bot.yaml":              "provider: argocd\n",
+		"clusters/staging/podinfo.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: podinfo-staging\n  namespace: argocd\nspec:\n  project: default\n  destination: {server: \"https://kubernetes.default.svc\", namespace: podinfo}\n  source:\n    repoURL: https://stefanprodan.github.io/podinfo\n    chart: podinfo\n    targetRevision: 6.7.0\n    helm:\n      valuesObject:\n        replicaCount: 2\n",
+	})
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte(`alerts:
+  token: am-secret
+  rules:
+    - name: outofsync
+      match: ['alertname="ArgoCdAppOutOfSync"']
+      repo: acme/fleet
+      env: staging
+      workloadLabel: name
+      action: scale
+      step: "1"
+      max: "4"
+`), 0o600)
+	cfg, err := loadServerConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.WebhookSecret = "s3cret"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer func() { srv.Close(); cancel(); s.close() }()
+	send := func(file, auth string) int {
+		body, _ := os.ReadFile("../../bot/alertmanager/testdata/" + file)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/alerts/alertmanager", bytes.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("firing.json", "Bearer wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d", code)
+	}
+	if code := send("firing.json", "Bearer am-secret"); code != http.StatusAccepted {
+		t.Fatalf("firing: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(gh.Pulls()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pulls := gh.Pulls()
+	if len(pulls) != 1 || !strings.Contains(pulls[0].Head, "alert-outofsync-") || !strings.Contains(pulls[0].Title, "Scale podinfo to 3 in staging") {
+		t.Fatalf("pulls %+v", pulls)
+	}
+	send("resolved.json", "Bearer am-secret")
+	for len(gh.Comments(pulls[0].Number)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cs := gh.Comments(pulls[0].Number); len(cs) != 1 || !strings.Contains(cs[0].Body, "resolved") {
+		t.Errorf("comments %+v", cs)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(raw)
+	for _, want := range []string{`gitops_bot_alerts_matched_total{rule="outofsync"}`, `gitops_bot_alert_pull_requests_total{result="opened"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestAlertRulesNeedAToken(t *testing.T) {
+	cfg := &serverConfig{}
+	cfg.GitLab = gitlabConfig{Token: "t", WebhookSecret: "s"}
+	cfg.Alerts.Rules = []bot.AlertRule{{Name: "x"}}
+	if err := cfg.check(); err == nil || !strings.Contains(err.Error(), "alerts.token") {
+		t.Errorf("err = %v", err)
 	}
 }

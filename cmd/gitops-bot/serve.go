@@ -17,6 +17,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab"
@@ -111,6 +112,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 	b := bot.New(log)
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
+	repos := map[string]bot.RepoOpener{}
 	if cfg.githubEnabled() {
 		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
 			githubapp.WithClientUserAgent("gitops-bot/"+version),
@@ -130,6 +132,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 		}
 		mux.Handle("/api/github/hook", hook)
 		connectors["github"] = github.Connector{CC: cc}
+		repos["github"] = github.AppRepos{CC: cc}
 	}
 	if cfg.GitLab.enabled() {
 		opts := []gl.ClientOptionFunc{}
@@ -151,9 +154,20 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 		}
 		mux.Handle("/api/gitlab/hook", hook)
 		connectors["gitlab"] = gitlab.Connector{API: api}
+		repos["gitlab"] = gitlab.Repos{API: api}
 	}
 	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
 	b.Verifier, b.Owners = verifier, verifier
+	if len(cfg.Alerts.Rules) > 0 {
+		receiver, err := alertmanager.New(&bot.Alerts{Bot: b, Rules: cfg.Alerts.Rules, Repos: repos}, alertmanager.Options{
+			Token: cfg.Alerts.Token, QueueSize: cfg.Queue.Size, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
+		})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		mux.Handle("/api/alerts/alertmanager", receiver)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -141,6 +141,16 @@ func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (str
 	return commit.Parents[0].GetSHA(), nil
 }
 
+// AppRepos reaches repositories by "owner/name" through the App's
+// installations, for work no event started (alerts).
+type AppRepos struct{ CC githubapp.ClientCreator }
+
+// OpenRepo implements bot.RepoOpener.
+func (a AppRepos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
+	c := &Client{cc: a.CC, heads: map[string]head{}}
+	return c.OpenRepo(ctx, "https://github.com/"+fullName)
+}
+
 // Connector makes installation clients from stored repositories.
 type Connector struct{ CC githubapp.ClientCreator }
 

@@ -298,6 +298,19 @@ func (w *Webhook) isBot(username string) bool {
 		strings.HasSuffix(u, "[bot]") || strings.HasPrefix(u, "project_") && strings.Contains(u, "_bot") || strings.HasPrefix(u, "group_") && strings.Contains(u, "_bot")
 }
 
+// Repos reaches projects by path with the bot user's token.
+type Repos struct{ API *gl.Client }
+
+// OpenRepo implements bot.RepoOpener.
+func (k Repos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
+	p, resp, err := k.API.Projects.GetProject(fullName, nil, gl.WithContext(ctx))
+	if err != nil {
+		return nil, forge.Repo{}, wrap(resp, err, "project "+fullName)
+	}
+	repo, err := repoOf(project{PathWithNamespace: p.PathWithNamespace, DefaultBranch: p.DefaultBranch, GitHTTPURL: p.HTTPURLToRepo})
+	return NewClient(k.API), repo, err
+}
+
 // Connector gives the verifier the bot user's client.
 type Connector struct{ API *gl.Client }
 
