@@ -54,8 +54,9 @@ type AlertRule struct {
 	Env   string    `yaml:"env"`
 	// WorkloadLabel names the alert label that holds the workload's name.
 	WorkloadLabel string `yaml:"workloadLabel"`
-	// Action is "memory" (raise the memory limit by Step up to Max) or
-	// "scale" (add Step replicas up to Max).
+	// Action is "memory" (raise the memory limit by Step up to Max),
+	// "scale" (add Step replicas up to Max) or "rollback" (revert the last
+	// merged bot change to the workload in Env).
 	Action   string        `yaml:"action"`
 	Step     string        `yaml:"step"`
 	Max      string        `yaml:"max"`
@@ -145,8 +146,9 @@ func (r *AlertRule) Check() error {
 		if _, err := fmt.Sscan(r.Max, &max); err != nil || max <= 0 || max > maxReplicas {
 			return fmt.Errorf("rule %s: max must be from 1 to %d replicas", r.Name, maxReplicas)
 		}
+	case "rollback":
 	default:
-		return fmt.Errorf("rule %s: action %q: want memory or scale", r.Name, r.Action)
+		return fmt.Errorf("rule %s: action %q: want memory, scale or rollback", r.Name, r.Action)
 	}
 	if r.DryRun && r.TrackingIssue <= 0 {
 		return fmt.Errorf("rule %s: dryRun needs trackingIssue", r.Name)
@@ -158,7 +160,7 @@ var (
 	alertsReceived   = promauto.NewCounter(prometheus.CounterOpts{Name: "gitops_bot_alerts_received_total", Help: "Alert groups received."})
 	alertsMatched    = promauto.NewCounterVec(prometheus.CounterOpts{Name: "gitops_bot_alerts_matched_total", Help: "Alert groups matched, by rule."}, []string{"rule"})
 	alertPRs         = promauto.NewCounterVec(prometheus.CounterOpts{Name: "gitops_bot_alert_pull_requests_total", Help: "Alert pull requests opened or updated."}, []string{"result"})
-	alertsSuppressed = promauto.NewCounterVec(prometheus.CounterOpts{Name: "gitops_bot_alerts_suppressed_total", Help: "Alert actions not taken, by reason (cooldown, cap, ceiling, unknown_workload)."}, []string{"reason"})
+	alertsSuppressed = promauto.NewCounterVec(prometheus.CounterOpts{Name: "gitops_bot_alerts_suppressed_total", Help: "Alert actions not taken, by reason (cooldown, cap, ceiling, unknown_workload, nothing_to_roll_back)."}, []string{"reason"})
 )
 
 // RepoOpener reaches a repository by "owner/name" without an event.
@@ -348,6 +350,9 @@ func (x *execution) alertCommand(ctx context.Context, r *AlertRule, workload str
 	if err != nil {
 		return nil, err
 	}
+	if r.Action == "rollback" {
+		return x.lastBotChange(ctx, workload, env.Name)
+	}
 	t, err := x.locate(ctx, workload, env)
 	if err != nil {
 		alertsSuppressed.WithLabelValues("unknown_workload").Inc()
@@ -387,6 +392,44 @@ func (x *execution) alertCommand(ctx context.Context, r *AlertRule, workload str
 		}
 		return []string{"scale", workload, fmt.Sprint(min(cur+step, max)), "--env", r.Env}, nil
 	}
+}
+
+// recentPulls bounds the search for the last bot change.
+const recentPulls = 50
+
+// lastBotChange finds the newest merged pull request the bot opened for
+// the workload in the environment, and returns its /rollback command.
+func (x *execution) lastBotChange(ctx context.Context, workload, env string) ([]string, error) {
+	pulls, err := x.forge.MergedPulls(ctx, x.event.Repo, recentPulls)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pulls {
+		m, ok, err := ParseMarker(p.Body)
+		if !ok || err != nil || !contains(m.Environments, env) {
+			continue
+		}
+		fields := strings.Fields(m.Command)
+		named := len(fields) > 1 && fields[1] == workload
+		for _, o := range m.Objects {
+			named = named || o.Name == workload || o.Name == workload+"-"+env
+		}
+		if named {
+			return []string{"rollback", fmt.Sprint(p.Number)}, nil
+		}
+	}
+	alertsSuppressed.WithLabelValues("nothing_to_roll_back").Inc()
+	x.bot.Log.Warn("no bot change to roll back", "workload", workload, "env", env)
+	return nil, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *execution) currentValue(ctx context.Context, t target, field []yamledit.Step) string {

@@ -201,6 +201,8 @@ type Pulls interface {
 	PullFiles(ctx context.Context, r Repo, number int) ([]string, error)
 	// FirstParent is the commit a merge commit was made on.
 	FirstParent(ctx context.Context, r Repo, sha string) (string, error)
+	// MergedPulls lists up to n recently merged pull requests, newest first.
+	MergedPulls(ctx context.Context, r Repo, n int) ([]PullInfo, error)
 }
 
 // MergeEvent says a pull request was merged, or that its verification is

@@ -299,3 +299,40 @@ func TestAlertRuleChecks(t *testing.T) {
 		t.Error("a matcher without quotes was accepted")
 	}
 }
+
+// A rollback rule reverts the last merged bot change to the workload.
+func TestAlertRollsBackTheLastBotChange(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	file := "clusters/staging/podinfo.yaml"
+	before := map[string]string{}
+	for k, v := range f.Files {
+		before[k] = v
+	}
+	// A merged /scale by the bot: its marker names podinfo in staging.
+	ev := forge.CommentEvent{Repo: repo, Thread: 3, CommentID: 1, Author: "alice", Body: "/scale podinfo 3 --env staging"}
+	f.Permissions = map[string]forge.Permission{"alice": forge.PermWrite}
+	if err := bot.New(quiet).HandleComment(context.Background(), f, ev); err != nil || len(f.Proposals()) != 1 {
+		t.Fatalf("scale: %v %v", err, f.Replies())
+	}
+	scaled := f.Proposals()[0]
+	f.Files[file] = string(scaled.Files[0].Content)
+	const mergeSHA, parentSHA = "2222222222222222222222222222222222222222", "1111111111111111111111111111111111111111"
+	atMerge := map[string]string{}
+	for k, v := range f.Files {
+		atMerge[k] = v
+	}
+	f.Revisions = map[string]map[string]string{parentSHA: before, mergeSHA: atMerge}
+	f.Parents = map[string]string{mergeSHA: parentSHA}
+	f.Pulls = map[int]forge.PullInfo{100: {Number: 100, Merged: true, MergeSHA: mergeSHA, Base: "main", Body: scaled.Body}}
+	f.ChangedFiles = map[int][]string{100: {file}}
+
+	rule := strings.NewReplacer("action: scale", "action: rollback", "  step: \"2\"\n", "", "  max: \"5\"\n", "").Replace(scaleRule)
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, rule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	if err := a.HandleAlert(context.Background(), group(t, "firing.json", nil)); err != nil {
+		t.Fatal(err)
+	}
+	ps := f.Proposals()
+	if len(ps) != 2 || !strings.Contains(ps[1].Title, "Roll back #100") || !strings.Contains(ps[1].Branch, "alert-outofsync-") || string(ps[1].Files[0].Content) != before[file] {
+		t.Errorf("proposals %+v", ps[len(ps)-1])
+	}
+}

@@ -163,6 +163,20 @@ func (f *Fake) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string,
 	return f.ChangedFiles[number], nil
 }
 
+func (f *Fake) MergedPulls(_ context.Context, _ forge.Repo, n int) ([]forge.PullInfo, error) {
+	var out []forge.PullInfo
+	for _, p := range f.Pulls {
+		if p.Merged {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number > out[j].Number })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
 func (f *Fake) FirstParent(_ context.Context, _ forge.Repo, sha string) (string, error) {
 	p, ok := f.Parents[sha]
 	if !ok {

@@ -129,6 +129,26 @@ func (c *Client) PullFiles(ctx context.Context, r forge.Repo, number int) ([]str
 	return out, nil
 }
 
+// MergedPulls lists recently merged pull requests (one page of recently
+// closed ones).
+func (c *Client) MergedPulls(ctx context.Context, r forge.Repo, n int) ([]forge.PullInfo, error) {
+	prs, _, err := c.gh.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+		State: "closed", Sort: "updated", Direction: "desc", ListOptions: github.ListOptions{PerPage: min(n, 100)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing merged pull requests: %w", err)
+	}
+	var out []forge.PullInfo
+	for _, pr := range prs {
+		if pr.MergedAt != nil {
+			info := pullInfo(pr)
+			info.Merged = true
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
 // FirstParent reads a commit's first parent.
 func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (string, error) {
 	commit, resp, err := c.gh.Git.GetCommit(ctx, r.Owner, r.Name, sha)

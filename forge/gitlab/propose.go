@@ -136,6 +136,25 @@ func (c *Client) Pull(ctx context.Context, r forge.Repo, number int) (forge.Pull
 	return forge.PullInfo{Number: int(mr.IID), Merged: mr.State == "merged", MergeSHA: sha, Base: mr.TargetBranch, Body: mr.Description}, nil
 }
 
+// MergedPulls lists recently merged merge requests.
+func (c *Client) MergedPulls(ctx context.Context, r forge.Repo, n int) ([]forge.PullInfo, error) {
+	mrs, _, err := c.gl.MergeRequests.ListProjectMergeRequests(pid(r), &gl.ListProjectMergeRequestsOptions{
+		State: gl.Ptr("merged"), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("desc"), ListOptions: gl.ListOptions{PerPage: int64(min(n, 100))},
+	}, gl.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("listing merged merge requests: %w", err)
+	}
+	var out []forge.PullInfo
+	for _, m := range mrs {
+		sha := m.MergeCommitSHA
+		if sha == "" {
+			sha = m.SquashCommitSHA
+		}
+		out = append(out, forge.PullInfo{Number: int(m.IID), Merged: true, MergeSHA: sha, Base: m.TargetBranch, Body: m.Description})
+	}
+	return out, nil
+}
+
 // FirstParent reads a commit's first parent.
 func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (string, error) {
 	commit, resp, err := c.gl.Commits.GetCommit(pid(r), sha, nil, gl.WithContext(ctx))

@@ -203,6 +203,11 @@ func (f *Forge) PullFiles(_ context.Context, _ forge.Repo, number int) ([]string
 	return nil, fmt.Errorf("pull request #%d: a local repository has none: %w", number, forge.ErrNotFound)
 }
 
+// MergedPulls: a local repository has no pull requests.
+func (f *Forge) MergedPulls(context.Context, forge.Repo, int) ([]forge.PullInfo, error) {
+	return nil, nil
+}
+
 // FirstParent reads a commit's first parent.
 func (f *Forge) FirstParent(_ context.Context, _ forge.Repo, sha string) (string, error) {
 	c, err := f.commit(sha)

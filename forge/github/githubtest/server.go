@@ -651,7 +651,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pullJSON(p *PR) map[string]any {
 	return map[string]any{
 		"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State,
-		"merged": p.Merged, "merge_commit_sha": nilIfEmpty(p.MergeSHA),
+		"merged": p.Merged, "merge_commit_sha": nilIfEmpty(p.MergeSHA), "merged_at": mergedAt(p),
 		"html_url": fmt.Sprintf("https://github.com/%s/%s/pull/%d", s.Owner, s.Repo, p.Number),
 		"head":     map[string]any{"ref": p.Head, "sha": s.branches[p.Head]},
 		"base":     map[string]any{"ref": p.Base},
@@ -827,6 +827,13 @@ func (s *Server) checkRunJSON(c *CheckRun) map[string]any {
 	return map[string]any{"id": c.ID, "name": c.Name, "head_sha": c.HeadSHA, "external_id": c.ExternalID,
 		"status": c.Status, "conclusion": nilIfEmpty(c.Conclusion),
 		"output": map[string]any{"title": c.Title, "summary": c.Summary}}
+}
+
+func mergedAt(p *PR) any {
+	if !p.Merged {
+		return nil
+	}
+	return "2026-01-02T03:04:05Z"
 }
 
 func nilIfEmpty(s string) any {
