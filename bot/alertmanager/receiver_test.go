@@ -336,3 +336,20 @@ func TestAlertRollsBackTheLastBotChange(t *testing.T) {
 		t.Errorf("proposals %+v", ps[len(ps)-1])
 	}
 }
+
+func TestAlertGroupWithManyAndTruncatedAlerts(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a.HandleAlert(context.Background(), group(t, "firing.json", func(g *bot.AlertGroup) {
+		for i := 0; i < 40; i++ {
+			al := g.Alerts[1]
+			al.Fingerprint = fmt.Sprintf("f%02d", i)
+			g.Alerts = append(g.Alerts, al)
+		}
+		g.TruncatedAlerts = 7
+	}))
+	ps := f.Proposals()
+	if len(ps) != 1 || !strings.Contains(ps[0].Body, "(7 more alerts were truncated by Alertmanager.)") || strings.Count(ps[0].Body, "| `ArgoCdAppOutOfSync` |") != 42 {
+		t.Errorf("proposals %d; body:\n%.600s", len(ps), ps[0].Body)
+	}
+}
