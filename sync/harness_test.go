@@ -47,6 +47,8 @@ type harness struct {
 	store  *Store
 	cfg    *rest.Config
 	dir    string
+	// beforeRun runs after the verifier is made and before it runs.
+	beforeRun func(v *Verifier)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -101,6 +103,9 @@ func (h *harness) run(opts ...func(*Options)) (v *Verifier, stop func()) {
 		f(&o)
 	}
 	v = New(o)
+	if h.beforeRun != nil {
+		h.beforeRun(v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { v.Run(ctx); close(done) }()

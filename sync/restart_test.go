@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,24 +65,33 @@ func TestRestartCompletesEveryCheckOnce(t *testing.T) {
 
 			dead := &atomic.Bool{}
 			var stopFirst func()
+			ready := make(chan struct{}) // stopFirst is set
 			h.checks.AfterCall = func(n int) {
 				if n == kill && !dead.Load() {
 					dead.Store(true)
-					go stopFirst()
+					go func() { <-ready; stopFirst() }()
+				}
+			}
+			// Every verification is recorded before the bot makes its first call.
+			h.beforeRun = func(v *Verifier) {
+				for i := 0; i < envs; i++ {
+					req := h.request("flux", time.Minute)
+					req.Env = fmt.Sprintf("staging-%d", i)
+					if err := v.Start(context.Background(), req); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			v, stop := h.run(func(o *Options) { o.Connector = mortal{host: h.checks, dead: dead} })
+			h.beforeRun = nil
+			var once gosync.Once
 			stopFirst = func() {
-				v.store.Close() // nothing is written after the kill
-				stop()
+				once.Do(func() {
+					v.store.Close() // nothing is written after the kill
+					stop()
+				})
 			}
-			for i := 0; i < envs; i++ {
-				req := h.request("flux", time.Minute)
-				req.Env = fmt.Sprintf("staging-%d", i)
-				if err := v.Start(context.Background(), req); err != nil {
-					t.Fatal(err)
-				}
-			}
+			close(ready)
 			deadline := time.Now().Add(30 * time.Second)
 			for !dead.Load() && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
