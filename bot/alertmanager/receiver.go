@@ -17,12 +17,10 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	gosync "sync"
 	"time"
 
-	"k8s.io/utils/lru"
-
 	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 )
 
 // Handler acts on a notification (bot.Alerts).
@@ -45,9 +43,8 @@ type Options struct {
 type Receiver struct {
 	next  Handler
 	o     Options
-	queue chan bot.AlertGroup
-	mu    gosync.Mutex
-	seen  *lru.Cache
+	queue *hook.Queue
+	seen  *hook.Seen
 }
 
 // New returns a receiver; its workers run until o.Context ends.
@@ -73,26 +70,10 @@ func New(h Handler, o Options) (*Receiver, error) {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	r := &Receiver{next: h, o: o, queue: make(chan bot.AlertGroup, o.QueueSize), seen: lru.New(10000)}
-	for i := 0; i < o.Workers; i++ {
-		go r.work()
-	}
-	return r, nil
-}
-
-func (r *Receiver) work() {
-	for {
-		select {
-		case <-r.o.Context.Done():
-			return
-		case g := <-r.queue:
-			ctx, cancel := context.WithTimeout(r.o.Context, r.o.Timeout)
-			if err := r.next.HandleAlert(ctx, g); err != nil {
-				r.o.Log.Error("handling alert group", "groupKey", g.GroupKey, "err", err)
-			}
-			cancel()
-		}
-	}
+	return &Receiver{next: h, o: o,
+		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
+		seen:  hook.NewSeen(10000, retryWindow),
+	}, nil
 }
 
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -120,24 +101,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("unsupported notification (version %q, status %q): want version 4 with a groupKey", g.Version, g.Status), http.StatusBadRequest)
 		return
 	}
-	id, now := identity(g), time.Now()
-	r.mu.Lock()
-	if at, dup := r.seen.Get(id); dup && now.Sub(at.(time.Time)) < retryWindow {
-		r.mu.Unlock()
+	id := identity(g)
+	if !r.seen.First(id) {
 		w.WriteHeader(http.StatusAccepted) // a retry: already queued
 		return
 	}
-	r.seen.Add(id, now)
-	r.mu.Unlock()
-	select {
-	case r.queue <- g:
-		w.WriteHeader(http.StatusAccepted)
-	default:
-		r.mu.Lock()
-		r.seen.Remove(id)
-		r.mu.Unlock()
+	if !r.queue.Push("alert "+g.Status, func(ctx context.Context) error { return r.next.HandleAlert(ctx, g) }) {
+		r.seen.Forget(id)
 		http.Error(w, "queue full, retry later", http.StatusServiceUnavailable)
+		return
 	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // retryWindow: Alertmanager retries a failed notification within seconds

@@ -9,15 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	gosync "sync"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	gl "gitlab.com/gitlab-org/api/client-go"
-	"k8s.io/utils/lru"
-
-	"github.com/gitops-bot/gitops-bot/forge"
 )
 
 // Handler is what the webhook hands decoded events to.
@@ -73,15 +71,8 @@ type Webhook struct {
 	api   *gl.Client
 	next  Handler
 	o     Options
-	queue chan job
-
-	mu   gosync.Mutex
-	seen *lru.Cache
-}
-
-type job struct {
-	event string
-	run   func(ctx context.Context, c *Client) error
+	queue *hook.Queue
+	seen  *hook.Seen
 }
 
 // NewWebhook checks the secret token of every delivery in constant time,
@@ -93,27 +84,10 @@ func NewWebhook(api *gl.Client, h Handler, o Options) (*Webhook, error) {
 		return nil, errors.New("gitlab: a webhook secret token is required")
 	}
 	o.defaults()
-	w := &Webhook{api: api, next: h, o: o, queue: make(chan job, o.QueueSize), seen: lru.New(o.Remember)}
-	for i := 0; i < o.Workers; i++ {
-		go w.work()
-	}
-	return w, nil
-}
-
-func (w *Webhook) work() {
-	for {
-		select {
-		case <-w.o.Context.Done():
-			return
-		case j := <-w.queue:
-			ctx, cancel := context.WithTimeout(w.o.Context, w.o.Timeout)
-			if err := j.run(ctx, NewClient(w.api)); err != nil {
-				deliveries.WithLabelValues(j.event, "failed").Inc()
-				w.o.Log.Error("handling gitlab event", "event", j.event, "err", err)
-			}
-			cancel()
-		}
-	}
+	return &Webhook{api: api, next: h, o: o,
+		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
+		seen:  hook.NewSeen(o.Remember, 0),
+	}, nil
 }
 
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -163,29 +137,27 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = r.Header.Get("X-Gitlab-Event-UUID")
 	}
-	if id != "" {
-		w.mu.Lock()
-		if _, dup := w.seen.Get(id); dup {
-			w.mu.Unlock()
-			deliveries.WithLabelValues(event, "duplicate").Inc()
-			rw.WriteHeader(http.StatusAccepted)
-			return
-		}
-		w.seen.Add(id, struct{}{})
-		w.mu.Unlock()
-	}
-	select {
-	case w.queue <- job{event: event, run: run}:
-		deliveries.WithLabelValues(event, "accepted").Inc()
+	if id != "" && !w.seen.First(id) {
+		deliveries.WithLabelValues(event, "duplicate").Inc()
 		rw.WriteHeader(http.StatusAccepted)
-	default:
+		return
+	}
+	queued := w.queue.Push(event, func(ctx context.Context) error {
+		err := run(ctx, NewClient(w.api))
+		if err != nil {
+			deliveries.WithLabelValues(event, "failed").Inc()
+		}
+		return err
+	})
+	if !queued {
 		if id != "" {
-			w.mu.Lock()
-			w.seen.Remove(id) // refused: a retry is welcome
-			w.mu.Unlock()
+			w.seen.Forget(id) // refused: a retry is welcome
 		}
 		answer(http.StatusServiceUnavailable, "over_capacity", "queue full, retry later")
+		return
 	}
+	deliveries.WithLabelValues(event, "accepted").Inc()
+	rw.WriteHeader(http.StatusAccepted)
 }
 
 // The parts of GitLab's payloads the bot reads. Decoding only these keeps a

@@ -1,0 +1,88 @@
+// Package hook holds what the bot's webhook receivers share: a bounded
+// queue that answers "full" instead of blocking a delivery, and a memory of
+// recent delivery IDs to drop retries.
+package hook
+
+import (
+	"context"
+	"log/slog"
+	gosync "sync"
+	"time"
+
+	"k8s.io/utils/lru"
+)
+
+// Queue runs jobs on a fixed number of workers until its context ends.
+type Queue struct {
+	jobs    chan job
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+type job struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// NewQueue starts workers that give each job at most timeout.
+func NewQueue(ctx context.Context, size, workers int, timeout time.Duration, log *slog.Logger) *Queue {
+	q := &Queue{jobs: make(chan job, size), timeout: timeout, log: log}
+	for i := 0; i < workers; i++ {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-q.jobs:
+					jctx, cancel := context.WithTimeout(ctx, q.timeout)
+					if err := j.run(jctx); err != nil {
+						q.log.Error("handling delivery", "event", j.name, "err", err)
+					}
+					cancel()
+				}
+			}
+		}()
+	}
+	return q
+}
+
+// Push queues a job, or reports false when the queue is full.
+func (q *Queue) Push(name string, run func(ctx context.Context) error) bool {
+	select {
+	case q.jobs <- job{name: name, run: run}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Seen remembers delivery IDs for a while.
+type Seen struct {
+	mu     gosync.Mutex
+	ids    *lru.Cache
+	window time.Duration // 0: for as long as they are remembered
+}
+
+// NewSeen remembers up to n IDs; window bounds how long one counts.
+func NewSeen(n int, window time.Duration) *Seen {
+	return &Seen{ids: lru.New(n), window: window}
+}
+
+// First records id and reports whether it is new.
+func (s *Seen) First(id string) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.ids.Get(id); ok && (s.window == 0 || now.Sub(at.(time.Time)) < s.window) {
+		return false
+	}
+	s.ids.Add(id, now)
+	return true
+}
+
+// Forget drops id, so that a delivery refused for capacity can come again.
+func (s *Seen) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ids.Remove(id)
+}
