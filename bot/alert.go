@@ -176,6 +176,9 @@ type Alerts struct {
 	Repos map[string]RepoOpener
 	Now   func() time.Time
 
+	// serial: alert groups are few; handling them one at a time keeps the
+	// per-group state and the counts simple.
+	serial gosync.Mutex
 	mu     gosync.Mutex
 	groups map[string]*groupState // by rule and group key
 	open   map[string]int         // open alert pull requests by repository
@@ -195,6 +198,8 @@ func branchOf(rule, groupKey string) string {
 
 // HandleAlert acts on every rule a group matches.
 func (a *Alerts) HandleAlert(ctx context.Context, g AlertGroup) error {
+	a.serial.Lock()
+	defer a.serial.Unlock()
 	alertsReceived.Inc()
 	a.mu.Lock()
 	if a.groups == nil {

@@ -14,9 +14,10 @@ import (
 // number), points the branch at it and opens the pull request, or updates
 // the branch and the open pull request of an earlier, identical request.
 //
-// Calls for a new pull request: branch, tree, commit, ref, pull, labels (when
-// configured). For a repeated request: branch, tree, commit, ref (refused:
-// it exists), ref update, pull lookup, pull edit (only when its text changed).
+// Calls for a new pull request: base head (unless this event read it
+// already), tree, commit, ref, pull, labels (when configured). For a
+// repeated request: tree, commit, ref (refused: it exists), ref update, pull
+// lookup, pull edit (only when its text changed).
 func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*forge.PullRequest, error) {
 	if err := ch.Validate(); err != nil {
 		return nil, err
