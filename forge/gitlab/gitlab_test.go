@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -333,5 +334,25 @@ func BenchmarkGitLabDeployCalls(b *testing.B) {
 			}
 			b.ReportMetric(float64(calls), "calls/deploy")
 		})
+	}
+}
+
+func TestOpenRepoByURL(t *testing.T) {
+	_, api := fakeProject(t, map[string]string{"README.md": "x\n"})
+	c := gitlab.NewClient(api)
+	f, r, err := c.OpenRepo(context.Background(), "git@gitlab.test:gitlab-org/gitlab-test.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FullName() != "gitlab-org/gitlab-test" || r.DefaultBranch != "main" || r.Host != "gitlab" {
+		t.Errorf("repo %+v", r)
+	}
+	if b, err := f.ReadFile(context.Background(), r, "main", "README.md"); err != nil || string(b) != "x\n" {
+		t.Errorf("read %q %v", b, err)
+	}
+	for _, url := range []string{"https://gitlab.test/other/project", "not-a-url"} {
+		if _, _, err := c.OpenRepo(context.Background(), url); !errors.Is(err, forge.ErrNotFound) {
+			t.Errorf("%s: %v", url, err)
+		}
 	}
 }

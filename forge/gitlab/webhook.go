@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -281,6 +282,22 @@ func (k Repos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forg
 	}
 	repo, err := repoOf(project{PathWithNamespace: p.PathWithNamespace, DefaultBranch: p.DefaultBranch, GitHTTPURL: p.HTTPURLToRepo})
 	return NewClient(k.API), repo, err
+}
+
+// OpenRepo reaches another project of the same GitLab by its URL, for a
+// change that belongs there (forge.Opener).
+func (c *Client) OpenRepo(ctx context.Context, url string) (forge.Forge, forge.Repo, error) {
+	path := strings.TrimSuffix(strings.TrimSuffix(url, "/"), ".git")
+	if i := strings.Index(path, "://"); i >= 0 {
+		path = path[i+3:]
+	} else if at := strings.Index(path, "@"); at >= 0 {
+		path = strings.Replace(path[at+1:], ":", "/", 1) // git@host:group/project
+	}
+	_, path, ok := strings.Cut(path, "/") // drop the host
+	if !ok || !strings.Contains(path, "/") {
+		return nil, forge.Repo{}, fmt.Errorf("%s is not a project URL: %w", url, forge.ErrNotFound)
+	}
+	return Repos{API: c.gl}.OpenRepo(ctx, path)
 }
 
 // Connector gives the verifier the bot user's client.

@@ -263,6 +263,7 @@ func (s *Server) routes() http.Handler {
 		})
 	}
 	h("GET /repository/files/{path}/raw", s.rawFile)
+	h("GET ", s.getProject)
 	h("GET /repository/tree", s.tree)
 	h("GET /members/all", s.listMembers)
 	h("POST /repository/commits", s.createCommit)
@@ -283,6 +284,11 @@ func (s *Server) routes() http.Handler {
 	h("GET /repository/commits/{sha}/statuses", s.listStatuses)
 	h("GET /repository/merge_base", s.mergeBase)
 	return mux
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"id": 5, "path_with_namespace": s.Project, "default_branch": "main",
+		"http_url_to_repo": "http://gitlab.test/" + s.Project + ".git"})
 }
 
 func (s *Server) at(ref string) (map[string]string, bool) {
