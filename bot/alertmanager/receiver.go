@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -30,13 +29,8 @@ type Handler interface {
 
 // Options tune the receiver.
 type Options struct {
-	Token        string // bearer token; required
-	QueueSize    int
-	Workers      int
-	MaxBodyBytes int64
-	Timeout      time.Duration
-	Log          *slog.Logger
-	Context      context.Context
+	Token string // bearer token; required
+	hook.Options
 }
 
 // Receiver is the HTTP handler.
@@ -52,24 +46,10 @@ func New(h Handler, o Options) (*Receiver, error) {
 	if o.Token == "" {
 		return nil, errors.New("alertmanager: a bearer token is required")
 	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 100
-	}
-	if o.Workers <= 0 {
-		o.Workers = 2
-	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 5 << 20
+		o.MaxBodyBytes = 5 << 20 // a notification is small
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	if o.Context == nil {
-		o.Context = context.Background()
-	}
+	o.Defaults()
 	return &Receiver{next: h, o: o,
 		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
 		seen:  hook.NewSeen(10000, retryWindow),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"io"
 	"log/slog"
 	"net/http"
@@ -53,7 +54,7 @@ func post(h http.Handler, auth string, body []byte) int {
 
 func TestReceiver(t *testing.T) {
 	r := &recorder{groups: make(chan bot.AlertGroup, 10)}
-	h, err := alertmanager.New(r, alertmanager.Options{Token: token, Log: quiet, Context: t.Context()})
+	h, err := alertmanager.New(r, alertmanager.Options{Token: token, Options: hook.Options{Log: quiet, Context: t.Context()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,6 +113,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 	b := bot.New(log)
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
+	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx}
 	repos := map[string]bot.RepoOpener{}
 	if cfg.githubEnabled() {
 		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
@@ -122,15 +124,12 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 			store.Close()
 			return nil, fmt.Errorf("github: %w", err)
 		}
-		hook, err := github.NewWebhook(cc, b, github.Options{
-			Secret: cfg.GitHub.App.WebhookSecret, QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers,
-			Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
-		})
+		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
-		mux.Handle("/api/github/hook", hook)
+		mux.Handle("/api/github/hook", wh)
 		connectors["github"] = github.Connector{CC: cc}
 		repos["github"] = github.AppRepos{CC: cc}
 	}
@@ -144,24 +143,19 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 			store.Close()
 			return nil, fmt.Errorf("gitlab: %w", err)
 		}
-		hook, err := gitlab.NewWebhook(api, b, gitlab.Options{
-			Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, QueueSize: cfg.Queue.Size,
-			Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
-		})
+		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
-		mux.Handle("/api/gitlab/hook", hook)
+		mux.Handle("/api/gitlab/hook", wh)
 		connectors["gitlab"] = gitlab.Connector{API: api}
 		repos["gitlab"] = gitlab.Repos{API: api}
 	}
 	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
 	b.Verifier, b.Owners = verifier, verifier
 	if len(cfg.Alerts.Rules) > 0 {
-		receiver, err := alertmanager.New(&bot.Alerts{Bot: b, Rules: cfg.Alerts.Rules, Repos: repos}, alertmanager.Options{
-			Token: cfg.Alerts.Token, QueueSize: cfg.Queue.Size, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx,
-		})
+		receiver, err := alertmanager.New(&bot.Alerts{Bot: b, Rules: cfg.Alerts.Rules, Repos: repos}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err

@@ -28,7 +28,7 @@ var env *envtest.Environment
 func TestMain(m *testing.M) { synctest.Main(m, &env) }
 
 // hook posts a real GitHub payload, edited, signed, to the server.
-func hook(t *testing.T, url, event, file string, edits map[string]any) {
+func webhook(t *testing.T, url, event, file string, edits map[string]any) {
 	t.Helper()
 	raw, err := os.ReadFile("../../forge/github/testdata/" + file)
 	if err != nil {
@@ -115,7 +115,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	defer func() { srv.Close(); cancel(); s.close() }()
 
 	// 1. /deploy in a comment on the repository: the bot opens #1.
-	hook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+	webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
 		"repository":   repository,
 		"comment.body": deploy + " --provider flux",
 	})
@@ -124,7 +124,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 
 	// 2. A person merges it; GitHub sends the merged pull_request event.
 	sha := gh.Merge(pr.Number)
-	hook(t, srv.URL, "pull_request", "pull_request/closed.merged.json", map[string]any{
+	webhook(t, srv.URL, "pull_request", "pull_request/closed.merged.json", map[string]any{
 		"installation":                  map[string]any{"id": 1},
 		"pull_request.number":           pr.Number,
 		"pull_request.body":             pr.Body,
@@ -171,7 +171,7 @@ spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}`)
 	eventually(t, "the store to empty", func() bool { return s.verifier.Pending() == 0 })
 
 	// 4. "Re-run" on the check: the same check run goes through its states again.
-	hook(t, srv.URL, "check_run", "check_run/rerequested.json", map[string]any{
+	webhook(t, srv.URL, "check_run", "check_run/rerequested.json", map[string]any{
 		"repository":            repository,
 		"installation":          map[string]any{"id": 1},
 		"check_run.name":        run.Name,

@@ -97,9 +97,9 @@ func TestPullAndFiles(t *testing.T) {
 
 func TestWebhookMergeAndRerun(t *testing.T) {
 	r := newRecorder()
-	hook := newHook(t, r, github.Options{})
+	wh := newHook(t, r, github.Options{})
 	merged := edit(t, payload(t, "pull_request/closed.merged.json"), map[string]any{"installation": map[string]any{"id": 1}})
-	if rec := deliver(hook, "pull_request", "m1", merged, true); rec.Code != http.StatusAccepted {
+	if rec := deliver(wh, "pull_request", "m1", merged, true); rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d", rec.Code)
 	}
 	select {
@@ -112,9 +112,9 @@ func TestWebhookMergeAndRerun(t *testing.T) {
 		t.Fatal("merge not handled")
 	}
 	// Closed without merging, opened, a check run of another app: nothing to verify.
-	deliver(hook, "pull_request", "m2", payload(t, "pull_request/closed.unmerged.json"), true)
-	deliver(hook, "pull_request", "m3", payload(t, "pull_request/opened.json"), true)
-	deliver(hook, "check_run", "c1", payload(t, "check_run/rerequested.json"), true)
+	deliver(wh, "pull_request", "m2", payload(t, "pull_request/closed.unmerged.json"), true)
+	deliver(wh, "pull_request", "m3", payload(t, "pull_request/opened.json"), true)
+	deliver(wh, "check_run", "c1", payload(t, "check_run/rerequested.json"), true)
 	select {
 	case ev := <-r.merges:
 		t.Errorf("unexpected merge event %+v", ev)

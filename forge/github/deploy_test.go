@@ -3,6 +3,7 @@ package github_test
 import (
 	"context"
 	"fmt"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,11 +45,11 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func deployHook(t testing.TB, s *githubtest.Server) http.Handler {
 	t.Helper()
-	hook, err := github.NewWebhook(clientCreator(t, s.APIURL()), bot.New(quiet), github.Options{Secret: secret, Log: quiet})
+	wh, err := github.NewWebhook(clientCreator(t, s.APIURL()), bot.New(quiet), github.Options{Secret: secret, Options: hook.Options{Log: quiet}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hook
+	return wh
 }
 
 func commentPayload(t testing.TB, id int64, body string) []byte {
@@ -57,9 +58,9 @@ func commentPayload(t testing.TB, id int64, body string) []byte {
 
 func TestDeployEndToEnd(t *testing.T) {
 	s := fleet(t, "labels: [gitops-bot]\n")
-	hook := deployHook(t, s)
+	wh := deployHook(t, s)
 
-	if rec := deliver(hook, "issue_comment", "d1", commentPayload(t, 11, deployCmd), true); rec.Code != http.StatusAccepted {
+	if rec := deliver(wh, "issue_comment", "d1", commentPayload(t, 11, deployCmd), true); rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d", rec.Code)
 	}
 	waitFor(t, "the reply", func() bool { return len(s.Comments(1)) == 1 })
@@ -92,7 +93,7 @@ func TestDeployEndToEnd(t *testing.T) {
 
 	// The same command again updates the same branch and pull request.
 	s.Reset()
-	deliver(hook, "issue_comment", "d2", commentPayload(t, 12, deployCmd), true)
+	deliver(wh, "issue_comment", "d2", commentPayload(t, 12, deployCmd), true)
 	waitFor(t, "the second reply", func() bool { return len(s.Comments(1)) == 2 })
 	if len(s.Pulls()) != 1 || !strings.Contains(s.Comments(1)[1].Body, "Updated #1") {
 		t.Errorf("pulls %d, reply %s", len(s.Pulls()), s.Comments(1)[1].Body)
@@ -105,8 +106,8 @@ func TestDeployEndToEnd(t *testing.T) {
 func TestDeployRefusedForReader(t *testing.T) {
 	s := fleet(t, "")
 	s.SetPermission("Codertocat", "read")
-	hook := deployHook(t, s)
-	deliver(hook, "issue_comment", "d1", commentPayload(t, 11, deployCmd), true)
+	wh := deployHook(t, s)
+	deliver(wh, "issue_comment", "d1", commentPayload(t, 11, deployCmd), true)
 	waitFor(t, "the reply", func() bool { return len(s.Comments(1)) == 1 })
 	if !strings.Contains(s.Comments(1)[0].Body, "Sorry @Codertocat") || len(s.Pulls()) != 0 {
 		t.Errorf("reply %s, pulls %d", s.Comments(1)[0].Body, len(s.Pulls()))

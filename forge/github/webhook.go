@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,44 +17,13 @@ import (
 	"k8s.io/utils/lru"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 )
 
 // Options tune the webhook endpoint.
 type Options struct {
-	Secret       string        // webhook secret; required
-	QueueSize    int           // deliveries waiting for a worker; a full queue answers 503
-	Workers      int           // deliveries handled at once
-	MaxBodyBytes int64         // larger deliveries are refused with 413
-	Remember     int           // delivery IDs remembered to drop redeliveries
-	Timeout      time.Duration // time one delivery may take
-	Log          *slog.Logger
-	// Context is the parent of every delivery's handling; cancel it to stop.
-	Context context.Context
-}
-
-// Defaults: GitHub caps payloads at 25 MB; the rest suit a small install.
-func (o *Options) defaults() {
-	if o.QueueSize <= 0 {
-		o.QueueSize = 100
-	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 25 << 20
-	}
-	if o.Remember <= 0 {
-		o.Remember = 10000
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	if o.Context == nil {
-		o.Context = context.Background()
-	}
+	Secret string // webhook secret; required
+	hook.Options
 }
 
 var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -76,7 +44,7 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 	if o.Secret == "" {
 		return nil, errors.New("github: a webhook secret is required")
 	}
-	o.defaults()
+	o.Defaults()
 	log := o.Log
 	queue := githubapp.QueueAsyncScheduler(o.QueueSize, o.Workers,
 		githubapp.WithContextDeriver(func(context.Context) context.Context { return o.Context }),

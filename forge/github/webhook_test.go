@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,11 +88,11 @@ func clientCreator(t testing.TB, apiURL string) githubapp.ClientCreator {
 func newHook(t testing.TB, h github.Handler, o github.Options) http.Handler {
 	t.Helper()
 	o.Secret, o.Log = secret, quiet
-	hook, err := github.NewWebhook(clientCreator(t, "http://127.0.0.1:1/api/v3/"), h, o)
+	wh, err := github.NewWebhook(clientCreator(t, "http://127.0.0.1:1/api/v3/"), h, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hook
+	return wh
 }
 
 func payload(t testing.TB, name string) []byte {
@@ -137,8 +138,8 @@ func deliver(h http.Handler, event, id string, body []byte, sign bool) *httptest
 
 func TestWebhookDecodesIssueComment(t *testing.T) {
 	r := newRecorder()
-	hook := newHook(t, r, github.Options{})
-	rec := deliver(hook, "issue_comment", "d1", payload(t, "issue_comment/created.json"), true)
+	wh := newHook(t, r, github.Options{})
+	rec := deliver(wh, "issue_comment", "d1", payload(t, "issue_comment/created.json"), true)
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -158,10 +159,10 @@ func TestWebhookDecodesIssueComment(t *testing.T) {
 
 func TestWebhookPullRequestCommentAndBots(t *testing.T) {
 	r := newRecorder()
-	hook := newHook(t, r, github.Options{})
+	wh := newHook(t, r, github.Options{})
 	// The captured PR comment came from a repository webhook; as an App delivery it carries an installation.
 	body := edit(t, payload(t, "issue_comment/created.on-pull-request.json"), map[string]any{"installation": map[string]any{"id": 1}})
-	if rec := deliver(hook, "issue_comment", "d1", body, true); rec.Code != http.StatusAccepted {
+	if rec := deliver(wh, "issue_comment", "d1", body, true); rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d", rec.Code)
 	}
 	ev := r.next(t)
@@ -169,12 +170,12 @@ func TestWebhookPullRequestCommentAndBots(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.login": "renovate[bot]"})
-	deliver(hook, "issue_comment", "d2", body, true)
+	deliver(wh, "issue_comment", "d2", body, true)
 	if ev := r.next(t); !ev.AuthorIsBot {
 		t.Errorf("a [bot] author was not marked: %+v", ev)
 	}
 	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.type": "Bot"})
-	deliver(hook, "issue_comment", "d3", body, true)
+	deliver(wh, "issue_comment", "d3", body, true)
 	if ev := r.next(t); !ev.AuthorIsBot {
 		t.Errorf("a Bot-typed author was not marked: %+v", ev)
 	}
@@ -182,7 +183,7 @@ func TestWebhookPullRequestCommentAndBots(t *testing.T) {
 
 func TestWebhookRefusesAndIgnores(t *testing.T) {
 	r := newRecorder()
-	hook := newHook(t, r, github.Options{MaxBodyBytes: 64 << 10})
+	wh := newHook(t, r, github.Options{Options: hook.Options{MaxBodyBytes: 64 << 10}})
 	good := payload(t, "issue_comment/created.json")
 	cases := []struct {
 		name   string
@@ -213,7 +214,7 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 				req.Header.Set("X-Hub-Signature-256", githubtest.Sign("other", c.body))
 			}
 			rec := httptest.NewRecorder()
-			hook.ServeHTTP(rec, req)
+			wh.ServeHTTP(rec, req)
 			if rec.Code != c.status {
 				t.Errorf("status %d, want %d (%s)", rec.Code, c.status, rec.Body)
 			}
@@ -228,12 +229,12 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 	req.Header.Set("X-GitHub-Event", "issue_comment")
 	req.Header.Set("X-Hub-Signature-256", "sha256=00")
 	rec := httptest.NewRecorder()
-	hook.ServeHTTP(rec, req)
+	wh.ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("chunked oversized: status %d", rec.Code)
 	}
 	if rec := httptest.NewRecorder(); true {
-		hook.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/github/hook", nil))
+		wh.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/github/hook", nil))
 		if rec.Code != http.StatusMethodNotAllowed {
 			t.Errorf("GET: status %d", rec.Code)
 		}
@@ -242,36 +243,36 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 
 func TestWebhookRedeliveryIsHandledOnce(t *testing.T) {
 	r := newRecorder()
-	hook := newHook(t, r, github.Options{})
+	wh := newHook(t, r, github.Options{})
 	body := payload(t, "issue_comment/created.json")
 	for i := 0; i < 3; i++ {
-		if rec := deliver(hook, "issue_comment", "same-id", body, true); rec.Code != http.StatusAccepted {
+		if rec := deliver(wh, "issue_comment", "same-id", body, true); rec.Code != http.StatusAccepted {
 			t.Fatalf("delivery %d: status %d", i, rec.Code)
 		}
 	}
 	r.next(t)
 	r.none(t)
-	deliver(hook, "issue_comment", "other-id", body, true)
+	deliver(wh, "issue_comment", "other-id", body, true)
 	r.next(t)
 }
 
 func TestWebhookFullQueueAnswers503(t *testing.T) {
 	r := newRecorder()
 	r.block = make(chan struct{})
-	hook := newHook(t, r, github.Options{Workers: 1, QueueSize: 1})
+	wh := newHook(t, r, github.Options{Options: hook.Options{Workers: 1, QueueSize: 1}})
 	body := payload(t, "issue_comment/created.json")
-	deliver(hook, "issue_comment", "a", body, true)
+	deliver(wh, "issue_comment", "a", body, true)
 	r.next(t) // the worker is now busy
-	if rec := deliver(hook, "issue_comment", "b", body, true); rec.Code != http.StatusAccepted {
+	if rec := deliver(wh, "issue_comment", "b", body, true); rec.Code != http.StatusAccepted {
 		t.Fatalf("queued delivery: %d", rec.Code)
 	}
-	if rec := deliver(hook, "issue_comment", "c", body, true); rec.Code != http.StatusServiceUnavailable {
+	if rec := deliver(wh, "issue_comment", "c", body, true); rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("over capacity: %d, want 503", rec.Code)
 	}
 	close(r.block)
 	r.next(t) // b
 	// c was refused, so its redelivery is accepted and handled.
-	if rec := deliver(hook, "issue_comment", "c", body, true); rec.Code != http.StatusAccepted {
+	if rec := deliver(wh, "issue_comment", "c", body, true); rec.Code != http.StatusAccepted {
 		t.Fatalf("redelivery after 503: %d", rec.Code)
 	}
 	r.next(t)
@@ -292,8 +293,8 @@ func (discard) HandleMerge(context.Context, forge.MergeForge, forge.MergeEvent) 
 // BenchmarkWebhookAck measures a signed delivery over loopback HTTP, from
 // the request to the 202, and reports the 99th percentile.
 func BenchmarkWebhookAck(b *testing.B) {
-	hook := newHook(b, discard{}, github.Options{QueueSize: 10000, Workers: 2})
-	srv := httptest.NewServer(hook)
+	wh := newHook(b, discard{}, github.Options{Options: hook.Options{QueueSize: 10000, Workers: 2}})
+	srv := httptest.NewServer(wh)
 	defer srv.Close()
 	body := payload(b, "issue_comment/created.json")
 	sig := githubtest.Sign(secret, body)

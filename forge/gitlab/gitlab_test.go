@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"io"
 	"log/slog"
 	"net/http"
@@ -82,9 +83,9 @@ func deliver(h http.Handler, event, token, uuid string, body []byte) int {
 	return rec.Code
 }
 
-func hook(t testing.TB, h gitlab.Handler, api *gl.Client) *gitlab.Webhook {
+func webhook(t testing.TB, h gitlab.Handler, api *gl.Client) *gitlab.Webhook {
 	t.Helper()
-	w, err := gitlab.NewWebhook(api, h, gitlab.Options{Secret: secret, BotUser: "gitops-bot", Log: quiet, Context: t.Context()})
+	w, err := gitlab.NewWebhook(api, h, gitlab.Options{Secret: secret, BotUser: "gitops-bot", Options: hook.Options{Log: quiet, Context: t.Context()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func hook(t testing.TB, h gitlab.Handler, api *gl.Client) *gitlab.Webhook {
 
 func TestWebhookEvents(t *testing.T) {
 	r := newRecorder()
-	w := hook(t, r, nil)
+	w := webhook(t, r, nil)
 
 	if code := deliver(w, "Note Hook", secret, "a", payload(t, "note_merge_request.json", nil)); code != http.StatusAccepted {
 		t.Fatalf("note on MR: %d", code)
@@ -143,7 +144,7 @@ func TestWebhookEvents(t *testing.T) {
 
 func TestWebhookRefuses(t *testing.T) {
 	r := newRecorder()
-	w := hook(t, r, nil)
+	w := webhook(t, r, nil)
 	body := payload(t, "note_issue.json", nil)
 	for name, c := range map[string]struct {
 		token string
@@ -203,7 +204,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // into the bot and the fake GitLab: an award, one commit, a merge request, a note.
 func TestDeployThroughGitLab(t *testing.T) {
 	s, api := fakeProject(t, map[string]string{"README.md": "x\n"})
-	w := hook(t, bot.New(quiet), api)
+	w := webhook(t, bot.New(quiet), api)
 	noteID := s.AddNote(1, true, "root", podinfo)
 	body := payload(t, "note_merge_request.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID})
 	s.Reset()
@@ -245,7 +246,7 @@ func TestDeployThroughGitLab(t *testing.T) {
 
 func TestDeployRefusedForGuest(t *testing.T) {
 	s, api := fakeProject(t, nil)
-	w := hook(t, bot.New(quiet), api)
+	w := webhook(t, bot.New(quiet), api)
 	noteID := s.AddNote(17, false, "guest", podinfo)
 	deliver(w, "Note Hook", secret, "g", payload(t, "note_issue.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID, "user.username": "guest"}))
 	waitFor(t, "the reply", func() bool { return len(s.Notes()) == 2 })

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
@@ -27,39 +25,9 @@ type Handler interface {
 
 // Options tune the webhook endpoint.
 type Options struct {
-	Secret       string // the webhook's secret token; required
-	BotUser      string // the bot's own username: its notes are ignored
-	QueueSize    int
-	Workers      int
-	MaxBodyBytes int64
-	Remember     int // event IDs remembered to drop retries
-	Timeout      time.Duration
-	Log          *slog.Logger
-	Context      context.Context
-}
-
-func (o *Options) defaults() {
-	if o.QueueSize <= 0 {
-		o.QueueSize = 100
-	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 25 << 20
-	}
-	if o.Remember <= 0 {
-		o.Remember = 10000
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	if o.Context == nil {
-		o.Context = context.Background()
-	}
+	Secret  string // the webhook's secret token; required
+	BotUser string // the bot's own username: its notes are ignored
+	hook.Options
 }
 
 var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -84,7 +52,7 @@ func NewWebhook(api *gl.Client, h Handler, o Options) (*Webhook, error) {
 	if o.Secret == "" {
 		return nil, errors.New("gitlab: a webhook secret token is required")
 	}
-	o.defaults()
+	o.Defaults()
 	return &Webhook{api: api, next: h, o: o,
 		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
 		seen:  hook.NewSeen(o.Remember, 0),

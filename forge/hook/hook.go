@@ -86,3 +86,41 @@ func (s *Seen) Forget(id string) {
 	defer s.mu.Unlock()
 	s.ids.Remove(id)
 }
+
+// Options tune a receiver's delivery handling. The zero value of each
+// field means its default.
+type Options struct {
+	QueueSize    int           // deliveries waiting for a worker; a full queue answers 503 (default 100)
+	Workers      int           // deliveries handled at once (default 4)
+	MaxBodyBytes int64         // larger deliveries are refused with 413 (default 25 MB, GitHub's cap)
+	Remember     int           // delivery IDs remembered to drop redeliveries (default 10,000)
+	Timeout      time.Duration // time one delivery may take (default 2 minutes)
+	Log          *slog.Logger
+	// Context is the parent of every delivery's handling; cancel it to stop.
+	Context context.Context
+}
+
+// Defaults fills the unset fields.
+func (o *Options) Defaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 25 << 20
+	}
+	if o.Remember <= 0 {
+		o.Remember = 10000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+}
