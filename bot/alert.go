@@ -179,7 +179,6 @@ type Alerts struct {
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
 	serial gosync.Mutex
-	mu     gosync.Mutex
 	groups map[string]*groupState // by rule and group key
 	open   map[string]int         // open alert pull requests by repository
 }
@@ -201,11 +200,9 @@ func (a *Alerts) HandleAlert(ctx context.Context, g AlertGroup) error {
 	a.serial.Lock()
 	defer a.serial.Unlock()
 	alertsReceived.Inc()
-	a.mu.Lock()
 	if a.groups == nil {
 		a.groups, a.open = map[string]*groupState{}, map[string]int{}
 	}
-	a.mu.Unlock()
 	labels := g.CommonLabels
 	if len(g.Alerts) > 0 && len(labels) == 0 {
 		labels = g.Alerts[0].Labels
@@ -245,13 +242,11 @@ func (a *Alerts) now() time.Time {
 
 func (a *Alerts) apply(ctx context.Context, r *AlertRule, g AlertGroup) error {
 	key := r.Name + "\x00" + g.GroupKey
-	a.mu.Lock()
 	st := a.groups[key]
 	if st == nil {
 		st = &groupState{}
 		a.groups[key] = st
 	}
-	a.mu.Unlock()
 
 	opener, ok := a.Repos[r.Host]
 	if !ok && r.Host == "" && len(a.Repos) == 1 {
@@ -269,9 +264,7 @@ func (a *Alerts) apply(ctx context.Context, r *AlertRule, g AlertGroup) error {
 	if g.Status == "resolved" {
 		if st.pr > 0 && !st.resolved {
 			st.resolved = true
-			a.mu.Lock()
 			a.open[r.Repo]--
-			a.mu.Unlock()
 			return f.Reply(ctx, repo, forge.Reply{Thread: st.pr, PR: true, Key: "alert-resolved",
 				Body: fmt.Sprintf("The alert group has resolved (%s). Review whether this change is still wanted.", code(g.GroupKey))})
 		}
@@ -296,9 +289,7 @@ func (a *Alerts) apply(ctx context.Context, r *AlertRule, g AlertGroup) error {
 			alertsSuppressed.WithLabelValues("cooldown").Inc()
 			return nil
 		}
-		a.mu.Lock()
 		full := r.MaxOpen > 0 && a.open[r.Repo] >= r.MaxOpen
-		a.mu.Unlock()
 		if full && !r.DryRun {
 			alertsSuppressed.WithLabelValues("cap").Inc()
 			return nil
@@ -337,9 +328,7 @@ func (a *Alerts) apply(ctx context.Context, r *AlertRule, g AlertGroup) error {
 	if x.lastPR != nil {
 		if x.lastPR.Created || st.pr == 0 {
 			alertPRs.WithLabelValues("opened").Inc()
-			a.mu.Lock()
 			a.open[r.Repo]++
-			a.mu.Unlock()
 		} else {
 			alertPRs.WithLabelValues("updated").Inc()
 		}
