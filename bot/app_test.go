@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
@@ -200,12 +201,12 @@ func TestDeployChartReusesHelmRepository(t *testing.T) {
 }
 
 func BenchmarkDeployAppThreeEnvironments(b *testing.B) {
-	config := "provider: flux\nenvironments:\n- {name: dev}\n- {name: staging}\n- {name: production}\n"
+	cfg := "provider: flux\nenvironments:\n- {name: dev}\n- {name: staging}\n- {name: production}\n"
 	cmd := "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env dev --env staging --env production --replicas 2 --ingress web.example.com"
 	for _, format := range []string{"kustomize", "helm"} {
 		b.Run(format, func(b *testing.B) {
 			for b.Loop() {
-				f := fleet(b, "flux", map[string]string{ConfigPath: config})
+				f := fleet(b, "flux", map[string]string{config.Path: cfg})
 				if reply := handleOn(b, f, cmd+" --format "+format); !strings.Contains(reply, "Opened") {
 					b.Fatal(reply)
 				}

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/forge"
 )
 
 // authorize decides whether user may run commands that change the
 // repository: the minimum permission must hold and, when allow-lists are
 // set, the user must be on one. why says, politely, what is missing.
-func authorize(ctx context.Context, f forge.Authorizer, r forge.Repo, a Access, user string) (ok bool, why string, err error) {
+func authorize(ctx context.Context, f forge.Authorizer, r forge.Repo, a config.Access, user string) (ok bool, why string, err error) {
 	min, err := forge.ParsePermission(a.MinPermission)
 	if err != nil {
 		return false, "", err
@@ -40,5 +41,5 @@ func authorize(ctx context.Context, f forge.Authorizer, r forge.Repo, a Access, 
 			return true, "", nil
 		}
 	}
-	return false, fmt.Sprintf("commands here are limited to the users and teams listed in `%s`", ConfigPath), nil
+	return false, fmt.Sprintf("commands here are limited to the users and teams listed in `%s`", config.Path), nil
 }

@@ -1,6 +1,7 @@
-// Package bot is the forge-neutral core: it reads commands from comments,
-// checks who may run them, loads the repository config, asks a provider for
-// the change and hands it to the forge as a pull request.
+// Package bot is the forge-neutral core of the comment and merge flows: it
+// reads the commands of a comment, checks who may run them, loads the
+// repository config, runs each verb (bot/verbs) with a command.Request and
+// replies once; after a merge it starts the verification (sync/verify).
 package bot
 
 import (
@@ -9,13 +10,20 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot/command"
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/logctx"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	_ "github.com/gitops-bot/gitops-bot/bot/verbs" // every verb registers itself
+	"github.com/gitops-bot/gitops-bot/bot/workload"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/argocd"
 	"github.com/gitops-bot/gitops-bot/providers/flux"
-	"github.com/gitops-bot/gitops-bot/providers/preflight"
-	"github.com/gitops-bot/gitops-bot/sync"
 )
 
 // Bot handles events. It holds no per-repository state.
@@ -26,12 +34,7 @@ type Bot struct {
 	Verifier Verifier
 	// Owners answers, from a cluster, which GitOps objects apply a
 	// workload; nil when no cluster is configured.
-	Owners Owners
-}
-
-// Owners finds the GitOps objects that apply a workload (sync.Verifier).
-type Owners interface {
-	Owners(ctx context.Context, cluster, kind, name string) ([]sync.Owner, error)
+	Owners workload.Owners
 }
 
 // New returns a bot with both providers.
@@ -48,38 +51,19 @@ func New(log *slog.Logger) *Bot {
 // ReactionSeen is the reaction that tells the commenter the bot is on it.
 const ReactionSeen = "eyes"
 
-// execution is the context of one comment's commands.
-type execution struct {
-	bot    *Bot
-	forge  forge.Forge
-	event  forge.CommentEvent
-	config *Config
-	inv    Invocation
-	// plan: reply with the change instead of proposing it (/plan).
-	plan bool
-	// providerName is the provider the command resolved to.
-	providerName string
-	files        []string // the repository's files, once read
-	// redirected: running in the repository that owns the workload, on a
-	// comment made in another one.
-	redirected bool
-	// For changes not asked for in a comment (alerts): the branch to use and
-	// the account of why, in place of "requested by".
-	branch, origin string
-	lastPR         *forge.PullRequest // what propose opened or updated
-}
-
 // HandleComment runs the commands of a new comment and replies once on the
 // thread with the outcome of each.
 func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.CommentEvent) error {
 	if ev.AuthorIsBot {
 		return nil
 	}
-	invs := ParseComment(ev.Body)
+	invs := command.ParseComment(ev.Body)
 	if len(invs) == 0 {
 		return nil
 	}
-	log := b.Log.With("repo", ev.Repo.FullName(), "thread", ev.Thread, "comment", ev.CommentID, "user", ev.Author)
+	log := b.Log.With("delivery", ev.DeliveryID, "host", ev.Repo.Host, "repo", ev.Repo.FullName(),
+		"thread", ev.Thread, "comment", ev.CommentID, "user", ev.Author)
+	ctx = logctx.With(ctx, log)
 	first, err := f.React(ctx, ev.Repo, forge.CommentRef{Thread: ev.Thread, ID: ev.CommentID, PR: ev.IsPR}, ReactionSeen)
 	if err != nil {
 		// A missing reaction is cosmetic; the reply still comes.
@@ -89,85 +73,169 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	reply := func(body string) error {
 		return f.Reply(ctx, ev.Repo, forge.Reply{Thread: ev.Thread, PR: ev.IsPR, Key: fmt.Sprintf("comment-%d", ev.CommentID), Body: body, New: first})
 	}
-	if len(invs) > MaxCommands {
-		commandsTotal.WithLabelValues("", "rejected").Inc()
-		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), MaxCommands))
+	if len(invs) > command.MaxCommands {
+		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
+		log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs))
+		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), command.MaxCommands))
 	}
 
-	cfg, cfgErr := LoadConfig(ctx, f, ev.Repo, ev.Repo.DefaultBranch)
-	x := &execution{bot: b, forge: f, event: ev, config: cfg}
-	authorized := false // checked once, on the first verb that needs it
+	cfg, cfgErr := config.Load(ctx, f, ev.Repo, ev.Repo.DefaultBranch)
+	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr}
 	var sections []string
 	for _, inv := range invs {
-		x.inv, x.plan, x.providerName, x.files = inv, false, "", nil
-		out, outcome := x.run(ctx, cfgErr, &authorized)
-		commandsTotal.WithLabelValues(inv.Verb, outcome).Inc()
-		log.Info("command", "verb", inv.Verb, "outcome", outcome)
-		sections = append(sections, out)
+		start := time.Now()
+		o := c.run(ctx, inv)
+		commandsTotal.WithLabelValues(inv.Verb, string(o.outcome)).Inc()
+		attrs := []any{"verb", inv.Verb, "outcome", o.outcome, "duration", time.Since(start).Round(time.Millisecond)}
+		if o.err != nil {
+			attrs = append(attrs, "error", o.err.Error(), "kind", errs.KindOf(o.err).String())
+		}
+		if o.pr != nil {
+			attrs = append(attrs, "pull_request", o.pr.URL)
+		}
+		log.Info("command", attrs...)
+		sections = append(sections, o.body)
 	}
 	return reply(strings.Join(sections, "\n\n---\n\n"))
 }
 
-// run executes one invocation and returns the reply section and an outcome
-// label for metrics.
-func (x *execution) run(ctx context.Context, cfgErr error, authorized *bool) (string, string) {
-	inv := x.inv
-	v, ok := verbs[inv.Verb]
-	if !ok {
-		return fmt.Sprintf("%s: unknown command %s. Known commands: %s. Try `/help`.", code(inv.Line), code("/"+inv.Verb), knownVerbs()), "unknown"
-	}
-	if inv.Err != nil {
-		return usageReply(v, inv, inv.Err.Error()), "usage"
-	}
-	if v.needsAuth {
-		if cfgErr != nil {
-			var ce *ConfigError
-			if errors.As(cfgErr, &ce) {
-				return fmt.Sprintf("%s: the repository config is invalid, so I changed nothing.\n\n%s", code(inv.Line), codeBlock("", ce.Error())), "config"
-			}
-			return fmt.Sprintf("%s: I could not read `%s` (%v). Nothing was changed; comment again to retry.", code(inv.Line), ConfigPath, cfgErr), "error"
-		}
-		if !*authorized {
-			ok, why, err := authorize(ctx, x.forge, x.event.Repo, x.config.Access, x.event.Author)
-			if err != nil {
-				return fmt.Sprintf("%s: I could not check your permissions (%v). Nothing was changed; comment again to retry.", code(inv.Line), err), "error"
-			}
-			if !ok {
-				return fmt.Sprintf("Sorry %s, %s, so I did not run %s. Ask someone with access to run it.", mention(x.event.Author), why, code(inv.Line)), "denied"
-			}
-			*authorized = true
-		}
-	}
-	fs, run, err := v.parse(inv.Args)
-	if err != nil {
-		return usageReply(v, inv, err.Error()), "usage"
-	}
-	out, err := run(ctx, x, fs.Args())
-	var ew *elsewhere
-	if errors.As(err, &ew) {
-		out, err = x.inOtherRepo(ctx, ew, run, fs.Args())
-	}
-	var ue *usageError
-	var pe *preflight.Error
-	switch {
-	case errors.As(err, &ue):
-		return usageReply(v, inv, ue.msg), "usage"
-	case errors.As(err, &pe):
-		return fmt.Sprintf("%s: the change does not pass the checks, so I opened nothing.\n\n%s", code(inv.Line), codeBlock("", pe.Error())), "invalid"
-	case err != nil:
-		return fmt.Sprintf("%s failed: %v\n\nNothing was changed.", code(inv.Line), err), "error"
-	}
-	return out, "ok"
+// commentRun is one comment's commands: what they share is read once.
+type commentRun struct {
+	bot        *Bot
+	host       forge.Forge
+	ev         forge.CommentEvent
+	cfg        *config.Config
+	cfgErr     error
+	authorized bool // checked once, on the first verb that needs it
 }
 
-func usageReply(v *verb, inv Invocation, msg string) string {
-	return fmt.Sprintf("%s: %s\n\nUsage:\n%s", code(inv.Line), msg, codeBlock("", v.usage()))
+// outcome of one command, for the reply, the metrics and the log.
+type outcome struct {
+	body    string
+	outcome command.Outcome
+	err     error
+	pr      *forge.PullRequest
+}
+
+func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
+	v, ok := command.Lookup(inv.Verb)
+	if !ok {
+		return outcome{body: fmt.Sprintf("%s: unknown command %s. Known commands: %s. Try `/help`.", md.Code(inv.Line), md.Code("/"+inv.Verb), knownVerbs()), outcome: command.BadArgs}
+	}
+	if inv.Err != nil {
+		return render(inv.Line, v, command.Result{}, errs.Usage("%v", inv.Err))
+	}
+	if v.Spec().Changes {
+		if o, stop := c.mayChange(ctx, inv); stop {
+			return o
+		}
+	}
+	args, err := command.Parse(v, inv.Args)
+	if err != nil {
+		return render(inv.Line, v, command.Result{}, err)
+	}
+	req := c.request(inv.Line, args, c.host, c.ev.Repo, c.cfg)
+	res, err := v.Run(ctx, req)
+	var ew *workload.Elsewhere
+	if errors.As(err, &ew) {
+		res, err = c.inOtherRepo(ctx, ew, inv, args)
+	}
+	return render(inv.Line, v, res, err)
+}
+
+func render(line string, v command.Verb, res command.Result, err error) outcome {
+	body, o := command.Render(line, v, res, err)
+	return outcome{body: body, outcome: o, err: err, pr: res.PR}
+}
+
+// mayChange checks the config and the commenter's access before a verb
+// that changes something; stop is true when the command must not run.
+func (c *commentRun) mayChange(ctx context.Context, inv command.Invocation) (outcome, bool) {
+	if c.cfgErr != nil {
+		var ce *config.Error
+		if errors.As(c.cfgErr, &ce) {
+			return outcome{body: fmt.Sprintf("%s: the repository config is invalid, so I changed nothing.\n\n%s", md.Code(inv.Line), md.CodeBlock("", ce.Error())), outcome: command.Bad, err: c.cfgErr}, true
+		}
+		return outcome{body: fmt.Sprintf("%s: I could not read `%s` (%v). Nothing was changed; comment again to retry.", md.Code(inv.Line), config.Path, c.cfgErr), outcome: command.Failed, err: c.cfgErr}, true
+	}
+	if c.authorized {
+		return outcome{}, false
+	}
+	ok, why, err := authorize(ctx, c.host, c.ev.Repo, c.cfg.Access, c.ev.Author)
+	if err != nil {
+		return outcome{body: fmt.Sprintf("%s: I could not check your permissions (%v). Nothing was changed; comment again to retry.", md.Code(inv.Line), err), outcome: command.Failed, err: err}, true
+	}
+	if !ok {
+		return outcome{body: fmt.Sprintf("Sorry %s, %s, so I did not run %s. Ask someone with access to run it.", md.Mention(c.ev.Author), why, md.Code(inv.Line)), outcome: command.Refuse, err: errs.Refused("%s", why)}, true
+	}
+	c.authorized = true
+	return outcome{}, false
+}
+
+// request is what a verb gets for one command in repo.
+func (c *commentRun) request(line string, args []string, host forge.Forge, repo forge.Repo, cfg *config.Config) *command.Request {
+	req := &command.Request{
+		Line: line, Args: args,
+		Host: host, Repo: repo, Config: cfg,
+		Files:     snapshot.New(host, repo, repo.DefaultBranch),
+		Owners:    c.bot.Owners,
+		Providers: c.bot.Providers,
+		Author:    c.ev.Author, Thread: c.ev.Thread, IsPR: c.ev.IsPR,
+	}
+	if c.bot.Verifier != nil {
+		req.Merges = c.bot
+	}
+	return req
+}
+
+// inOtherRepo runs a command again in the repository that owns the
+// workload, when the host can reach it and the commenter may change it.
+func (c *commentRun) inOtherRepo(ctx context.Context, ew *workload.Elsewhere, inv command.Invocation, args []string) (command.Result, error) {
+	where := fmt.Sprintf("the workload is applied by %s from %s, not from this repository", md.Code(ew.Owner), md.Code(ew.URL))
+	opener, ok := c.host.(forge.Opener)
+	if !ok {
+		return command.Result{}, errs.Refused("%s; make the change there.", where)
+	}
+	f, repo, err := opener.OpenRepo(ctx, ew.URL)
+	if errors.Is(err, forge.ErrNotFound) {
+		return command.Result{}, errs.Refused("%s, and the bot cannot reach that repository (is it installed there?), so I opened nothing.", where)
+	}
+	if err != nil {
+		return command.Result{}, err
+	}
+	cfg, err := config.Load(ctx, f, repo, repo.DefaultBranch)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return command.Result{}, errs.Refused("%s, whose config is invalid:\n\n%s", where, md.CodeBlock("", ce.Error()))
+	}
+	if err != nil {
+		return command.Result{}, err
+	}
+	ok, why, err := authorize(ctx, f, repo, cfg.Access, c.ev.Author)
+	if err != nil {
+		return command.Result{}, err
+	}
+	if !ok {
+		return command.Result{}, errs.Refused("%s; sorry %s, there %s, so I did not run it.", where, md.Mention(c.ev.Author), why)
+	}
+	v, _ := command.Lookup(inv.Verb)
+	if _, err := command.Parse(v, inv.Args); err != nil { // a fresh verb holds the flags
+		return command.Result{}, err
+	}
+	req := c.request(inv.Line, args, f, repo, cfg)
+	req.Redirected = true
+	res, err := v.Run(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	res.Body = fmt.Sprintf("The workload is applied from %s, so the change is there.\n\n%s", md.Code(repo.FullName()), res.Body)
+	return res, nil
 }
 
 func knownVerbs() string {
 	var names []string
-	for _, v := range sortedVerbs() {
-		names = append(names, code("/"+v.name))
+	for _, v := range command.All() {
+		names = append(names, md.Code("/"+v.Spec().Name))
 	}
 	return strings.Join(names, ", ")
 }

@@ -11,6 +11,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitops-bot/gitops-bot/bot/command"
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers/schema"
@@ -91,7 +94,7 @@ func TestDeployFluxOpensPullRequest(t *testing.T) {
 	if values["replicaCount"] != float64(2) {
 		t.Errorf("values = %v, want replicaCount 2", values)
 	}
-	m, ok, err := ParseMarker(c.Body)
+	m, ok, err := marker.Parse(c.Body)
 	if !ok || err != nil {
 		t.Fatalf("marker: ok=%v err=%v in\n%s", ok, err, c.Body)
 	}
@@ -128,7 +131,7 @@ func TestDeployArgoCD(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string]string{}
 			if tc.config != "" {
-				files[ConfigPath] = tc.config
+				files[config.Path] = tc.config
 			}
 			f := newFake(files)
 			handle(t, f, comment(1, "alice", podinfo+tc.flag))
@@ -258,7 +261,7 @@ func TestReadOnlyUserIsRefused(t *testing.T) {
 
 func TestAllowLists(t *testing.T) {
 	cfg := "access:\n  minPermission: read\n  users: [Bob]\n  teams: [acme/platform]\n"
-	f := newFake(map[string]string{ConfigPath: cfg})
+	f := newFake(map[string]string{config.Path: cfg})
 	f.Permissions["bob"] = forge.PermRead
 	f.Permissions["carol"] = forge.PermRead
 	f.Teams = map[string][]string{"acme/platform": {"carol"}}
@@ -294,14 +297,14 @@ func TestCommentWithoutCommandIsIgnored(t *testing.T) {
 
 func TestTooManyCommands(t *testing.T) {
 	f := newFake(nil)
-	reply := handle(t, f, comment(1, "alice", strings.Repeat("/help\n", MaxCommands+1)))
+	reply := handle(t, f, comment(1, "alice", strings.Repeat("/help\n", command.MaxCommands+1)))
 	if !strings.Contains(reply, "at most 5") {
 		t.Errorf("reply = %q", reply)
 	}
 }
 
 func TestInvalidConfigIsNamed(t *testing.T) {
-	f := newFake(map[string]string{ConfigPath: "provider: flux\nenvironments:\n  - name: staging\n    dirr: x\n"})
+	f := newFake(map[string]string{config.Path: "provider: flux\nenvironments:\n  - name: staging\n    dirr: x\n"})
 	reply := handle(t, f, comment(1, "alice", podinfo))
 	if len(f.Proposals()) != 0 {
 		t.Fatal("proposed with an invalid config")
@@ -312,7 +315,7 @@ func TestInvalidConfigIsNamed(t *testing.T) {
 }
 
 func TestUnknownEnvironment(t *testing.T) {
-	f := newFake(map[string]string{ConfigPath: "environments:\n- name: production\n  dir: envs/prod\n"})
+	f := newFake(map[string]string{config.Path: "environments:\n- name: production\n  dir: envs/prod\n"})
 	reply := handle(t, f, comment(1, "alice", podinfo))
 	if !strings.Contains(reply, `unknown environment "staging" (this repository has: production)`) {
 		t.Errorf("reply = %q", reply)
@@ -371,7 +374,7 @@ func TestUserTextCannotBreakOutOfMarkdown(t *testing.T) {
 	if len(ps) != 1 {
 		t.Fatalf("proposals %d", len(ps))
 	}
-	m, ok, err := ParseMarker(ps[0].Body)
+	m, ok, err := marker.Parse(ps[0].Body)
 	if !ok || err != nil || !strings.Contains(m.Command, "```--> <!-- |") {
 		t.Errorf("marker did not survive: %+v %v %v", m, ok, err)
 	}

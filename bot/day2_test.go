@@ -8,7 +8,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers"
-	syncpkg "github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
 // merged runs a command on the fleet and merges its proposal into the fake's files.
@@ -169,17 +169,17 @@ func TestPlanOfDay2(t *testing.T) {
 	}
 }
 
-type stubOwners []syncpkg.Owner
+type stubOwners []cluster.Owner
 
-func (s stubOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) {
+func (s stubOwners) Owners(context.Context, string, string, string) ([]cluster.Owner, error) {
 	return s, nil
 }
 
 func TestDay2AsksTheCluster(t *testing.T) {
-	kust := func(repo, path string) syncpkg.Owner {
-		return syncpkg.Owner{Ref: providers.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "web"}, RepoURL: repo, Path: path}
+	kust := func(repo, path string) cluster.Owner {
+		return cluster.Owner{Ref: providers.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "web"}, RepoURL: repo, Path: path}
 	}
-	app := syncpkg.Owner{Ref: providers.Ref{Kind: "Application", Namespace: "argocd", Name: "web"}, RepoURL: "https://github.com/acme/fleet", Path: "apps/overlays/staging/web"}
+	app := cluster.Owner{Ref: providers.Ref{Kind: "Application", Namespace: "argocd", Name: "web"}, RepoURL: "https://github.com/acme/fleet", Path: "apps/overlays/staging/web"}
 	for _, c := range []struct {
 		name   string
 		owners stubOwners
@@ -283,7 +283,7 @@ func TestDay2InTheOwningRepository(t *testing.T) {
 
 type failingOwners struct{ err error }
 
-func (f failingOwners) Owners(context.Context, string, string, string) ([]syncpkg.Owner, error) {
+func (f failingOwners) Owners(context.Context, string, string, string) ([]cluster.Owner, error) {
 	return nil, f.err
 }
 
@@ -291,7 +291,7 @@ func TestDay2NotManagedByGitOps(t *testing.T) {
 	f := fleet(t, "flux", nil)
 	merged(t, f, web)
 	b := New(quiet)
-	b.Owners = failingOwners{&syncpkg.NotGitOps{Namespace: "web", ManagedBy: "Helm"}}
+	b.Owners = failingOwners{&cluster.NotGitOps{Namespace: "web", ManagedBy: "Helm"}}
 	ev := forge.CommentEvent{Repo: fleetRepo, Thread: 7, CommentID: 9, Author: "alice", Body: "/scale web 3 --env staging"}
 	b.HandleComment(context.Background(), f, ev)
 	if reply := f.Replies()[len(f.Replies())-1].Body; !strings.Contains(reply, "not managed by GitOps in `staging`: it runs in namespace web, managed by Helm") {

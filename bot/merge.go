@@ -4,34 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/marker"
+	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/forge"
-	"github.com/gitops-bot/gitops-bot/providers"
-	"github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/verify"
 )
 
-// Verifier starts post-merge verifications (sync.Verifier).
+// Verifier starts post-merge verifications (verify.Verifier).
 type Verifier interface {
-	Start(ctx context.Context, req sync.Request) error
+	Start(ctx context.Context, req verify.Request) error
 }
 
 // HandleMerge starts the verification of a merged pull request: one per
 // environment it touches. The bot's own pull requests say which in their
 // marker; others are verified when the repository config asks for it.
 func (b *Bot) HandleMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) error {
-	_, err := b.verifyMerge(ctx, f, ev)
+	_, err := b.VerifyMerge(ctx, f, ev)
 	return err
 }
 
-// verifyMerge returns the environments it started verifications for.
-func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) ([]string, error) {
+// VerifyMerge is HandleMerge that returns the environments it started
+// verifications for (command.Merges, for /verify).
+func (b *Bot) VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) ([]string, error) {
 	pr := ev.Pull
 	if !pr.Merged || pr.MergeSHA == "" {
 		return nil, nil
 	}
-	log := b.Log.With("repo", ev.Repo.FullName(), "pull", pr.Number)
+	log := b.Log.With("host", ev.Repo.Host, "repo", ev.Repo.FullName(), "pull", pr.Number)
 	if b.Verifier == nil {
 		log.Info("merge not verified: no verifier configured")
 		return nil, nil
@@ -41,15 +43,15 @@ func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 			log.Warn("reply failed", "err", err)
 		}
 	}
-	marker, marked, markerErr := ParseMarker(pr.Body)
+	mk, marked, markerErr := marker.Parse(pr.Body)
 	if markerErr != nil {
 		say("marker", fmt.Sprintf("I could not read the gitops-bot marker of this pull request (%v), so I verify it like any other merge.", markerErr))
 		marked = false
 	}
-	cfg, err := LoadConfig(ctx, f, ev.Repo, pr.MergeSHA)
-	var ce *ConfigError
+	cfg, err := config.Load(ctx, f, ev.Repo, pr.MergeSHA)
+	var ce *config.Error
 	if errors.As(err, &ce) {
-		say("config", fmt.Sprintf("The merge commit's repository config is invalid, so I cannot verify the sync:\n\n%s", codeBlock("", ce.Error())))
+		say("config", fmt.Sprintf("The merge commit's repository config is invalid, so I cannot verify the sync:\n\n%s", md.CodeBlock("", ce.Error())))
 		return nil, nil
 	}
 	if err != nil {
@@ -66,9 +68,9 @@ func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 	provider := cfg.Provider
 	var envs []string
 	if marked {
-		provider, envs = marker.Provider, marker.Environments
+		provider, envs = mk.Provider, mk.Environments
 	} else {
-		envs = cfg.touchedEnvironments(files)
+		envs = cfg.TouchedEnvironments(files)
 	}
 	var started []string
 	for _, name := range envs {
@@ -77,14 +79,14 @@ func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 		}
 		env, err := cfg.Environment(name)
 		if err != nil {
-			say("env-"+name, fmt.Sprintf("Environment %s is not in the repository config any more, so I cannot verify it: %v", code(name), err))
+			say("env-"+name, fmt.Sprintf("Environment %s is not in the repository config any more, so I cannot verify it: %v", md.Code(name), err))
 			continue
 		}
-		req := sync.Request{
+		req := verify.Request{
 			Repo: ev.Repo, SHA: pr.MergeSHA, PR: pr.Number, Env: name, Cluster: env.Cluster,
 			Provider: provider, Files: files, Timeout: cfg.VerifyTimeout.Duration,
 		}
-		for _, o := range marker.Objects {
+		for _, o := range mk.Objects {
 			if o.Env == name {
 				req.Objects = append(req.Objects, o.Ref)
 			}
@@ -96,31 +98,4 @@ func (b *Bot) verifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 	}
 	log.Info("verifying merge", "sha", pr.MergeSHA, "environments", strings.Join(started, ","))
 	return started, nil
-}
-
-// touchedEnvironments: the environments whose directory holds a changed
-// file. Without an environments list, clusters/<name>/ names one.
-func (c *Config) touchedEnvironments(files []string) []string {
-	seen := map[string]bool{}
-	for _, f := range files {
-		if c.explicitEnvs {
-			for _, e := range c.Environments {
-				if providers.PathContains(e.Dir, f) {
-					seen[e.Name] = true
-				}
-			}
-			continue
-		}
-		if rest, ok := strings.CutPrefix(f, "clusters/"); ok {
-			if name, _, nested := strings.Cut(rest, "/"); nested && checkEnvName(name) == nil {
-				seen[name] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for e := range seen {
-		out = append(out, e)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
-	syncpkg "github.com/gitops-bot/gitops-bot/sync"
+	syncpkg "github.com/gitops-bot/gitops-bot/sync/verify"
 )
 
 type recordingVerifier struct {
@@ -35,7 +36,7 @@ func mergedBotPull(t *testing.T, f *forgetest.Fake) forge.PullInfo {
 }
 
 func TestMergeOfBotPullVerifiesItsEnvironments(t *testing.T) {
-	f := newFake(map[string]string{ConfigPath: "verifyTimeout: 3m\nenvironments:\n- {name: staging}\n- {name: production, cluster: prod-eu}\n"})
+	f := newFake(map[string]string{config.Path: "verifyTimeout: 3m\nenvironments:\n- {name: staging}\n- {name: production, cluster: prod-eu}\n"})
 	pr := mergedBotPull(t, f)
 	f.ChangedFiles = map[int][]string{100: {"clusters/staging/podinfo.yaml", "clusters/production/podinfo.yaml"}}
 	v := &recordingVerifier{}
@@ -68,7 +69,7 @@ func TestMergeOfOtherPulls(t *testing.T) {
 		"asked, environments from config": {"verifyAllMerges: true\nenvironments:\n- {name: stage, dir: envs/stage}\n- {name: staging, dir: envs/staging}\n", "staging"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(map[string]string{ConfigPath: c.config})
+			f := newFake(map[string]string{config.Path: c.config})
 			files := []string{"clusters/staging/web.yaml", "README.md"}
 			if strings.Contains(c.config, "envs/") {
 				files = []string{"envs/staging/web.yaml"}
@@ -95,7 +96,7 @@ func TestMergeOfOtherPulls(t *testing.T) {
 }
 
 func TestMergeWithBrokenMarkerOrConfig(t *testing.T) {
-	f := newFake(map[string]string{ConfigPath: "verifyAllMerges: true\n"})
+	f := newFake(map[string]string{config.Path: "verifyAllMerges: true\n"})
 	f.ChangedFiles = map[int][]string{5: {"clusters/staging/web.yaml"}}
 	v := &recordingVerifier{}
 	b := New(quiet)
@@ -108,7 +109,7 @@ func TestMergeWithBrokenMarkerOrConfig(t *testing.T) {
 		t.Errorf("requests %+v, replies %+v", v.reqs, f.Replies())
 	}
 
-	f = newFake(map[string]string{ConfigPath: "provider: jenkins\n"})
+	f = newFake(map[string]string{config.Path: "provider: jenkins\n"})
 	v = &recordingVerifier{}
 	b.Verifier = v
 	if err := b.HandleMerge(context.Background(), f, forge.MergeEvent{Repo: repo, Pull: pr}); err != nil {
@@ -120,7 +121,7 @@ func TestMergeWithBrokenMarkerOrConfig(t *testing.T) {
 }
 
 func TestVerifyCommand(t *testing.T) {
-	f := newFake(map[string]string{ConfigPath: "environments:\n- {name: staging}\n- {name: production}\n"})
+	f := newFake(map[string]string{config.Path: "environments:\n- {name: staging}\n- {name: production}\n"})
 	pr := mergedBotPull(t, f)
 	f.Pulls = map[int]forge.PullInfo{100: pr, 101: {Number: 101}}
 	f.ChangedFiles = map[int][]string{100: {"clusters/staging/podinfo.yaml", "clusters/production/podinfo.yaml"}}

@@ -9,4 +9,4 @@ export KUBEBUILDER_ASSETS
 # Cluster tests fail rather than skip when the control plane is missing.
 export GITOPS_BOT_REQUIRE_ENVTEST=1
 go vet ./...
-go test -count=1 ./... "$@"
+go test -race -count=1 ./... "$@"

@@ -149,3 +149,8 @@ func PathContains(dir, file string) bool {
 	}
 	return strings.HasPrefix(file, dir+"/")
 }
+
+// RefOf names an object read from a cluster.
+func RefOf(u *unstructured.Unstructured) Ref {
+	return Ref{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}

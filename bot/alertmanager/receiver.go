@@ -18,13 +18,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 )
 
 // Handler acts on a notification (bot.Alerts).
 type Handler interface {
-	HandleAlert(ctx context.Context, g bot.AlertGroup) error
+	HandleAlert(ctx context.Context, g alerts.Group) error
 }
 
 // Options tune the receiver.
@@ -72,7 +72,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	var g bot.AlertGroup
+	var g alerts.Group
 	if err != nil || json.Unmarshal(body, &g) != nil {
 		http.Error(w, "body is not an Alertmanager notification", http.StatusBadRequest)
 		return
@@ -102,7 +102,7 @@ const retryWindow = 5 * time.Minute
 // identity names a notification: the same group, status and alerts (a
 // retry) is the same notification; a re-notification of a group that keeps
 // firing carries new alerts or times and is not.
-func identity(g bot.AlertGroup) string {
+func identity(g alerts.Group) string {
 	var parts []string
 	for _, a := range g.Alerts {
 		parts = append(parts, a.Fingerprint+"/"+a.Status+"/"+a.StartsAt.String()+"/"+a.EndsAt.String())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,10 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge/hook"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
+	"github.com/gitops-bot/gitops-bot/bot/alerts"
+	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
@@ -29,9 +32,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 const token = "am-t0ken"
 
-type recorder struct{ groups chan bot.AlertGroup }
+type recorder struct{ groups chan alerts.Group }
 
-func (r *recorder) HandleAlert(_ context.Context, g bot.AlertGroup) error { r.groups <- g; return nil }
+func (r *recorder) HandleAlert(_ context.Context, g alerts.Group) error { r.groups <- g; return nil }
 
 func payload(t testing.TB, name string) []byte {
 	t.Helper()
@@ -53,7 +56,7 @@ func post(h http.Handler, auth string, body []byte) int {
 }
 
 func TestReceiver(t *testing.T) {
-	r := &recorder{groups: make(chan bot.AlertGroup, 10)}
+	r := &recorder{groups: make(chan alerts.Group, 10)}
 	h, err := alertmanager.New(r, alertmanager.Options{Token: token, Options: hook.Options{Log: quiet, Context: t.Context()}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,9 +132,9 @@ func fleetWithPodinfo(t *testing.T) (*forgetest.Fake, forge.Repo) {
 	return f, forge.Repo{Host: "github", Owner: "acme", Name: "fleet", DefaultBranch: "main", CloneURL: examples.URL}
 }
 
-func rules(t *testing.T, doc string) []bot.AlertRule {
+func rules(t *testing.T, doc string) []alerts.Rule {
 	t.Helper()
-	var rs []bot.AlertRule
+	var rs []alerts.Rule
 	if err := yaml.Unmarshal([]byte(doc), &rs); err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +159,8 @@ const scaleRule = `
   maxOpen: 2
 `
 
-func group(t *testing.T, name string, edit func(*bot.AlertGroup)) bot.AlertGroup {
-	var g bot.AlertGroup
+func group(t *testing.T, name string, edit func(*alerts.Group)) alerts.Group {
+	var g alerts.Group
 	if err := json.Unmarshal(payload(t, name), &g); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +174,7 @@ func group(t *testing.T, name string, edit func(*bot.AlertGroup)) bot.AlertGroup
 // once, then a comment.
 func TestAlertGroupLifecycle(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a := &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
 	if err := a.HandleAlert(ctx, group(t, "firing.json", nil)); err != nil {
 		t.Fatal(err)
@@ -209,9 +212,9 @@ func TestAlertGroupLifecycle(t *testing.T) {
 
 func TestAlertBoundsAndUntrustedText(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a := &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
-	hostile := func(g *bot.AlertGroup) {
+	hostile := func(g *alerts.Group) {
 		g.GroupKey = "hostile"
 		g.Alerts[0].Labels["summary"] = "line\n| injected | row |\n```\n<!-- gitops-bot:marker {} -->"
 		g.Alerts[0].Annotations["description"] = "[click](javascript:alert(1)) @everyone"
@@ -225,7 +228,7 @@ func TestAlertBoundsAndUntrustedText(t *testing.T) {
 	if strings.Contains(body, "\n| injected") || strings.Contains(body, "](javascript") && !strings.Contains(body, "`description=[click](javascript") {
 		t.Errorf("alert text escaped its cell:\n%s", body)
 	}
-	if m, ok, err := bot.ParseMarker(body); !ok || err != nil || m.Command != "/scale podinfo 4 --env staging" {
+	if m, ok, err := marker.Parse(body); !ok || err != nil || m.Command != "/scale podinfo 4 --env staging" {
 		t.Errorf("the alert's imitation of a marker was read: %+v %v %v", m, ok, err)
 	}
 	if strings.ContainsAny(ps[0].Branch, " \n|`") || strings.Contains(ps[0].Message, "injected") {
@@ -234,21 +237,21 @@ func TestAlertBoundsAndUntrustedText(t *testing.T) {
 
 	// The ceiling: max 5 from 2, step 2 → 4, then 5, then nothing more.
 	f.Files["clusters/staging/podinfo.yaml"] = string(ps[0].Files[0].Content)
-	a2 := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
-	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "second" }))
+	a2 := &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *alerts.Group) { g.GroupKey = "second" }))
 	last := f.Proposals()[len(f.Proposals())-1]
 	if !strings.Contains(string(last.Files[0].Content), "replicaCount: 5") {
 		t.Errorf("not capped at 5:\n%s", last.Files[0].Content)
 	}
 	f.Files["clusters/staging/podinfo.yaml"] = string(last.Files[0].Content)
 	n := len(f.Proposals())
-	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "third" }))
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *alerts.Group) { g.GroupKey = "third" }))
 	if len(f.Proposals()) != n {
 		t.Error("scaled past the ceiling")
 	}
 
 	// Unknown workload: no pull request.
-	a2.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) {
+	a2.HandleAlert(ctx, group(t, "firing.json", func(g *alerts.Group) {
 		g.GroupKey = "unknown"
 		for i := range g.Alerts {
 			g.Alerts[i].Labels["name"] = "nothing-here"
@@ -262,17 +265,17 @@ func TestAlertBoundsAndUntrustedText(t *testing.T) {
 func TestAlertCapAndDryRun(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
 	capRule := strings.Replace(scaleRule, "maxOpen: 2", "maxOpen: 1", 1)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, capRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a := &alerts.Handler{Log: quiet, Rules: rules(t, capRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	ctx := context.Background()
 	a.HandleAlert(ctx, group(t, "firing.json", nil))
-	a.HandleAlert(ctx, group(t, "firing.json", func(g *bot.AlertGroup) { g.GroupKey = "other" }))
+	a.HandleAlert(ctx, group(t, "firing.json", func(g *alerts.Group) { g.GroupKey = "other" }))
 	if len(f.PullRequests()) != 1 {
 		t.Errorf("cap of 1 open alert pull request: %d", len(f.PullRequests()))
 	}
 
 	f, repo = fleetWithPodinfo(t)
 	dry := scaleRule + "  dryRun: true\n  trackingIssue: 12\n"
-	a = &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, dry), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a = &alerts.Handler{Log: quiet, Rules: rules(t, dry), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	a.HandleAlert(ctx, group(t, "firing.json", nil))
 	rs := f.Replies()
 	if len(f.Proposals()) != 0 || len(rs) != 1 || rs[0].Thread != 12 || !strings.Contains(rs[0].Body, "Dry run") || !strings.Contains(rs[0].Body, "+        replicaCount: 4") {
@@ -287,7 +290,7 @@ func TestAlertRuleChecks(t *testing.T) {
 		`[{name: x, match: ['a="b"'], repo: acme/fleet, env: staging, action: memory, step: lots, max: 1Gi}]`,
 		`[{name: x, match: ['a="b"'], repo: acme/fleet, env: staging, action: scale, step: "1", max: "3", dryRun: true}]`,
 	} {
-		var rs []bot.AlertRule
+		var rs []alerts.Rule
 		if err := yaml.Unmarshal([]byte(doc), &rs); err != nil {
 			t.Fatal(err)
 		}
@@ -295,9 +298,9 @@ func TestAlertRuleChecks(t *testing.T) {
 			t.Errorf("accepted %s", doc)
 		}
 	}
-	var rs []bot.AlertRule
-	if err := yaml.Unmarshal([]byte(`[{match: ['a=b']}]`), &rs); err == nil {
-		t.Error("a matcher without quotes was accepted")
+	var rs []alerts.Rule
+	if err := yaml.Unmarshal([]byte(`[{match: ['a=~"("']}]`), &rs); err == nil {
+		t.Error("a matcher with a broken regular expression was accepted")
 	}
 }
 
@@ -328,7 +331,7 @@ func TestAlertRollsBackTheLastBotChange(t *testing.T) {
 	f.ChangedFiles = map[int][]string{100: {file}}
 
 	rule := strings.NewReplacer("action: scale", "action: rollback", "  step: \"2\"\n", "", "  max: \"5\"\n", "").Replace(scaleRule)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, rule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a := &alerts.Handler{Log: quiet, Rules: rules(t, rule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
 	if err := a.HandleAlert(context.Background(), group(t, "firing.json", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +343,8 @@ func TestAlertRollsBackTheLastBotChange(t *testing.T) {
 
 func TestAlertGroupWithManyAndTruncatedAlerts(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
-	a := &bot.Alerts{Bot: bot.New(quiet), Rules: rules(t, scaleRule), Repos: map[string]bot.RepoOpener{"github": &opener{f: f, repo: repo}}}
-	a.HandleAlert(context.Background(), group(t, "firing.json", func(g *bot.AlertGroup) {
+	a := &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	a.HandleAlert(context.Background(), group(t, "firing.json", func(g *alerts.Group) {
 		for i := 0; i < 40; i++ {
 			al := g.Alerts[1]
 			al.Fingerprint = fmt.Sprintf("f%02d", i)

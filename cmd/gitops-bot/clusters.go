@@ -9,15 +9,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
 // clusters connects to the named clusters of the config and to the default
 // one, found by client-go's usual rules: --kubeconfig, then KUBECONFIG, then
 // in-cluster, then ~/.kube/config. No default cluster is not an error: the
 // checks of environments that use it then say so.
-func clusters(cfg *serverConfig, kubeconfig string) (map[string]*sync.Cluster, error) {
-	out := map[string]*sync.Cluster{}
+func clusters(cfg *serverConfig, kubeconfig string) (cluster.Set, error) {
+	out := cluster.Set{}
 	for name, c := range cfg.Clusters {
 		if name == "" {
 			return nil, errors.New("clusters: a cluster needs a name")
@@ -26,7 +26,7 @@ func clusters(cfg *serverConfig, kubeconfig string) (map[string]*sync.Cluster, e
 		if err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", name, err)
 		}
-		if out[name], err = sync.NewCluster(name, rc); err != nil {
+		if out[name], err = cluster.New(name, rc); err != nil {
 			return nil, err
 		}
 	}
@@ -35,7 +35,7 @@ func clusters(cfg *serverConfig, kubeconfig string) (map[string]*sync.Cluster, e
 		return nil, fmt.Errorf("default cluster: %w", err)
 	}
 	if rc != nil {
-		if out[""], err = sync.NewCluster("", rc); err != nil {
+		if out[""], err = cluster.New("", rc); err != nil {
 			return nil, err
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/palantir/go-githubapp/githubapp"
 
-	"github.com/gitops-bot/gitops-bot/bot"
 	"gopkg.in/yaml.v3"
 )
 
@@ -30,8 +30,8 @@ type serverConfig struct {
 		Workers int `yaml:"workers"`
 	} `yaml:"verify"`
 	Alerts struct {
-		Token string          `yaml:"token"`
-		Rules []bot.AlertRule `yaml:"rules"`
+		Token string        `yaml:"token"`
+		Rules []alerts.Rule `yaml:"rules"`
 	} `yaml:"alerts"`
 	Queue struct {
 		Size    int           `yaml:"size"`

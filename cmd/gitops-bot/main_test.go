@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/forge/local"
 )
@@ -274,7 +274,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 func TestAlertRulesNeedAToken(t *testing.T) {
 	cfg := &serverConfig{}
 	cfg.GitLab = gitlabConfig{Token: "t", WebhookSecret: "s"}
-	cfg.Alerts.Rules = []bot.AlertRule{{Name: "x"}}
+	cfg.Alerts.Rules = []alerts.Rule{{Name: "x"}}
 	if err := cfg.check(); err == nil || !strings.Contains(err.Error(), "alerts.token") {
 		t.Errorf("err = %v", err)
 	}

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,10 +20,12 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
+	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab"
-	"github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
+	"github.com/gitops-bot/gitops-bot/sync/verify"
 )
 
 func serveCmd() *cobra.Command {
@@ -67,7 +70,7 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 }
 
 // serve runs until ctx is cancelled, then drains for a few seconds.
-func serve(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Cluster, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -96,17 +99,17 @@ func serve(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Cluster,
 type server struct {
 	http.Handler
 	ready    atomic.Bool
-	verifier *sync.Verifier
+	verifier *verify.Verifier
 	close    func()
 }
 
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
 // the health and metrics routes.
-func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Cluster, log *slog.Logger) (*server, error) {
+func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) (*server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	store, err := sync.OpenStore(cfg.DataDir)
+	store, err := verify.OpenStore(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +117,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx}
-	repos := map[string]bot.RepoOpener{}
+	repos := map[string]alerts.RepoOpener{}
 	if cfg.githubEnabled() {
 		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
 			githubapp.WithClientUserAgent("gitops-bot/"+version),
@@ -152,10 +155,10 @@ func newServer(ctx context.Context, cfg *serverConfig, cls map[string]*sync.Clus
 		connectors["gitlab"] = gitlab.Connector{API: api}
 		repos["gitlab"] = gitlab.Repos{API: api}
 	}
-	verifier := sync.New(sync.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
-	b.Verifier, b.Owners = verifier, verifier
+	verifier := verify.New(verify.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
+	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
-		receiver, err := alertmanager.New(&bot.Alerts{Bot: b, Rules: cfg.Alerts.Rules, Repos: repos}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err

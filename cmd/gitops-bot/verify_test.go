@@ -19,7 +19,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab/gitlabtest"
 	"github.com/gitops-bot/gitops-bot/providers"
-	"github.com/gitops-bot/gitops-bot/sync"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
 	"github.com/gitops-bot/gitops-bot/sync/synctest"
 )
 
@@ -102,12 +102,12 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
 	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
-	cluster, err := sync.NewCluster("", synctest.ReaderConfig(t, env))
+	cl, err := cluster.New("", synctest.ReaderConfig(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, map[string]*sync.Cluster{"": cluster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +212,12 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitLab = gitlabConfig{BaseURL: lab.BaseURL(), Token: "glpat-test", WebhookSecret: "gl-secret", BotUser: "gitops-bot"}
-	cluster, err := sync.NewCluster("", synctest.ReaderConfig(t, env))
+	cl, err := cluster.New("", synctest.ReaderConfig(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, map[string]*sync.Cluster{"": cluster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

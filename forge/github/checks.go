@@ -165,7 +165,7 @@ func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (str
 // installations, for work no event started (alerts).
 type AppRepos struct{ CC githubapp.ClientCreator }
 
-// OpenRepo implements bot.RepoOpener.
+// OpenRepo implements alerts.RepoOpener.
 func (a AppRepos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
 	c := &Client{cc: a.CC, heads: map[string]head{}}
 	return c.OpenRepo(ctx, "https://github.com/"+fullName)

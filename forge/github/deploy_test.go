@@ -3,11 +3,12 @@ package github_test
 import (
 	"context"
 	"fmt"
-	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/forge/github"

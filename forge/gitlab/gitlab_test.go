@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/hook"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 

@@ -242,7 +242,7 @@ func (w *Webhook) isBot(username string) bool {
 // Repos reaches projects by path with the bot user's token.
 type Repos struct{ API *gl.Client }
 
-// OpenRepo implements bot.RepoOpener.
+// OpenRepo implements alerts.RepoOpener.
 func (k Repos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
 	p, resp, err := k.API.Projects.GetProject(fullName, nil, gl.WithContext(ctx))
 	if err != nil {

@@ -9,11 +9,12 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/go-logr/logr"
 	"io"
 	"io/fs"
 	"os"
 	"testing"
+
+	"github.com/go-logr/logr"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"

@@ -1,0 +1,275 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitops-bot/gitops-bot/bot/command"
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/logctx"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/bot/workload"
+	"github.com/gitops-bot/gitops-bot/forge"
+)
+
+// RepoOpener reaches a repository by "owner/name" without an event.
+type RepoOpener interface {
+	OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error)
+}
+
+// Handler turns alert groups into pull requests, one per group and rule.
+type Handler struct {
+	Rules []Rule
+	// Repos reach repositories by host ("github", "gitlab").
+	Repos map[string]RepoOpener
+	// Owners asks the clusters which GitOps object applies a workload; nil
+	// leaves it to the repository's layout.
+	Owners workload.Owners
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	// serial: alert groups are few; handling them one at a time keeps the
+	// per-group state and the counts simple.
+	serial sync.Mutex
+	state  state
+}
+
+// HandleAlert acts on every rule a group matches.
+func (h *Handler) HandleAlert(ctx context.Context, g Group) error {
+	h.serial.Lock()
+	defer h.serial.Unlock()
+	alertsReceived.Inc()
+	log := h.log().With("group", g.GroupKey, "status", g.Status, "alerts", len(g.Alerts))
+	ctx = logctx.With(ctx, log)
+	labels := g.CommonLabels
+	if len(g.Alerts) > 0 && len(labels) == 0 {
+		labels = g.Alerts[0].Labels
+	}
+	var errList []error
+	for i := range h.Rules {
+		r := &h.Rules[i]
+		if !matchesAll(r.Match, labels) {
+			continue
+		}
+		alertsMatched.WithLabelValues(r.Name).Inc()
+		if err := h.apply(logctx.With(ctx, log.With("rule", r.Name)), r, g); err != nil {
+			errList = append(errList, fmt.Errorf("rule %s: %w", r.Name, err))
+		}
+	}
+	return errors.Join(errList...)
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) opener(r *Rule) (RepoOpener, error) {
+	if o, ok := h.Repos[r.Host]; ok {
+		return o, nil
+	}
+	if r.Host == "" && len(h.Repos) == 1 {
+		for _, o := range h.Repos {
+			return o, nil
+		}
+	}
+	return nil, fmt.Errorf("no %q host is configured for repository %s", r.Host, r.Repo)
+}
+
+func suppressed(ctx context.Context, reason string, attrs ...any) {
+	alertsSuppressed.WithLabelValues(reason).Inc()
+	logctx.From(ctx).Info("alert action suppressed", append([]any{"reason", reason}, attrs...)...)
+}
+
+func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
+	st := h.state.group(r.Name, g.GroupKey)
+	opener, err := h.opener(r)
+	if err != nil {
+		return err
+	}
+	f, repo, err := opener.OpenRepo(ctx, r.Repo)
+	if err != nil {
+		return err
+	}
+	if g.Status == "resolved" {
+		if st.pr > 0 && !st.resolved {
+			st.resolved = true
+			h.state.open[r.Repo]--
+			return f.Reply(ctx, repo, forge.Reply{Thread: st.pr, PR: true, Key: "alert-resolved",
+				Body: fmt.Sprintf("The alert group has resolved (%s). Review whether this change is still wanted.", md.Code(g.GroupKey))})
+		}
+		return nil
+	}
+	name := ""
+	for _, al := range g.Alerts {
+		if al.Status == "firing" && al.Labels[r.WorkloadLabel] != "" {
+			name = al.Labels[r.WorkloadLabel]
+			break
+		}
+	}
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		suppressed(ctx, "unknown_workload", "label", r.WorkloadLabel)
+		return nil
+	}
+	// A group that keeps firing updates its pull request; a new action
+	// waits for the cooldown and fits under the cap.
+	if st.pr == 0 || st.resolved {
+		if !st.lastAction.IsZero() && h.now().Sub(st.lastAction) < r.Cooldown {
+			suppressed(ctx, "cooldown")
+			return nil
+		}
+		if r.MaxOpen > 0 && h.state.open[r.Repo] >= r.MaxOpen && !r.DryRun {
+			suppressed(ctx, "cap", "open", h.state.open[r.Repo])
+			return nil
+		}
+	}
+
+	cfg, err := config.Load(ctx, f, repo, repo.DefaultBranch)
+	if err != nil {
+		return err
+	}
+	env, err := cfg.Environment(r.Env)
+	if err != nil {
+		return err
+	}
+	req := &command.Request{
+		Host: f, Repo: repo, Config: cfg,
+		Files:  snapshot.New(f, repo, repo.DefaultBranch),
+		Owners: h.Owners,
+		Author: "alertmanager",
+		Plan:   r.DryRun,
+		Branch: cfg.BranchPrefix + branchOf(r.Name, g.GroupKey),
+		Origin: origin(r, g),
+	}
+	res, err := h.act(ctx, req, r, name, env)
+	if err != nil || res == nil {
+		return err
+	}
+	if r.DryRun {
+		return f.Reply(ctx, repo, forge.Reply{Thread: r.TrackingIssue, Key: "alert-" + branchOf(r.Name, g.GroupKey),
+			Body: fmt.Sprintf("Dry run of alert rule %s: I would open this pull request.\n\n%s\n\n%s", md.Code(r.Name), req.Origin, res.Body)})
+	}
+	st.lastAction, st.resolved = h.now(), false
+	if res.PR != nil {
+		result := "updated"
+		if res.PR.Created || st.pr == 0 {
+			result = "opened"
+			h.state.open[r.Repo]++
+		}
+		alertPRs.WithLabelValues(result).Inc()
+		st.pr = res.PR.Number
+		logctx.From(ctx).Info("alert pull request", "result", result, "workload", name, "pull_request", res.PR.URL)
+	}
+	return nil
+}
+
+// act computes the rule's change from the workload's current value and
+// proposes it; nil when there is nothing to do (at the ceiling, nothing
+// to roll back, a workload the repository does not hold).
+func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name string, env config.Environment) (*command.Result, error) {
+	w := req.Workloads()
+	var c workload.Change
+	switch r.Action {
+	case "rollback":
+		n, err := workload.LastBotChange(ctx, req.Host, req.Repo, name, env.Name)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			suppressed(ctx, "nothing_to_roll_back", "workload", name, "env", env.Name)
+			return nil, nil
+		}
+		req.Line = fmt.Sprintf("/rollback %d", n)
+		change, envs, err := workload.Revert(ctx, req.Host, req.Repo, req.Config, n)
+		if err != nil {
+			return nil, err
+		}
+		res, err := req.Propose(ctx, command.Proposal{Verb: change.Verb, App: change.App, Envs: envs, Provider: req.Config.Provider,
+			Title: change.Title, Summary: change.Summary, Manifests: change.Manifests, Validated: true})
+		return &res, err
+	case "memory":
+		cur, err := w.MemoryLimit(ctx, name, env)
+		if unknownWorkload(ctx, name, err) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		next, ok := raise(cur, r.Step, r.Max)
+		if !ok {
+			suppressed(ctx, "ceiling", "workload", name, "memory", cur)
+			return nil, nil
+		}
+		req.Line = fmt.Sprintf("/resources %s --memory %s --env %s", name, next, env.Name)
+		if c, err = w.SetResources(ctx, name, env, "", next); err != nil {
+			return nil, err
+		}
+	default: // scale
+		cur, err := w.Replicas(ctx, name, env)
+		if unknownWorkload(ctx, name, err) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		var step, max int
+		fmt.Sscan(r.Step, &step)
+		fmt.Sscan(r.Max, &max)
+		if cur >= max {
+			suppressed(ctx, "ceiling", "workload", name, "replicas", cur)
+			return nil, nil
+		}
+		next := min(cur+step, max)
+		req.Line = fmt.Sprintf("/scale %s %d --env %s", name, next, env.Name)
+		if c, err = w.Scale(ctx, name, env, next); err != nil {
+			return nil, err
+		}
+	}
+	res, err := req.ProposeChange(ctx, w, c)
+	return &res, err
+}
+
+// unknownWorkload: an alert about a workload the repository does not hold
+// is not an error of the bot; it is counted and logged.
+func unknownWorkload(ctx context.Context, name string, err error) bool {
+	if err == nil || errs.KindOf(err) != errs.KindInvalid {
+		return false
+	}
+	suppressed(ctx, "unknown_workload", "workload", name, "err", err.Error())
+	return true
+}
+
+// raise adds step to the quantity cur (step alone when cur is unset),
+// bounded by max; ok is false when cur is already at or above the result.
+func raise(cur, step, max string) (string, bool) {
+	s, m := resource.MustParse(step), resource.MustParse(max)
+	next := s.DeepCopy()
+	q, err := resource.ParseQuantity(cur)
+	if err == nil {
+		next = q.DeepCopy()
+		next.Add(s)
+	}
+	if next.Cmp(m) > 0 {
+		next = m
+	}
+	if err == nil && q.Cmp(next) >= 0 {
+		return "", false
+	}
+	return next.String(), true
+}

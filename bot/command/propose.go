@@ -1,0 +1,252 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/marker"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/bot/workload"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/schema"
+)
+
+// Proposal is what a verb wants to change, before it becomes a pull request.
+type Proposal struct {
+	Verb, App, Provider string
+	Envs                []string
+	Title, Summary      string
+	Manifests           []providers.Manifest
+	// Validated: the preflight already checked every object.
+	Validated bool
+}
+
+// branch is deterministic, so the same request always lands on the same
+// branch and pull request.
+func (p Proposal) branch(prefix string) string {
+	return prefix + strings.Join(append([]string{p.Verb, p.App}, p.Envs...), "-")
+}
+
+// files encodes the manifests, checking every object against its schema
+// first unless the preflight did.
+func (p Proposal) files(ctx context.Context) ([]forge.File, []marker.Object, error) {
+	if !p.Validated {
+		if err := validate(ctx, p.Manifests); err != nil {
+			return nil, nil, errs.Bug(err)
+		}
+	}
+	files, err := Encode(p.Manifests)
+	if err != nil {
+		return nil, nil, errs.Bug(err)
+	}
+	var objs []marker.Object
+	for _, m := range p.Manifests {
+		for _, o := range m.Objects {
+			objs = append(objs, marker.Object{Ref: o.Ref(), Env: m.Env, Path: m.Path})
+		}
+	}
+	return files, objs, nil
+}
+
+// Propose opens or updates the pull request (or, with /plan, shows it).
+func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
+	files, objs, err := p.files(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	mk := marker.Marker{
+		Command:      r.Line,
+		Requester:    r.Author,
+		Provider:     p.Provider,
+		Environments: p.Envs,
+		Objects:      objs,
+	}
+	branch := p.branch(r.Config.BranchPrefix)
+	if r.Branch != "" {
+		branch = r.Branch
+	}
+	change := forge.Change{
+		Branch:  branch,
+		Base:    r.Repo.DefaultBranch,
+		Title:   p.Title,
+		Body:    r.prBody(p, objs, mk),
+		Message: r.commitMessage(p.Title),
+		Files:   files,
+		Labels:  r.Config.Labels,
+	}
+	if err := change.Validate(); err != nil {
+		return Result{}, errs.Invalid("%v", err)
+	}
+	if r.Plan {
+		body, err := r.planReply(ctx, change, objs)
+		return Result{Body: body}, err
+	}
+	pr, err := r.Host.Propose(ctx, r.Repo, change)
+	if errors.Is(err, forge.ErrNoChange) {
+		return Result{Body: fmt.Sprintf("Nothing to do: %s already has exactly these files.\n\n%s", md.Code(change.Base), fileList(files))}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("opening the pull request: %w", err)
+	}
+	verb, result := "Opened", "opened"
+	if !pr.Created {
+		verb, result = "Updated", "updated"
+	}
+	proposalsTotal.WithLabelValues(result).Inc()
+	var b strings.Builder
+	link := PRLink(pr)
+	if r.Redirected && pr.Number > 0 {
+		link = r.Repo.FullName() + link // owner/repo#N links across repositories
+	}
+	fmt.Fprintf(&b, "%s %s: %s\n\n", verb, link, p.Title)
+	if !pr.Created {
+		fmt.Fprintf(&b, "The same request was made before, so I updated its branch %s instead of opening a second pull request.\n\n", md.Code(pr.Branch))
+	}
+	b.WriteString(fileList(files))
+	return Result{Body: b.String(), PR: pr}, nil
+}
+
+// ProposeChange builds and validates a day-2 change of the workload
+// engine, then proposes it.
+func (r *Request) ProposeChange(ctx context.Context, w *workload.Repo, c workload.Change) (Result, error) {
+	if err := w.Check(ctx, c); err != nil {
+		return Result{}, err
+	}
+	return r.Propose(ctx, Proposal{
+		Verb: c.Verb, App: c.App, Envs: []string{c.Env}, Provider: r.Config.Provider,
+		Title: c.Title, Summary: c.Summary, Manifests: c.Manifests, Validated: true,
+	})
+}
+
+// PRLink is "#N", or the branch when the host opened no pull request.
+func PRLink(pr *forge.PullRequest) string {
+	if pr.Number > 0 {
+		return fmt.Sprintf("#%d", pr.Number)
+	}
+	return "branch " + md.Code(pr.Branch)
+}
+
+func fileList(files []forge.File) string {
+	var b strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&b, "- %s\n", md.Code(f.Path))
+	}
+	return b.String()
+}
+
+func (r *Request) commitMessage(title string) string {
+	if r.Origin != "" {
+		return title + "\n\nOpened by gitops-bot for an alert."
+	}
+	return fmt.Sprintf("%s\n\nRequested by %s in #%d.", title, r.Author, r.Thread)
+}
+
+func (r *Request) prBody(p Proposal, objs []marker.Object, m marker.Marker) string {
+	var b strings.Builder
+	if r.Origin != "" {
+		fmt.Fprintf(&b, "%s\n\n%s\n\n", p.Summary, r.Origin)
+	} else {
+		fmt.Fprintf(&b, "%s\n\nRequested by %s in #%d:\n\n%s\n\n", p.Summary, md.Mention(r.Author), r.Thread, md.CodeBlock("", r.Line))
+	}
+	b.WriteString(objectTable(objs))
+	b.WriteString("\nAfter the merge, gitops-bot checks that the cluster applied this commit and reports it as a check on the merge commit.\n\n")
+	b.WriteString(m.String())
+	b.WriteString("\n")
+	return b.String()
+}
+
+func objectTable(objs []marker.Object) string {
+	var b strings.Builder
+	b.WriteString("| environment | kind | namespace | name | file |\n| --- | --- | --- | --- | --- |\n")
+	for _, o := range objs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", md.Cell(o.Env), o.Kind, md.Cell(o.Namespace), md.Cell(o.Name), md.Cell(o.Path))
+	}
+	return b.String()
+}
+
+// maxDiff keeps a /plan reply within GitHub's 65,536-character comment.
+const maxDiff = 50000
+
+// planReply shows the change: its objects and the diff against the base.
+func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.Object) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan for %s: %s. Nothing was opened; run the command without `/plan` to open the pull request.\n\n", md.Code(r.Line), c.Title)
+	if len(objs) > 0 {
+		b.WriteString(objectTable(objs))
+		b.WriteString("\n")
+	}
+	var diff strings.Builder
+	for _, f := range c.Files {
+		old, err := r.Host.ReadFile(ctx, r.Repo, c.Base, f.Path)
+		if err != nil && !errors.Is(err, forge.ErrNotFound) {
+			return "", err
+		}
+		from := "a/" + f.Path
+		if err != nil {
+			from = "/dev/null"
+		}
+		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(old)), B: difflib.SplitLines(string(f.Content)),
+			FromFile: from, ToFile: "b/" + f.Path, Context: 3,
+		})
+		if err != nil {
+			return "", err
+		}
+		diff.WriteString(text)
+	}
+	d := diff.String()
+	if len(d) > maxDiff {
+		d = d[:maxDiff] + "\n... (the diff goes on; open the pull request to see all of it)\n"
+	}
+	b.WriteString(md.CodeBlock("diff", d))
+	return b.String(), nil
+}
+
+// Encode turns manifests into files, with the bot's header on generated objects.
+func Encode(ms []providers.Manifest) ([]forge.File, error) {
+	out := make([]forge.File, 0, len(ms))
+	for _, m := range ms {
+		if m.Delete {
+			out = append(out, forge.File{Path: m.Path, Delete: true})
+			continue
+		}
+		if m.Raw != nil {
+			out = append(out, forge.File{Path: m.Path, Content: m.Raw})
+			continue
+		}
+		body, err := providers.Encode(m.Objects)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %v", m.Path, err)
+		}
+		out = append(out, forge.File{Path: m.Path, Content: append([]byte(providers.Header), body...)})
+	}
+	return out, nil
+}
+
+// validate checks every generated object against its schema.
+func validate(ctx context.Context, ms []providers.Manifest) error {
+	var errs []string
+	for _, m := range ms {
+		for _, o := range m.Objects {
+			known, err := schema.ValidateAny(ctx, o)
+			if !known {
+				err = fmt.Errorf("no schema for %s %s", o.Ref().APIVersion, o.Ref().Kind)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", m.Path, err))
+			}
+		}
+	}
+	sort.Strings(errs)
+	if len(errs) > 0 {
+		return fmt.Errorf("generated objects do not validate:\n%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package command
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/bot/workload"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Request is what a verb gets: the command, who gave it where, and the
+// parts of the bot it may use. It is not changed while the verb runs.
+type Request struct {
+	Line string   // the command as written, for replies
+	Args []string // positional arguments, flags parsed
+
+	Host   forge.Forge        // the repository's host: reads, pull requests, replies
+	Repo   forge.Repo         // where the command runs
+	Config *config.Config     // the repository's .gitops-bot.yaml
+	Files  *snapshot.Snapshot // the default branch, read once per command
+	// Owners asks a cluster which GitOps object applies a workload; nil
+	// when the bot has no cluster.
+	Owners    workload.Owners
+	Providers map[string]providers.Provider
+	// Merges starts post-merge verifications (/verify); nil without a cluster.
+	Merges Merges
+
+	Author string
+	Thread int
+	IsPR   bool
+
+	// Plan: show the change instead of proposing it (/plan).
+	Plan bool
+	// Redirected: running in the repository that owns a workload, for a
+	// comment made in another one.
+	Redirected bool
+	// For changes not asked for in a comment (alerts): the branch to use
+	// and the account of why, in place of "requested by".
+	Branch, Origin string
+}
+
+// Merges starts the verification of a merged pull request and returns the
+// environments it started.
+type Merges interface {
+	VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) ([]string, error)
+}
+
+// Workloads gives a verb the workload engine for this request.
+func (r *Request) Workloads() *workload.Repo {
+	return &workload.Repo{Files: r.Files, Config: r.Config, Owners: r.Owners, CloneURL: r.Repo.CloneURL, Redirected: r.Redirected}
+}
+
+// Provider resolves a --provider flag against the repository config.
+func (r *Request) Provider(flag string) (providers.Provider, error) {
+	name := r.Config.Provider
+	if flag != "" {
+		name = flag
+	}
+	p, ok := r.Providers[name]
+	if !ok {
+		return nil, fmt.Errorf("--provider %q: want argocd or flux", name)
+	}
+	return p, nil
+}
+
+// Environments resolves --env flags, in the order given, without repeats.
+func (r *Request) Environments(flags []string) ([]config.Environment, error) {
+	if len(flags) == 0 {
+		return nil, fmt.Errorf("--env is required")
+	}
+	seen := map[string]bool{}
+	var out []config.Environment
+	for _, name := range flags {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		e, err := r.Config.Environment(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

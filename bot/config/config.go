@@ -1,0 +1,322 @@
+// Package config reads a repository's .gitops-bot.yaml: the provider, the
+// layout, the environments and who may run commands.
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Path is where the repository config lives, on the default branch.
+const Path = ".gitops-bot.yaml"
+
+// Config is .gitops-bot.yaml. Every field is optional; see Defaults.
+type Config struct {
+	Provider     string        `yaml:"provider"`
+	BranchPrefix string        `yaml:"branchPrefix"`
+	Labels       []string      `yaml:"labels"`
+	Access       Access        `yaml:"access"`
+	Layout       Layout        `yaml:"layout"`
+	Environments []Environment `yaml:"environments"`
+	// VerifyTimeout bounds post-merge verification.
+	VerifyTimeout Duration `yaml:"verifyTimeout"`
+	// VerifyAllMerges verifies every merged pull request that touches an
+	// environment's directory, not only the bot's own.
+	VerifyAllMerges bool `yaml:"verifyAllMerges"`
+
+	// explicitEnvs is true when the file lists environments, which then
+	// become the only ones accepted.
+	explicitEnvs bool
+}
+
+// Access says who may run commands.
+type Access struct {
+	// MinPermission is the least repository permission a commenter needs.
+	MinPermission string `yaml:"minPermission"`
+	// Users and Teams ("org/team-slug"), when set, further restrict commands
+	// to these people.
+	Users []string `yaml:"users"`
+	Teams []string `yaml:"teams"`
+}
+
+// Layout says where an application's files go. Templates take {app} and
+// {env}; the defaults follow the monorepo layout of apps/base,
+// apps/overlays/<env> and clusters/<env>.
+type Layout struct {
+	Base    string `yaml:"base"`    // Kustomize base of an app
+	Overlay string `yaml:"overlay"` // its overlay for one environment
+	Chart   string `yaml:"chart"`   // Helm chart of an app
+	// ApplicationSet: where an Argo CD ApplicationSet of several
+	// environments goes; {env} is the first environment named.
+	ApplicationSet string `yaml:"applicationSet"`
+}
+
+// Default layout.
+const (
+	DefaultBaseLayout    = "apps/base/{app}"
+	DefaultOverlayLayout = "apps/overlays/{env}/{app}"
+	DefaultChartLayout   = "charts/{app}"
+	DefaultAppSetLayout  = "clusters/{env}/{app}-appset.yaml"
+)
+
+// Path fills a layout template and checks the result is a safe repository path.
+func (l Layout) Path(template, app, env string) (string, error) {
+	p := strings.NewReplacer("{app}", app, "{env}", env).Replace(template)
+	if strings.ContainsAny(p, "{}") {
+		return "", fmt.Errorf("layout %q: unknown placeholder (use {app} and {env})", template)
+	}
+	return forge.CleanPath(p)
+}
+
+func (l *Layout) complete() error {
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{{&l.Base, DefaultBaseLayout}, {&l.Overlay, DefaultOverlayLayout}, {&l.Chart, DefaultChartLayout}, {&l.ApplicationSet, DefaultAppSetLayout}} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+		if _, err := l.Path(*f.v, "app", "env"); err != nil {
+			return fmt.Errorf("layout: %v", err)
+		}
+	}
+	return nil
+}
+
+// Environment is one deployment target.
+type Environment struct {
+	Name    string `yaml:"name"`
+	Dir     string `yaml:"dir"`
+	Cluster string `yaml:"cluster"`
+	Flux    struct {
+		Namespace string `yaml:"namespace"`
+	} `yaml:"flux"`
+	ArgoCD struct {
+		Namespace         string `yaml:"namespace"`
+		Project           string `yaml:"project"`
+		DestinationServer string `yaml:"destinationServer"`
+		DestinationName   string `yaml:"destinationName"`
+	} `yaml:"argocd"`
+}
+
+// Duration reads "10m" style durations.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults, used for anything the file does not set (and all of it when
+// there is no file).
+const (
+	DefaultProvider      = "flux"
+	DefaultBranchPrefix  = "gitops-bot/"
+	DefaultMinPermission = "write"
+	DefaultVerifyTimeout = 10 * time.Minute
+	DefaultFluxNamespace = "flux-system"
+	DefaultArgoNamespace = "argocd"
+	DefaultArgoProject   = "default"
+	DefaultEnvDirPattern = "clusters/%s"
+)
+
+// Error is a config file the bot could not accept; it names the problem.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return Path + ": " + e.Msg }
+
+// Load reads the config at ref. A missing file gives the defaults; a
+// file that cannot be read is an error; an invalid one a *Error.
+func Load(ctx context.Context, f forge.Reader, r forge.Repo, ref string) (*Config, error) {
+	b, err := f.ReadFile(ctx, r, ref, Path)
+	if errors.Is(err, forge.ErrNotFound) {
+		c := &Config{}
+		return c, c.complete()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", Path, err)
+	}
+	return Parse(b)
+}
+
+// Parse parses and checks a config file.
+func Parse(b []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file decodes as io.EOF and means "all defaults".
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := c.complete(); err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
+	return c, nil
+}
+
+func (c *Config) complete() error {
+	if c.Provider == "" {
+		c.Provider = DefaultProvider
+	}
+	if c.Provider != "flux" && c.Provider != "argocd" {
+		return fmt.Errorf("provider %q: want flux or argocd", c.Provider)
+	}
+	if c.BranchPrefix == "" {
+		c.BranchPrefix = DefaultBranchPrefix
+	}
+	if err := checkBranchPrefix(c.BranchPrefix); err != nil {
+		return err
+	}
+	if c.Access.MinPermission == "" {
+		c.Access.MinPermission = DefaultMinPermission
+	}
+	if _, err := forge.ParsePermission(c.Access.MinPermission); err != nil {
+		return fmt.Errorf("access.minPermission: %v", err)
+	}
+	for _, t := range c.Access.Teams {
+		if o, s, ok := strings.Cut(t, "/"); !ok || o == "" || s == "" {
+			return fmt.Errorf("access.teams: %q is not org/team-slug", t)
+		}
+	}
+	if err := c.Layout.complete(); err != nil {
+		return err
+	}
+	if c.VerifyTimeout.Duration == 0 {
+		c.VerifyTimeout.Duration = DefaultVerifyTimeout
+	}
+	c.explicitEnvs = len(c.Environments) > 0
+	seen := map[string]bool{}
+	for i := range c.Environments {
+		e := &c.Environments[i]
+		if err := checkEnvName(e.Name); err != nil {
+			return fmt.Errorf("environments[%d]: %v", i, err)
+		}
+		if seen[e.Name] {
+			return fmt.Errorf("environments[%d]: %q is listed twice", i, e.Name)
+		}
+		seen[e.Name] = true
+		if err := e.complete(); err != nil {
+			return fmt.Errorf("environments[%d] (%s): %v", i, e.Name, err)
+		}
+	}
+	return nil
+}
+
+func (e *Environment) complete() error {
+	if e.Dir == "" {
+		e.Dir = fmt.Sprintf(DefaultEnvDirPattern, e.Name)
+	}
+	d, err := forge.CleanDir(e.Dir)
+	if err != nil {
+		return fmt.Errorf("dir: %v", err)
+	}
+	e.Dir = d
+	if e.Flux.Namespace == "" {
+		e.Flux.Namespace = DefaultFluxNamespace
+	}
+	if e.ArgoCD.Namespace == "" {
+		e.ArgoCD.Namespace = DefaultArgoNamespace
+	}
+	if e.ArgoCD.Project == "" {
+		e.ArgoCD.Project = DefaultArgoProject
+	}
+	for _, ns := range []string{e.Flux.Namespace, e.ArgoCD.Namespace} {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// Environment finds an environment by name. Without an environments list,
+// any well-formed name is accepted and lives in clusters/<name>.
+func (c *Config) Environment(name string) (Environment, error) {
+	if err := checkEnvName(name); err != nil {
+		return Environment{}, err
+	}
+	for _, e := range c.Environments {
+		if e.Name == name {
+			return e, nil
+		}
+	}
+	if c.explicitEnvs {
+		names := make([]string, 0, len(c.Environments))
+		for _, e := range c.Environments {
+			names = append(names, e.Name)
+		}
+		return Environment{}, fmt.Errorf("unknown environment %q (this repository has: %s)", name, strings.Join(names, ", "))
+	}
+	e := Environment{Name: name}
+	return e, e.complete()
+}
+
+// ForProvider is the environment as a provider sees it.
+func (e Environment) ForProvider(provider string) providers.Environment {
+	pe := providers.Environment{Name: e.Name, Dir: e.Dir, Namespace: e.Flux.Namespace}
+	if provider == "argocd" {
+		pe.Namespace = e.ArgoCD.Namespace
+		pe.Project = e.ArgoCD.Project
+		pe.DestinationServer = e.ArgoCD.DestinationServer
+		pe.DestinationName = e.ArgoCD.DestinationName
+	}
+	return pe
+}
+
+func checkEnvName(name string) error {
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return fmt.Errorf("environment name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func checkBranchPrefix(p string) error {
+	clean := path.Clean(p)
+	if strings.ContainsAny(p, " ~^:?*[\\") || strings.Contains(p, "..") || strings.HasPrefix(p, "/") || clean == "." {
+		return fmt.Errorf("branchPrefix %q is not a valid branch name prefix", p)
+	}
+	return nil
+}
+
+// TouchedEnvironments: the environments whose directory holds a changed
+// file. Without an environments list, clusters/<name>/ names one.
+func (c *Config) TouchedEnvironments(files []string) []string {
+	seen := map[string]bool{}
+	for _, f := range files {
+		if c.explicitEnvs {
+			for _, e := range c.Environments {
+				if providers.PathContains(e.Dir, f) {
+					seen[e.Name] = true
+				}
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(f, "clusters/"); ok {
+			if name, _, nested := strings.Cut(rest, "/"); nested && checkEnvName(name) == nil {
+				seen[name] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for e := range seen {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}

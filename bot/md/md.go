@@ -1,0 +1,42 @@
+// Package md renders the markdown of replies, pull-request bodies and
+// checks, keeping quoted user text inert.
+package md
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Replies and pull request bodies quote user text. These helpers keep that
+// text inert: it cannot close a code block, start a table row or ping anyone.
+
+// CodeBlock fences s with more backticks than s contains in a row.
+func CodeBlock(lang, s string) string {
+	fence := "```"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	return fence + lang + "\n" + strings.TrimRight(s, "\n") + "\n" + fence
+}
+
+// Code renders s as inline code on one line.
+func Code(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	return fence + pad + s + pad + fence
+}
+
+// Cell makes s safe inside a table cell.
+func Cell(s string) string {
+	return strings.ReplaceAll(Code(s), "|", `\|`)
+}
+
+// Mention links a user without notifying them twice in a thread.
+func Mention(user string) string { return fmt.Sprintf("@%s", user) }

@@ -1,0 +1,133 @@
+// Package snapshot is a repository at one ref as a command reads it: the
+// file list is fetched once, files on demand, and nothing is written.
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Snapshot reads Repo at Ref through a forge. Safe for concurrent use.
+type Snapshot struct {
+	Reader forge.Reader
+	Repo   forge.Repo
+	Ref    string
+
+	mu    sync.Mutex
+	files []string // the repository's files, once listed
+}
+
+// New returns a snapshot of r at ref.
+func New(f forge.Reader, r forge.Repo, ref string) *Snapshot {
+	return &Snapshot{Reader: f, Repo: r, Ref: ref}
+}
+
+// Files lists the repository's files (one host call, kept).
+func (s *Snapshot) Files(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		files, err := s.Reader.ListFiles(ctx, s.Repo, s.Ref, "")
+		if err != nil {
+			return nil, err
+		}
+		s.files = files
+	}
+	return s.files, nil
+}
+
+// Read returns a file's content, or an error wrapping forge.ErrNotFound.
+func (s *Snapshot) Read(ctx context.Context, path string) ([]byte, error) {
+	return s.Reader.ReadFile(ctx, s.Repo, s.Ref, path)
+}
+
+// Existing returns the first of paths (files, or directories holding files)
+// that the repository has, or "".
+func (s *Snapshot) Existing(ctx context.Context, paths ...string) (string, error) {
+	files, err := s.Files(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range paths {
+		for _, f := range files {
+			if f == p || strings.HasPrefix(f, p+"/") {
+				return p, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// YAMLUnder lists the YAML files under dir.
+func (s *Snapshot) YAMLUnder(ctx context.Context, dir string) ([]string, error) {
+	files, err := s.Files(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		if strings.HasPrefix(f, dir+"/") && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// ObjectsIn reads the Kubernetes objects of the YAML files under dir. A
+// file that does not parse is skipped here: the preflight build reports it
+// where it matters.
+func (s *Snapshot) ObjectsIn(ctx context.Context, dir string) ([]providers.Object, error) {
+	files, err := s.YAMLUnder(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []providers.Object
+	for _, f := range files {
+		b, err := s.Read(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+		for {
+			obj := map[string]any{}
+			err := dec.Decode(&obj)
+			if errors.Is(err, io.EOF) || err != nil {
+				break
+			}
+			if len(obj) > 0 {
+				out = append(out, providers.Object(obj))
+			}
+		}
+	}
+	return out, nil
+}
+
+// FluxSource finds, under dir, a Flux source of kind whose URL matches,
+// with its namespace defaulted to ns.
+func (s *Snapshot) FluxSource(ctx context.Context, dir, ns, kind string, match func(url string) bool) (*providers.Ref, error) {
+	objs, err := s.ObjectsIn(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		ref := o.Ref()
+		spec, _ := o["spec"].(map[string]any)
+		url, _ := spec["url"].(string)
+		if ref.Kind == kind && strings.HasPrefix(ref.APIVersion, "source.toolkit.fluxcd.io/") && match(url) {
+			if ref.Namespace == "" {
+				ref.Namespace = ns
+			}
+			return &ref, nil
+		}
+	}
+	return nil, nil
+}

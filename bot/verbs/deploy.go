@@ -1,0 +1,200 @@
+package verbs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/spf13/pflag"
+	"helm.sh/helm/v3/pkg/strvals"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-bot/gitops-bot/bot/command"
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// maxReleaseName is Helm's limit on release names.
+const maxReleaseName = 53
+
+func init() { command.Register(func() command.Verb { return &deploy{} }) }
+
+// deploy is "/deploy APP --chart ..." (a third-party chart, this file) and
+// "/deploy APP --image ..." (the repository's own application, deploy_app.go).
+type deploy struct {
+	chart, version, provider, namespace string
+	envs, sets, valueFiles              []string
+	// The repository's own application.
+	image, ingress, format string
+	port, replicas         int
+}
+
+func (*deploy) Spec() command.Spec {
+	return command.Spec{Name: "deploy", Args: "APP", Changes: true, Plannable: true,
+		Summary: "deploy a Helm chart to one or more environments through a pull request"}
+}
+
+func (a *deploy) Flags(fs *pflag.FlagSet) {
+	fs.StringVar(&a.chart, "chart", "", "third-party chart: URL ending in the chart name, https://REPO/NAME or oci://REGISTRY/PATH/NAME")
+	fs.StringVar(&a.version, "version", "", "with --chart: chart version or semver range")
+	fs.StringVar(&a.image, "image", "", "own application: container image with a tag, e.g. ghcr.io/acme/web:1.4.2")
+	fs.IntVar(&a.port, "port", 0, "with --image: the port the container listens on")
+	fs.IntVar(&a.replicas, "replicas", 1, "with --image: replicas in each environment")
+	fs.StringVar(&a.ingress, "ingress", "", "with --image: host name of an Ingress to the application")
+	fs.StringVar(&a.format, "format", "kustomize", "with --image: kustomize (base and overlays) or helm (a chart in this repository)")
+	fs.StringArrayVar(&a.envs, "env", nil, "environment to deploy to; repeat for several (required)")
+	fs.StringArrayVar(&a.sets, "set", nil, "Helm value KEY=VALUE, as helm --set; repeatable")
+	fs.StringArrayVar(&a.valueFiles, "values", nil, "values file in this repository, merged before --set; repeatable")
+	fs.StringVar(&a.provider, "provider", "", "argocd or flux (default: the repository config's)")
+	fs.StringVar(&a.namespace, "namespace", "", "namespace the release runs in (default: APP)")
+}
+
+func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result, error) {
+	if err := command.Positional(a, req.Args, 1, 1); err != nil {
+		return command.Result{}, err
+	}
+	app := req.Args[0]
+	if err := checkName("APP", app, maxReleaseName); err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	switch {
+	case a.chart != "" && a.image != "":
+		return command.Result{}, errs.Usage("give --chart (a third-party chart) or --image (this repository's application), not both")
+	case a.image != "":
+		return a.runApp(ctx, req, app)
+	case a.chart == "":
+		return command.Result{}, errs.Usage("--chart or --image is required")
+	}
+	if a.port != 0 || a.replicas != 1 || a.ingress != "" || a.format != providers.FormatKustomize {
+		return command.Result{}, errs.Usage("--port, --replicas, --ingress and --format go with --image")
+	}
+	chart, err := providers.ParseChart(a.chart, a.version)
+	if err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	if err := checkVersion(a.version); err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	if a.namespace == "" {
+		a.namespace = app
+	}
+	if err := checkName("--namespace", a.namespace, 63); err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	envs, err := req.Environments(a.envs)
+	if err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	prov, err := req.Provider(a.provider)
+	if err != nil {
+		return command.Result{}, errs.Usage("%v", err)
+	}
+	values, err := a.values(ctx, req)
+	if err != nil {
+		return command.Result{}, err
+	}
+
+	var manifests []providers.Manifest
+	for _, e := range envs {
+		src, err := helmRepository(ctx, req, prov.Name(), e, chart.RepoURL)
+		if err != nil {
+			return command.Result{}, err
+		}
+		ms, err := prov.GenerateChart(providers.ChartRequest{
+			App: app, Namespace: a.namespace, Env: e.ForProvider(prov.Name()), Chart: chart, Values: values, Source: src,
+		})
+		if err != nil {
+			return command.Result{}, err
+		}
+		manifests = append(manifests, ms...)
+	}
+	envNames := names(envs)
+	return req.Propose(ctx, command.Proposal{
+		Verb:     "deploy",
+		App:      app,
+		Envs:     envNames,
+		Provider: prov.Name(),
+		Title:    fmt.Sprintf("Deploy %s %s (chart %s) to %s", app, chart.Version, chart.Name, strings.Join(envNames, ", ")),
+		Summary: fmt.Sprintf("Deploys the Helm chart %s version %s as %s into namespace %s with %s.",
+			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), md.Code(a.namespace), providerTitle(prov.Name())),
+		Manifests: manifests,
+	})
+}
+
+// values merges the values files (in order) and then the --set values, as
+// helm install does. A file that is missing or not a map is the user's
+// mistake; a host that cannot be read is not.
+func (a *deploy) values(ctx context.Context, req *command.Request) (map[string]any, error) {
+	out := map[string]any{}
+	for _, vf := range a.valueFiles {
+		p, err := forge.CleanPath(vf)
+		if err != nil {
+			return nil, errs.Usage("--values: %v", err)
+		}
+		b, err := req.Files.Read(ctx, p)
+		if errors.Is(err, forge.ErrNotFound) {
+			return nil, errs.Usage("--values %s: no such file on %s", p, req.Repo.DefaultBranch)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading --values %s: %w", p, err)
+		}
+		m := map[string]any{}
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, errs.Usage("--values %s: not a YAML map: %v", p, err)
+		}
+		mergeValues(out, m)
+	}
+	for _, s := range a.sets {
+		if err := strvals.ParseInto(s, out); err != nil {
+			return nil, errs.Usage("--set %s: %v", s, err)
+		}
+	}
+	return out, nil
+}
+
+// mergeValues merges src into dst, maps recursively and everything else by
+// replacement: Helm's rule for several values files.
+func mergeValues(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeValues(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// helmRepository: a HelmRepository of the chart's URL already in the
+// environment's directory, for Flux to reuse.
+func helmRepository(ctx context.Context, req *command.Request, provider string, e config.Environment, url string) (*providers.Ref, error) {
+	if provider != "flux" || strings.HasPrefix(url, "oci://") {
+		return nil, nil
+	}
+	return req.Files.FluxSource(ctx, e.Dir, e.Flux.Namespace, "HelmRepository", func(u string) bool {
+		return strings.TrimSuffix(u, "/") == strings.TrimSuffix(url, "/")
+	})
+}
+
+func checkVersion(v string) error {
+	if _, err := semver.NewVersion(v); err == nil {
+		return nil
+	}
+	if _, err := semver.NewConstraint(v); err != nil {
+		return fmt.Errorf("--version %q is neither a version nor a semver range", v)
+	}
+	return nil
+}
+
+func providerTitle(p string) string {
+	if p == "argocd" {
+		return "Argo CD"
+	}
+	return "Flux"
+}

@@ -1,0 +1,261 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/preflight"
+	"github.com/gitops-bot/gitops-bot/providers/yamledit"
+)
+
+// Change is a day-2 change of one environment: the edited files, and the
+// kustomizations to build before proposing them.
+type Change struct {
+	Verb, App, Env string // for the branch: the change a verb of this name makes
+	Title, Summary string // for the pull request
+	Manifests      []providers.Manifest
+	Overlays       []string
+	Target         Target
+}
+
+// where is a list item whose field has a value, as a path step.
+type where struct{ field, equals string }
+
+// At builds a path from keys and where steps. User text (an image name
+// with dots) goes in as whole steps, never parsed.
+func At(parts ...any) []yamledit.Step {
+	var out []yamledit.Step
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			for _, k := range strings.Split(v, ".") {
+				out = append(out, yamledit.Step{Key: k})
+			}
+		case where:
+			out = append(out, yamledit.Step{Field: v.field, Equals: v.equals})
+		case []yamledit.Step:
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+func scalar(doc *yaml.Node, p []yamledit.Step) string {
+	if n := yamledit.Find(doc, p); n != nil && n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return ""
+}
+
+// valuesRoot is where Helm values sit in a target.
+func valuesRoot(k Kind) []yamledit.Step {
+	switch k {
+	case InHelmRelease:
+		return At("spec.values")
+	case InApplication:
+		return At("spec.source.helm.valuesObject")
+	}
+	return nil
+}
+
+// container is the path of app's container in a Deployment.
+func container(app string) []yamledit.Step {
+	return At("spec.template.spec.containers", where{"name", app})
+}
+
+// edit is one change to one target file.
+type edit struct {
+	doc   int
+	field []yamledit.Step
+	value any // a scalar, or a map for a missing parent
+}
+
+// apply makes the edits on the file's content: set in place, or insert
+// under the deepest mapping that exists.
+func apply(src []byte, edits []edit) ([]byte, error) {
+	out := src
+	for _, e := range edits {
+		next, err := yamledit.SetScalar(out, e.doc, e.field, fmt.Sprint(e.value))
+		if yamledit.IsMissing(err) {
+			next, err = insert(out, e.doc, e.field, e.value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", describe(e.field), err)
+		}
+		out = next
+	}
+	return out, nil
+}
+
+func describe(p []yamledit.Step) string {
+	var b strings.Builder
+	for _, s := range p {
+		if s.Key != "" {
+			if b.Len() > 0 {
+				b.WriteString(".")
+			}
+			b.WriteString(s.Key)
+		} else {
+			fmt.Fprintf(&b, "[%s=%s]", s.Field, s.Equals)
+		}
+	}
+	return b.String()
+}
+
+func insert(src []byte, doc int, p []yamledit.Step, value any) ([]byte, error) {
+	docs, err := yamledit.Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(p) - 1; i >= 1; i-- {
+		parent := yamledit.Find(docs[doc], p[:i])
+		if parent == nil || parent.Kind != yaml.MappingNode {
+			continue
+		}
+		var v any = value
+		for j := len(p) - 1; j > i; j-- {
+			if p[j].Key == "" {
+				return nil, errors.New("cannot add a list item")
+			}
+			v = map[string]any{p[j].Key: v}
+		}
+		return yamledit.Insert(src, doc, p[:i], p[i].Key, v)
+	}
+	return nil, errors.New("no place to add it")
+}
+
+// change edits the target's file and returns the change, reading it first.
+func (w *Repo) change(ctx context.Context, t Target, verb, app, env string, edits []edit) (Change, error) {
+	src, err := w.Files.Read(ctx, t.Path)
+	if err != nil {
+		return Change{}, err
+	}
+	out, err := apply(src, edits)
+	if err != nil {
+		return Change{}, &preflight.Error{Problems: []preflight.Problem{{File: t.Path, Err: err.Error()}}}
+	}
+	c := Change{Verb: verb, App: app, Env: env, Target: t, Manifests: []providers.Manifest{{Path: t.Path, Env: env, Raw: out}}}
+	if t.Kind == InOverlay {
+		c.Overlays = []string{path.Dir(t.Path)}
+	}
+	return c, nil
+}
+
+// current reads one value of a target ("" when it has none).
+func (w *Repo) current(ctx context.Context, t Target, field []yamledit.Step) string {
+	src, err := w.Files.Read(ctx, t.Path)
+	if err != nil {
+		return ""
+	}
+	docs, err := yamledit.Docs(src)
+	if err != nil || t.Doc >= len(docs) {
+		return ""
+	}
+	return scalar(docs[t.Doc], field)
+}
+
+// Check builds the overlays of a change and validates the objects of the
+// edited files, on the repository as it would be after the change.
+func (w *Repo) Check(ctx context.Context, c Change) error {
+	files, err := w.Files.Files(ctx)
+	if err != nil {
+		return err
+	}
+	req := preflight.Request{Kustomizations: c.Overlays}
+	var changes []providers.Manifest
+	for _, m := range c.Manifests {
+		objs, err := objectsOf(m.Raw)
+		if err != nil {
+			return &preflight.Error{Problems: []preflight.Problem{{File: m.Path, Err: err.Error()}}}
+		}
+		req.Manifests = append(req.Manifests, providers.Manifest{Path: m.Path, Objects: objs})
+		changes = append(changes, m)
+	}
+	tree := preflight.NewTree(ctx, w.Files.Reader, w.Files.Repo, w.Files.Ref, files, rawFiles(changes))
+	return preflight.Check(ctx, tree, req)
+}
+
+// objectsOf reads the Kubernetes objects of a file (none for values files).
+func objectsOf(b []byte) ([]providers.Object, error) {
+	docs, err := yamledit.Docs(b)
+	if err != nil {
+		return nil, err
+	}
+	var out []providers.Object
+	for _, d := range docs {
+		var m map[string]any
+		if err := d.Decode(&m); err != nil {
+			return nil, err
+		}
+		apiVersion, _ := m["apiVersion"].(string)
+		kind, _ := m["kind"].(string)
+		// A values file has no kind; a kustomization.yaml is not an object.
+		if apiVersion != "" && kind != "" && !strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") {
+			out = append(out, providers.Object(m))
+		}
+	}
+	return out, nil
+}
+
+// deploymentOf follows an overlay's resources to the file that defines
+// the Deployment named app.
+func (w *Repo) deploymentOf(ctx context.Context, overlay, app string) (Target, error) {
+	seen := map[string]bool{}
+	var walk func(dir string) (Target, bool)
+	walk = func(dir string) (Target, bool) {
+		if seen[dir] {
+			return Target{}, false
+		}
+		seen[dir] = true
+		b, err := w.Files.Read(ctx, path.Join(dir, "kustomization.yaml"))
+		if err != nil {
+			return Target{}, false
+		}
+		var k struct{ Resources []string }
+		if yaml.Unmarshal(b, &k) != nil {
+			return Target{}, false
+		}
+		for _, r := range k.Resources {
+			p := path.Clean(path.Join(dir, r))
+			if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
+				fb, err := w.Files.Read(ctx, p)
+				if err != nil {
+					continue
+				}
+				docs, _ := yamledit.Docs(fb)
+				for i, d := range docs {
+					if scalar(d, At("kind")) == "Deployment" && scalar(d, At("metadata.name")) == app {
+						return Target{Kind: InDeployment, Path: p, Doc: i, Desc: "the Deployment in " + md.Code(p)}, true
+					}
+				}
+				continue
+			}
+			if t, ok := walk(p); ok {
+				return t, ok
+			}
+		}
+		return Target{}, false
+	}
+	t, ok := walk(path.Dir(overlay))
+	if !ok {
+		return Target{}, errs.Invalid("no Deployment %s in the resources of %s", md.Code(app), md.Code(overlay))
+	}
+	return t, nil
+}
+
+func rawFiles(ms []providers.Manifest) []forge.File {
+	out := make([]forge.File, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, forge.File{Path: m.Path, Content: m.Raw, Delete: m.Delete})
+	}
+	return out
+}

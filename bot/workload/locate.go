@@ -1,0 +1,188 @@
+// Package workload finds where an application's settings live in an
+// environment and changes them there: set the image, scale, set resources,
+// read and promote versions. Slash commands and alert rules both call it.
+// Edits keep every byte of a file outside the value changed.
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/logctx"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/yamledit"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
+)
+
+// Owners finds the GitOps objects that apply a workload in a cluster
+// (cluster.Set).
+type Owners interface {
+	Owners(ctx context.Context, cluster, kind, name string) ([]cluster.Owner, error)
+}
+
+// Repo is a repository as the workload engine sees it.
+type Repo struct {
+	Files    *snapshot.Snapshot
+	Config   *config.Config
+	Owners   Owners // nil: the repository's layout alone decides
+	CloneURL string
+	// Redirected: already running in the repository another one pointed
+	// to; a workload applied from yet another repository is an error then.
+	Redirected bool
+}
+
+// Kind is where an application's settings live, by what the repository holds.
+type Kind string
+
+const (
+	InOverlay     Kind = "overlay"     // a Kustomize overlay: images: and replicas:
+	InValues      Kind = "values"      // a chart of this repository: values-<env>.yaml
+	InHelmRelease Kind = "helmrelease" // a Flux HelmRelease: spec.values, spec.chart.spec.version
+	InApplication Kind = "application" // an Argo CD Application with a Helm source
+	InDeployment  Kind = "deployment"  // the Deployment itself
+)
+
+// Target is the place an application's settings live in one environment.
+type Target struct {
+	Kind Kind
+	Path string
+	Doc  int    // the document in a multi-document file
+	Desc string // for replies: "the HelmRelease `web` in `clusters/staging/web.yaml`"
+}
+
+// Elsewhere says the workload is applied from another repository.
+type Elsewhere struct{ URL, Owner string }
+
+func (e *Elsewhere) Error() string {
+	return fmt.Sprintf("applied by %s from %s, not from this repository", e.Owner, e.URL)
+}
+
+// Locate finds where app's settings live in env, from the repository,
+// narrowed by what the cluster says applies it.
+func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (Target, error) {
+	l := w.Config.Layout
+	var found []Target
+	if dir, err := l.Path(l.Overlay, app, env.Name); err == nil {
+		if p, _ := w.Files.Existing(ctx, path.Join(dir, "kustomization.yaml")); p != "" {
+			found = append(found, Target{Kind: InOverlay, Path: p, Desc: "the overlay " + md.Code(p)})
+		}
+	}
+	if dir, err := l.Path(l.Chart, app, ""); err == nil {
+		if p, _ := w.Files.Existing(ctx, path.Join(dir, "values-"+env.Name+".yaml")); p != "" {
+			found = append(found, Target{Kind: InValues, Path: p, Desc: "the chart values " + md.Code(p)})
+		}
+	}
+	files, err := w.Files.YAMLUnder(ctx, env.Dir)
+	if err != nil {
+		return Target{}, err
+	}
+	var flux, argo bool
+	for _, f := range files {
+		b, err := w.Files.Read(ctx, f)
+		if err != nil {
+			return Target{}, err
+		}
+		docs, err := yamledit.Docs(b)
+		if err != nil {
+			continue // a broken file is not this app's; preflight reports it where it matters
+		}
+		for i, d := range docs {
+			kind, name := scalar(d, At("kind")), scalar(d, At("metadata.name"))
+			switch {
+			case kind == "HelmRelease" && (name == app || scalar(d, At("spec.releaseName")) == app):
+				flux = true
+				found = append(found, Target{Kind: InHelmRelease, Path: f, Doc: i, Desc: fmt.Sprintf("the HelmRelease %s in %s", md.Code(name), md.Code(f))})
+			case kind == "Application" && (name == app || name == app+"-"+env.Name) && yamledit.Find(d, At("spec.source.chart")) != nil:
+				argo = true
+				found = append(found, Target{Kind: InApplication, Path: f, Doc: i, Desc: fmt.Sprintf("the Application %s in %s", md.Code(name), md.Code(f))})
+			case kind == "Deployment" && name == app:
+				found = append(found, Target{Kind: InDeployment, Path: f, Doc: i, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(name), md.Code(f))})
+			}
+		}
+	}
+	if owned, err := w.ownedPath(ctx, app, env); err != nil {
+		return Target{}, err
+	} else if owned != "" {
+		// The cluster says which object applies the workload: keep what lives under its path.
+		var kept []Target
+		for _, t := range found {
+			if providers.PathContains(owned, t.Path) {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) > 0 {
+			found = kept
+		}
+	}
+	switch {
+	case flux && argo:
+		return Target{}, errs.Invalid("%s is managed by both Argo CD and Flux in %s (%s); fix that first", md.Code(app), md.Code(env.Name), descs(found))
+	case len(found) > 1:
+		return Target{}, errs.Invalid("%s is defined in several places in %s: %s; say which by editing it by hand", md.Code(app), md.Code(env.Name), descs(found))
+	case len(found) == 0:
+		return Target{}, errs.Invalid("no workload %s in environment %s: I looked for its overlay, its chart values and a HelmRelease, Application or Deployment in %s", md.Code(app), md.Code(env.Name), md.Code(env.Dir))
+	}
+	return found[0], nil
+}
+
+// ownedPath asks the environment's cluster which GitOps object applies the
+// workload and returns the directory of this repository it applies ("" when
+// the cluster cannot tell). A workload applied from another repository, or
+// by both tools, is an error that names them.
+func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment) (string, error) {
+	if w.Owners == nil {
+		return "", nil
+	}
+	owners, err := w.Owners.Owners(ctx, env.Cluster, "Deployment", app)
+	var ng *cluster.NotGitOps
+	if errors.As(err, &ng) {
+		return "", errs.Invalid("%s is not managed by GitOps in %s: %v", md.Code(app), md.Code(env.Name), ng)
+	}
+	if err != nil || len(owners) == 0 {
+		logctx.From(ctx).Info("no owner from the cluster; using the repository's layout", "app", app, "env", env.Name, "err", err)
+		return "", nil
+	}
+	var flux, argo bool
+	paths := map[string]bool{}
+	var names []string
+	for _, o := range owners {
+		names = append(names, md.Code(o.Ref.String()))
+		if o.Ref.Kind == "Application" {
+			argo = true
+		} else {
+			flux = true
+		}
+		if o.RepoURL != "" && !providers.SameRepo(o.RepoURL, w.CloneURL) {
+			if w.Redirected {
+				return "", errs.Invalid("%s in %s is applied by %s from %s, not from this repository: make the change there", md.Code(app), md.Code(env.Name), md.Code(o.Ref.String()), md.Code(o.RepoURL))
+			}
+			return "", &Elsewhere{URL: o.RepoURL, Owner: o.Ref.String()}
+		}
+		paths[o.Path] = true
+	}
+	switch {
+	case flux && argo:
+		return "", errs.Invalid("%s in %s is managed by both Argo CD and Flux (%s); fix that first", md.Code(app), md.Code(env.Name), strings.Join(names, ", "))
+	case len(paths) > 1:
+		return "", errs.Invalid("%s in %s is applied by several objects (%s); say which by editing it by hand", md.Code(app), md.Code(env.Name), strings.Join(names, ", "))
+	}
+	for p := range paths {
+		return p, nil
+	}
+	return "", nil
+}
+
+func descs(ts []Target) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Desc)
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,280 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/yamledit"
+)
+
+// MaxReplicas bounds what a command or an alert may scale to.
+const MaxReplicas = 1000
+
+// SetImage changes the image of app in env.
+func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment, image providers.Image) (Change, error) {
+	t, err := w.Locate(ctx, app, env)
+	if err != nil {
+		return Change{}, err
+	}
+	var edits []edit
+	switch t.Kind {
+	case InOverlay:
+		src, err := w.Files.Read(ctx, t.Path)
+		if err != nil {
+			return Change{}, err
+		}
+		docs, err := yamledit.Docs(src)
+		if err != nil || len(docs) == 0 {
+			return Change{}, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
+		}
+		if yamledit.Find(docs[0], At("images", where{"name", image.Name})) == nil {
+			return Change{}, errs.Invalid("%s has no `images:` entry for %s; I only change the image an overlay already sets", md.Code(t.Path), md.Code(image.Name))
+		}
+		edits = []edit{{field: At("images", where{"name", image.Name}, "newTag"), value: image.Tag}}
+	case InValues:
+		edits = []edit{{field: At("image.tag"), value: image.Tag}}
+	case InHelmRelease, InApplication:
+		edits = []edit{{doc: t.Doc, field: At(valuesRoot(t.Kind), "image.tag"), value: image.Tag}}
+	case InDeployment:
+		edits = []edit{{doc: t.Doc, field: At(container(app), "image"), value: image.String()}}
+	}
+	c, err := w.change(ctx, t, "set-image", app, env.Name, edits)
+	c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
+	c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), t.Desc)
+	return c, err
+}
+
+// Scale sets the replicas of app in env.
+func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n int) (Change, error) {
+	t, err := w.Locate(ctx, app, env)
+	if err != nil {
+		return Change{}, err
+	}
+	c, err := w.change(ctx, t, "scale", app, env.Name, []edit{{doc: t.Doc, field: replicasField(t, app), value: n}})
+	c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
+	c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), t.Desc)
+	return c, err
+}
+
+// Replicas reads the replicas app has in env (0 when the target sets none).
+func (w *Repo) Replicas(ctx context.Context, app string, env config.Environment) (int, error) {
+	t, err := w.Locate(ctx, app, env)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.Atoi(w.current(ctx, t, replicasField(t, app)))
+	return n, nil
+}
+
+// SetResources sets the CPU request and the memory request and limit of
+// app in env (empty: unchanged). On a Kustomize overlay the Deployment it
+// builds from holds them.
+func (w *Repo) SetResources(ctx context.Context, app string, env config.Environment, cpu, mem string) (Change, error) {
+	t, overlay, err := w.resourcesTarget(ctx, app, env)
+	if err != nil {
+		return Change{}, err
+	}
+	root := resourcesRoot(t, app)
+	var edits []edit
+	if cpu != "" {
+		edits = append(edits, edit{doc: t.Doc, field: At(root, "requests.cpu"), value: cpu})
+	}
+	if mem != "" {
+		edits = append(edits, edit{doc: t.Doc, field: At(root, "requests.memory"), value: mem},
+			edit{doc: t.Doc, field: At(root, "limits.memory"), value: mem})
+	}
+	c, err := w.change(ctx, t, "resources", app, env.Name, edits)
+	if overlay != "" {
+		c.Overlays = []string{overlay}
+	}
+	var what []string
+	if cpu != "" {
+		what = append(what, "CPU request "+md.Code(cpu))
+	}
+	if mem != "" {
+		what = append(what, "memory "+md.Code(mem))
+	}
+	c.Title = fmt.Sprintf("Set %s resources in %s", app, env.Name)
+	c.Summary = fmt.Sprintf("Sets %s of %s in %s, in %s.", strings.Join(what, " and "), md.Code(app), md.Code(env.Name), t.Desc)
+	return c, err
+}
+
+// MemoryLimit reads the memory limit of app in env ("" when none is set).
+func (w *Repo) MemoryLimit(ctx context.Context, app string, env config.Environment) (string, error) {
+	t, _, err := w.resourcesTarget(ctx, app, env)
+	if err != nil {
+		return "", err
+	}
+	return w.current(ctx, t, At(resourcesRoot(t, app), "limits.memory")), nil
+}
+
+// resourcesTarget is where app's resources live, and the overlay to build
+// when that is a Deployment an overlay builds from.
+func (w *Repo) resourcesTarget(ctx context.Context, app string, env config.Environment) (Target, string, error) {
+	t, err := w.Locate(ctx, app, env)
+	if err != nil || t.Kind != InOverlay {
+		return t, "", err
+	}
+	// The overlay sets no resources: the Deployment it builds from holds them.
+	overlay := pathDir(t.Path)
+	d, err := w.deploymentOf(ctx, t.Path, app)
+	if err != nil {
+		return Target{}, "", err
+	}
+	if !strings.HasPrefix(d.Path, overlay+"/") {
+		d.Desc += ", the base every environment builds from"
+	}
+	return d, overlay, nil
+}
+
+// replicasField is where a target holds the replicas.
+func replicasField(t Target, app string) []yamledit.Step {
+	switch t.Kind {
+	case InOverlay:
+		return At("replicas", where{"name", app}, "count")
+	case InValues:
+		return At("replicaCount")
+	case InDeployment:
+		return At("spec.replicas")
+	}
+	return At(valuesRoot(t.Kind), "replicaCount")
+}
+
+// resourcesRoot is where a target holds the container's resources.
+func resourcesRoot(t Target, app string) []yamledit.Step {
+	if t.Kind == InDeployment {
+		return At(container(app), "resources")
+	}
+	return At(valuesRoot(t.Kind), "resources")
+}
+
+// Version is one versioned field of a target, e.g. an image tag.
+type Version struct {
+	Label string // for the pull request: "image ghcr.io/acme/web"
+	Field []yamledit.Step
+	Value string
+}
+
+// Versions reads the versions a target pins.
+func (w *Repo) Versions(ctx context.Context, t Target) ([]Version, error) {
+	src, err := w.Files.Read(ctx, t.Path)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := yamledit.Docs(src)
+	if err != nil || t.Doc >= len(docs) {
+		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
+	}
+	d := docs[t.Doc]
+	var out []Version
+	add := func(label string, field []yamledit.Step) {
+		if v := scalar(d, field); v != "" {
+			out = append(out, Version{Label: label, Field: field, Value: v})
+		}
+	}
+	switch t.Kind {
+	case InOverlay:
+		if imgs := yamledit.Find(d, At("images")); imgs != nil && imgs.Kind == yaml.SequenceNode {
+			for _, item := range imgs.Content {
+				var img struct {
+					Name   string `yaml:"name"`
+					NewTag string `yaml:"newTag"`
+				}
+				if item.Decode(&img) == nil && img.Name != "" && img.NewTag != "" {
+					out = append(out, Version{Label: "image " + img.Name, Field: At("images", where{"name", img.Name}, "newTag"), Value: img.NewTag})
+				}
+			}
+		}
+	case InValues:
+		add("image tag", At("image.tag"))
+	case InHelmRelease:
+		add("chart version", At("spec.chart.spec.version"))
+		add("image tag", At("spec.values.image.tag"))
+	case InApplication:
+		add("chart version", At("spec.source.targetRevision"))
+		add("image tag", At("spec.source.helm.valuesObject.image.tag"))
+	case InDeployment:
+		add("image", At(container(scalar(d, At("metadata.name"))), "image"))
+	}
+	return out, nil
+}
+
+// Promotion is a change that copies versions between environments, with
+// one line per version copied ("- image x: `1.0` → `2.0`").
+type Promotion struct {
+	Change
+	Lines []string
+}
+
+// Promote copies to env `to` the versions of app that differ from `from`.
+// A promotion with no lines changes nothing.
+func (w *Repo) Promote(ctx context.Context, app string, from, to config.Environment) (Promotion, error) {
+	src, err := w.Locate(ctx, app, from)
+	if err != nil {
+		return Promotion{}, err
+	}
+	dst, err := w.Locate(ctx, app, to)
+	if err != nil {
+		return Promotion{}, err
+	}
+	if src.Kind != dst.Kind {
+		return Promotion{}, errs.Invalid("%s is %s in %s but %s in %s: promote it by hand", md.Code(app), src.Desc, md.Code(from.Name), dst.Desc, md.Code(to.Name))
+	}
+	have, err := w.Versions(ctx, src)
+	if err != nil {
+		return Promotion{}, err
+	}
+	want, err := w.Versions(ctx, dst)
+	if err != nil {
+		return Promotion{}, err
+	}
+	current := map[string]string{}
+	for _, v := range want {
+		current[describe(v.Field)] = v.Value
+	}
+	var edits []edit
+	var lines []string
+	for _, h := range have {
+		old, ok := current[describe(h.Field)]
+		if !ok || old == h.Value {
+			continue // nothing to copy, or a version the target does not pin
+		}
+		edits = append(edits, edit{doc: dst.Doc, field: h.Field, value: h.Value})
+		lines = append(lines, fmt.Sprintf("- %s: %s → %s", h.Label, md.Code(old), md.Code(h.Value)))
+	}
+	if len(edits) == 0 {
+		return Promotion{Change: Change{Verb: "promote", App: app, Env: to.Name, Target: dst}}, nil
+	}
+	c, err := w.change(ctx, dst, "promote", app, to.Name, edits)
+	c.Title = fmt.Sprintf("Promote %s from %s to %s", app, from.Name, to.Name)
+	c.Summary = fmt.Sprintf("Copies the versions of %s from %s to %s, in %s:\n\n%s", md.Code(app), md.Code(from.Name), md.Code(to.Name), dst.Desc, strings.Join(lines, "\n"))
+	return Promotion{Change: c, Lines: lines}, err
+}
+
+// CheckQuantity reads a positive resource quantity ("" is allowed: unset).
+func CheckQuantity(flag, v string) error {
+	if v == "" {
+		return nil
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("%s %q is not a positive quantity (like 500m or 512Mi)", flag, v)
+	}
+	return nil
+}
+
+func pathDir(p string) string {
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[:i]
+	}
+	return "."
+}

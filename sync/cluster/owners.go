@@ -1,0 +1,230 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+// Owner is a GitOps object that applies a workload, with where it takes
+// the workload from.
+type Owner struct {
+	Ref               providers.Ref
+	RepoURL           string // the Git repository it applies
+	Path              string // the directory in it
+	Revision          string // what it applied last
+	WorkloadNamespace string // where the workload runs
+}
+
+// Owners finds, in a cluster's informer caches, the Flux Kustomizations
+// (by their inventory), the Argo CD Applications (by status.resources) and
+// the Flux HelmReleases (by release name) that apply a workload of kind and
+// name in any namespace. Only objects the bot may already list are read: no
+// workload is fetched.
+func (s Set) Owners(ctx context.Context, cluster, kind, name string) ([]Owner, error) {
+	c, ok := s[cluster]
+	if !ok {
+		return nil, fmt.Errorf("no cluster named %q is configured", cluster)
+	}
+	return c.Owners(ctx, kind, name, ownersWait)
+}
+
+// ownersWait bounds the wait for a first list on a command's path: a reply
+// should not hang on a cluster that does not answer.
+const ownersWait = 5 * time.Second
+
+// Set is the clusters the bot knows, by name; "" is the default cluster.
+type Set map[string]*Cluster
+
+// Owners is Set.Owners on one cluster.
+func (c *Cluster) Owners(ctx context.Context, kind, name string, wait time.Duration) ([]Owner, error) {
+	listed := 0
+	var firstErr error
+	list := func(gvr schema.GroupVersionResource) ([]*unstructured.Unstructured, error) {
+		inf, err := c.Watch(ctx, gvr, wait)
+		if err != nil {
+			// A kind not installed here (Argo CD in a Flux cluster) owns nothing.
+			if firstErr == nil {
+				firstErr = err
+			}
+			return nil, nil
+		}
+		listed++
+		var out []*unstructured.Unstructured
+		for _, o := range inf.GetStore().List() {
+			out = append(out, o.(*unstructured.Unstructured))
+		}
+		return out, nil
+	}
+	ks, err := list(providers.KustomizationGVR)
+	if err != nil {
+		return nil, err
+	}
+	repos, err := list(providers.GitRepositoryGVR)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := list(providers.ApplicationGVR)
+	if err != nil {
+		return nil, err
+	}
+	releases, err := list(providers.HelmReleaseGVR)
+	if err != nil {
+		return nil, err
+	}
+	if listed == 0 {
+		return nil, firstErr
+	}
+	repoURL := func(k *unstructured.Unstructured) string {
+		ns := providers.Str(k, "spec", "sourceRef", "namespace")
+		if ns == "" {
+			ns = k.GetNamespace()
+		}
+		for _, r := range repos {
+			if r.GetNamespace() == ns && r.GetName() == providers.Str(k, "spec", "sourceRef", "name") {
+				return providers.Str(r, "spec", "url")
+			}
+		}
+		return ""
+	}
+	// applier: the Kustomization whose inventory holds an object.
+	applier := func(group, kind, ns, name string) *unstructured.Unstructured {
+		for _, k := range ks {
+			entries, _, _ := unstructured.NestedSlice(k.Object, "status", "inventory", "entries")
+			for _, e := range entries {
+				m, _ := e.(map[string]any)
+				if id, _ := m["id"].(string); inventoryMatch(id, group, kind, ns, name) {
+					return k
+				}
+			}
+		}
+		return nil
+	}
+	kustomizationOwner := func(k *unstructured.Unstructured, ns string) Owner {
+		return Owner{Ref: providers.RefOf(k), RepoURL: repoURL(k), Path: strings.TrimPrefix(providers.Str(k, "spec", "path"), "./"),
+			Revision: providers.Str(k, "status", "lastAppliedRevision"), WorkloadNamespace: ns}
+	}
+
+	var out []Owner
+	for _, k := range ks {
+		entries, _, _ := unstructured.NestedSlice(k.Object, "status", "inventory", "entries")
+		for _, e := range entries {
+			m, _ := e.(map[string]any)
+			id, _ := m["id"].(string)
+			if ns, ok := inventoryWorkload(id, kind, name); ok {
+				out = append(out, kustomizationOwner(k, ns))
+			}
+		}
+	}
+	for _, a := range apps {
+		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
+		for _, r := range res {
+			m, _ := r.(map[string]any)
+			if m["kind"] == kind && m["name"] == name {
+				ns, _ := m["namespace"].(string)
+				out = append(out, Owner{Ref: providers.RefOf(a), RepoURL: providers.Str(a, "spec", "source", "repoURL"),
+					Path: providers.Str(a, "spec", "source", "path"), Revision: providers.Str(a, "status", "sync", "revision"), WorkloadNamespace: ns})
+			}
+		}
+	}
+	for _, hr := range releases {
+		release := providers.Str(hr, "spec", "releaseName")
+		if release == "" {
+			release = hr.GetName()
+		}
+		if release != name {
+			continue
+		}
+		ns := providers.Str(hr, "spec", "targetNamespace")
+		if ns == "" {
+			ns = hr.GetNamespace()
+		}
+		o := Owner{Ref: providers.RefOf(hr), WorkloadNamespace: ns}
+		// Where the HelmRelease itself comes from: the Kustomization that applied it.
+		if k := applier("helm.toolkit.fluxcd.io", "HelmRelease", hr.GetNamespace(), hr.GetName()); k != nil {
+			ko := kustomizationOwner(k, ns)
+			o.RepoURL, o.Path, o.Revision = ko.RepoURL, ko.Path, ko.Revision
+		}
+		out = append(out, o)
+	}
+	if len(out) == 0 {
+		return c.ownersFromLabels(ctx, kind, name, repoURL, ks)
+	}
+	return out, nil
+}
+
+// NotGitOps says a workload runs in the cluster but no Argo CD or Flux
+// object manages it; ManagedBy names what does, when the workload says.
+type NotGitOps struct {
+	Namespace, ManagedBy string
+}
+
+func (e *NotGitOps) Error() string {
+	if e.ManagedBy != "" {
+		return fmt.Sprintf("it runs in namespace %s, managed by %s, not by Argo CD or Flux", e.Namespace, e.ManagedBy)
+	}
+	return fmt.Sprintf("it runs in namespace %s, but no Argo CD or Flux object manages it", e.Namespace)
+}
+
+// ownersFromLabels reads the workload itself (one list by name) for the
+// labels Flux and Argo CD put on what they apply.
+func (c *Cluster) ownersFromLabels(ctx context.Context, kind, name string, repoURL func(*unstructured.Unstructured) string, ks []*unstructured.Unstructured) ([]Owner, error) {
+	resource := map[string]string{"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}[kind]
+	if resource == "" {
+		return nil, nil
+	}
+	list, err := c.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: resource}).
+		List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", kind, name, err)
+	}
+	var out []Owner
+	for _, w := range list.Items {
+		l, a := w.GetLabels(), w.GetAnnotations()
+		switch {
+		case l["kustomize.toolkit.fluxcd.io/name"] != "":
+			ref := providers.Ref{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization", Namespace: l["kustomize.toolkit.fluxcd.io/namespace"], Name: l["kustomize.toolkit.fluxcd.io/name"]}
+			o := Owner{Ref: ref, WorkloadNamespace: w.GetNamespace()}
+			for _, k := range ks {
+				if k.GetNamespace() == ref.Namespace && k.GetName() == ref.Name {
+					o.RepoURL, o.Path, o.Revision = repoURL(k), strings.TrimPrefix(providers.Str(k, "spec", "path"), "./"), providers.Str(k, "status", "lastAppliedRevision")
+				}
+			}
+			out = append(out, o)
+		case l["helm.toolkit.fluxcd.io/name"] != "":
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: "HelmRelease",
+				Namespace: l["helm.toolkit.fluxcd.io/namespace"], Name: l["helm.toolkit.fluxcd.io/name"]}, WorkloadNamespace: w.GetNamespace()})
+		case a["argocd.argoproj.io/tracking-id"] != "":
+			app, _, _ := strings.Cut(a["argocd.argoproj.io/tracking-id"], ":")
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: app}, WorkloadNamespace: w.GetNamespace()})
+		case l["app.kubernetes.io/instance"] != "" && l["app.kubernetes.io/managed-by"] == "":
+			// Argo CD's default tracking label.
+			out = append(out, Owner{Ref: providers.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: l["app.kubernetes.io/instance"]}, WorkloadNamespace: w.GetNamespace()})
+		default:
+			return nil, &NotGitOps{Namespace: w.GetNamespace(), ManagedBy: l["app.kubernetes.io/managed-by"]}
+		}
+	}
+	return out, nil
+}
+
+// Flux inventory ids are "<namespace>_<name>_<group>_<kind>".
+func inventoryMatch(id, group, kind, ns, name string) bool {
+	return id == ns+"_"+name+"_"+group+"_"+kind
+}
+
+// inventoryWorkload matches an id of a workload of kind and name in any
+// namespace (apps group: Deployment, StatefulSet, DaemonSet).
+func inventoryWorkload(id, kind, name string) (string, bool) {
+	suffix := "_" + name + "_apps_" + kind
+	if !strings.HasSuffix(id, suffix) {
+		return "", false
+	}
+	return strings.TrimSuffix(id, suffix), true
+}

@@ -1,0 +1,90 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestArgoSyncedAtMergeAndDescendant(t *testing.T) {
+	for name, rev := range map[string]string{"exact": shaM, "descendant": shaDesc} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.argoRoot()
+			app := h.argoChartApp()
+			v, _ := h.run()
+			v.Start(context.Background(), h.request("argocd", time.Minute, app))
+			h.appStatus("root", "Synced", "Healthy", []string{rev}, operation("Succeeded", rev, "successfully synced (all tasks run)"), nil)
+			h.reported("in_progress")
+			h.appStatus("podinfo-staging", "Synced", "Healthy", []string{"6.7.0"}, operation("Succeeded", "6.7.0", "successfully synced"), nil)
+			expect(t, h.done("staging"), "success", "Application/"+h.ns+"/root", rev[:7], "Application/"+h.ns+"/podinfo-staging")
+		})
+	}
+}
+
+func TestArgoFailures(t *testing.T) {
+	t.Run("operation failed", func(t *testing.T) {
+		h := newHarness(t)
+		h.argoRoot()
+		v, _ := h.run()
+		v.Start(context.Background(), h.request("argocd", time.Minute))
+		h.appStatus("root", "OutOfSync", "Healthy", []string{shaOld}, operation("Failed", shaM,
+			`one or more objects failed to apply, reason: Deployment.apps "podinfo" is invalid (retried 2 times).`), nil)
+		expect(t, h.done("staging"), "failure", "sync failed: one or more objects failed to apply")
+	})
+	t.Run("degraded", func(t *testing.T) {
+		h := newHarness(t)
+		h.argoRoot()
+		v, _ := h.run()
+		v.Start(context.Background(), h.request("argocd", time.Minute))
+		h.appStatus("root", "Synced", "Degraded", []string{shaM}, operation("Succeeded", shaM, "successfully synced"), map[string]any{
+			"resources": []any{map[string]any{"kind": "Deployment", "namespace": "podinfo", "name": "podinfo", "version": "v1", "group": "apps",
+				"health": map[string]any{"status": "Degraded", "message": `Deployment "podinfo" exceeded its progress deadline`}}}})
+		expect(t, h.done("staging"), "failure", `Deployment podinfo/podinfo: Deployment "podinfo" exceeded its progress deadline`)
+	})
+	t.Run("comparison error", func(t *testing.T) {
+		h := newHarness(t)
+		h.argoRoot()
+		v, _ := h.run()
+		v.Start(context.Background(), h.request("argocd", time.Minute))
+		h.appStatus("root", "Unknown", "Healthy", []string{shaM}, nil, map[string]any{
+			"conditions": []any{map[string]any{"type": "ComparisonError", "message": "rpc error: code = Unknown desc = clusters/staging/podinfo.yaml: yaml: line 3: mapping values are not allowed"}}})
+		expect(t, h.done("staging"), "failure", "ComparisonError: rpc error")
+	})
+}
+
+func TestArgoMultiSource(t *testing.T) {
+	h := newHarness(t)
+	h.argoRoot(
+		`  - {repoURL: "https://stefanprodan.github.io/podinfo", chart: podinfo, targetRevision: 6.7.0, helm: {valueFiles: ["$values/clusters/staging/values.yaml"]}}`,
+		fmt.Sprintf(`  - {repoURL: %q, targetRevision: main, ref: values, path: clusters/staging}`, h.repo.CloneURL),
+	)
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", time.Minute))
+	h.appStatus("root", "Synced", "Healthy", []string{"6.7.0", shaOld}, operation("Succeeded", shaOld, "successfully synced"), nil)
+	h.reported("queued")
+	h.appStatus("root", "Synced", "Healthy", []string{"6.7.0", shaM}, operation("Succeeded", shaM, "successfully synced"), nil)
+	expect(t, h.done("staging"), "success", shaM[:7])
+}
+
+func TestArgoWaits(t *testing.T) {
+	for name, set := range map[string]func(h *harness){
+		"missing status": func(h *harness) {},
+		"older revision": func(h *harness) {
+			h.appStatus("root", "Synced", "Healthy", []string{shaOld}, operation("Succeeded", shaOld, "successfully synced"), nil)
+		},
+		"sync running": func(h *harness) {
+			h.appStatus("root", "OutOfSync", "Progressing", []string{shaM}, operation("Running", shaM, "waiting for healthy state of apps/Deployment/podinfo"), nil)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.argoRoot()
+			v, _ := h.run()
+			v.Start(context.Background(), h.request("argocd", 3*time.Second))
+			set(h)
+			expect(t, h.done("staging"), "timed_out", "What was seen last", "Application/"+h.ns+"/root")
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/argocd"
+	"github.com/gitops-bot/gitops-bot/providers/flux"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
+)
+
+// evaluate applies the success rules of DESIGN.md to what the caches hold.
+// Appliers must report a revision that contains M and be ready (or have
+// failed at such a revision); managed objects are judged only once every
+// applier is at M, so that a failure from before the merge is not blamed on it.
+func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, checks forge.Checks) ([]Result, Verdict, error) {
+	req := st.Request
+	results := make([]Result, len(st.Targets))
+	appliersDone := true
+	for i, t := range st.Targets {
+		if t.Role != Applier {
+			continue
+		}
+		r, err := v.judge(ctx, c, req, t, checks)
+		if err != nil {
+			return nil, "", err
+		}
+		results[i] = r
+		appliersDone = appliersDone && r.Verdict == Succeeded
+	}
+	for i, t := range st.Targets {
+		if t.Role != Managed {
+			continue
+		}
+		if !appliersDone {
+			results[i] = Result{Ref: t.Ref, Verdict: Waiting, Message: "waiting for the appliers to reach the merge commit"}
+			continue
+		}
+		r, err := v.judge(ctx, c, req, t, checks)
+		if err != nil {
+			return nil, "", err
+		}
+		results[i] = r
+	}
+	for i := range results {
+		if results[i].Verdict == Succeeded || results[i].Verdict == Failed {
+			results[i].Took = v.now().Sub(st.Started)
+			for _, old := range st.Results { // keep the time of the first verdict
+				if old.Ref == results[i].Ref && old.Verdict == results[i].Verdict && old.Took > 0 {
+					results[i].Took = old.Took
+				}
+			}
+		}
+	}
+	return results, rollup(results), nil
+}
+
+func rollup(results []Result) Verdict {
+	all, any := true, false
+	for _, r := range results {
+		switch r.Verdict {
+		case Failed:
+			return Failed
+		case Succeeded, PickedUp:
+			any = true
+		}
+		all = all && r.Verdict == Succeeded
+	}
+	switch {
+	case all && len(results) > 0:
+		return Succeeded
+	case any:
+		return PickedUp
+	}
+	return Waiting
+}
+
+// judge reads one target from the cache.
+func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t Target, checks forge.Checks) (Result, error) {
+	r := Result{Ref: t.Ref, Verdict: Waiting}
+	gvr, ok := providers.GVRForKind(t.Ref.Kind)
+	if !ok {
+		r.Message = "unknown kind"
+		return r, nil
+	}
+	inf, err := c.Watch(ctx, gvr, v.syncWait)
+	if err != nil {
+		r.Message = err.Error()
+		return r, nil
+	}
+	obj, ok := c.Get(inf, t.Ref.Namespace, t.Ref.Name)
+	if !ok {
+		r.Message = "not in the cluster yet"
+		return r, nil
+	}
+	o := observe(obj, req.Repo.CloneURL)
+	r.Sync, r.Health, r.Message = o.Sync, o.Health, o.Message
+	if len(o.Revisions) > 0 {
+		r.Revision = o.Revisions[0]
+	}
+
+	atM := func(rev string) (bool, error) { return v.contains(ctx, checks, req, rev) }
+	allAtM := len(o.Revisions) > 0
+	anyAtM := false
+	for _, rev := range o.Revisions {
+		in, err := atM(rev)
+		if err != nil {
+			return r, err
+		}
+		allAtM = allAtM && in
+		anyAtM = anyAtM || in
+	}
+	attemptedAtM := false
+	if o.Attempted != "" {
+		if attemptedAtM, err = atM(o.Attempted); err != nil {
+			return r, err
+		}
+	}
+
+	tracksRepo := t.Role == Applier || len(o.Revisions) > 0
+	switch {
+	case o.Failed && (o.Attempted == "" || attemptedAtM || !tracksRepo):
+		r.Verdict = Failed
+		if o.Attempted != "" {
+			r.Revision = o.Attempted
+		}
+	case !tracksRepo && o.Ready:
+		r.Verdict = Succeeded
+	case tracksRepo && o.Ready && allAtM:
+		r.Verdict = Succeeded
+	case anyAtM || attemptedAtM || (!tracksRepo && o.Current):
+		r.Verdict = PickedUp
+	case len(o.Revisions) > 0 && !o.Failed:
+		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
+	}
+	return r, nil
+}
+
+func observe(obj *unstructured.Unstructured, repoURL string) providers.Observation {
+	if obj.GetKind() == "Application" {
+		return argocd.Observe(obj, repoURL)
+	}
+	return flux.Observe(obj)
+}
+
+// contains answers "does rev contain M" from a cache in front of the host:
+// the answer for two commits never changes.
+func (v *Verifier) contains(ctx context.Context, checks forge.Checks, req Request, rev string) (bool, error) {
+	rev = providers.RevisionSHA(rev)
+	switch {
+	case rev == "":
+		return false, nil
+	case rev == req.SHA:
+		return true, nil
+	}
+	key := req.Repo.Host + "/" + req.Repo.FullName() + "/" + rev + "/" + req.SHA
+	if in, ok := v.ancestry.Get(key); ok {
+		return in.(bool), nil
+	}
+	in, err := checks.Contains(ctx, req.Repo, rev, req.SHA)
+	if err != nil {
+		return false, fmt.Errorf("comparing %.7s with %.7s: %w", rev, req.SHA, err)
+	}
+	v.ancestry.Add(key, in)
+	return in, nil
+}

@@ -1,0 +1,128 @@
+package verify
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitops-bot/gitops-bot/providers"
+)
+
+func TestFluxSyncedAtMerge(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	hr := h.helmRelease()
+	v, _ := h.run()
+	if err := v.Start(context.Background(), h.request("flux", time.Minute, hr)); err != nil {
+		t.Fatal(err)
+	}
+	h.reported("queued")
+	h.kustomization(ready(shaM))
+	h.reported("in_progress") // the applier is at M; the HelmRelease is not ready yet
+	h.objs.SetStatus(providers.HelmReleaseGVR, h.ns, "podinfo", map[string]any{"observedGeneration": "$generation",
+		"conditions": []any{condition("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded for release podinfo/podinfo.v2 with chart podinfo@6.7.0")}})
+	r := h.done("staging")
+	expect(t, r, "success", "Kustomization/"+h.ns+"/apps", shaM[:7], "HelmRelease/"+h.ns+"/podinfo", "Helm upgrade succeeded")
+}
+
+func TestFluxSyncedAtDescendant(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("flux", time.Minute))
+	h.kustomization(ready(shaDesc))
+	expect(t, h.done("staging"), "success", shaDesc[:7])
+}
+
+// Cases that must never succeed: they wait until the timeout, which then
+// reports what was seen last.
+func TestFluxWaits(t *testing.T) {
+	cases := map[string]struct {
+		status func(h *harness)
+		want   string
+	}{
+		"older revision":     {func(h *harness) { h.kustomization(ready(shaOld)) }, "does not contain the merge commit"},
+		"unrelated revision": {func(h *harness) { h.kustomization(ready(shaFork)) }, shaFork[:7]},
+		"missing status":     {func(h *harness) {}, "no status yet"},
+		"observedGeneration behind": {func(h *harness) {
+			h.kustomization(ready(shaM))
+			h.objs.Update(providers.KustomizationGVR, h.ns, "apps", func(u *unstructured.Unstructured) {
+				unstructured.SetNestedField(u.Object, "2m", "spec", "timeout") // generation+1, status untouched
+			})
+		}, "has not reconciled generation"},
+		"ready but old lastAppliedRevision": {func(h *harness) {
+			h.kustomization(kustomizationStatus(shaOld, shaM, condition("Ready", "True", "ReconciliationSucceeded", "Applied revision: main@sha1:"+shaOld)))
+		}, "Applied revision"},
+		"failure before the merge": {func(h *harness) {
+			h.kustomization(kustomizationStatus(shaOld, shaOld, condition("Ready", "False", "BuildFailed", "kustomize build failed: old")))
+		}, "kustomize build failed: old"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fluxSource()
+			v, _ := h.run()
+			v.Start(context.Background(), h.request("flux", 3*time.Second))
+			c.status(h)
+			expect(t, h.done("staging"), "timed_out", "What was seen last", c.want)
+		})
+	}
+}
+
+func TestFluxFailures(t *testing.T) {
+	cases := map[string]struct {
+		status map[string]any
+		want   string
+	}{
+		"BuildFailed": {kustomizationStatus(shaOld, shaM, condition("Ready", "False", "BuildFailed",
+			"kustomize build failed: accumulating resources: open clusters/staging/podinfo.yaml: no such file or directory")), "kustomize build failed"},
+		"HealthCheckFailed": {kustomizationStatus(shaM, shaM, condition("Ready", "False", "HealthCheckFailed",
+			"health check failed after 2m0s: timeout waiting for: [Deployment/podinfo/podinfo status: 'InProgress']")), "health check failed"},
+		"Stalled": {kustomizationStatus(shaOld, shaM, condition("Ready", "False", "InvalidPath", "path not found"),
+			condition("Stalled", "True", "InvalidPath", "kustomization path not found: clusters/staging")), "kustomization path not found"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fluxSource()
+			v, _ := h.run()
+			v.Start(context.Background(), h.request("flux", time.Minute))
+			h.kustomization(c.status)
+			expect(t, h.done("staging"), "failure", c.want, "comment `/rollback` on #7")
+			waitFor(t, "the comment on the pull request", func() bool { return len(h.checks.Replies()) == 1 })
+			if r := h.checks.Replies()[0]; r.Thread != 7 || !r.PR || !strings.Contains(r.Body, "Comment `/rollback` here") {
+				t.Errorf("comment %+v", r)
+			}
+		})
+	}
+}
+
+func TestFluxHelmReleaseFailure(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	hr := h.helmRelease()
+	// Failing before the merge: not blamed on it while the applier is behind.
+	h.objs.SetStatus(providers.HelmReleaseGVR, h.ns, "podinfo", map[string]any{"observedGeneration": "$generation",
+		"conditions": []any{condition("Ready", "False", "UpgradeFailed", "Helm upgrade failed for release podinfo/podinfo with chart podinfo@6.7.0: timed out")}})
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("flux", time.Minute, hr))
+	h.kustomization(ready(shaOld))
+	h.reported("queued")
+	h.kustomization(ready(shaM))
+	expect(t, h.done("staging"), "failure", "Helm upgrade failed")
+}
+
+func TestNothingToVerify(t *testing.T) {
+	h := newHarness(t)
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("flux", time.Minute)) // no GitRepository of this repository
+	expect(t, h.done("staging"), "neutral", "Nothing in cluster `default` applies the changed files")
+
+	req := h.request("flux", time.Minute)
+	req.Env, req.Cluster = "production", "prod-eu"
+	v.Start(context.Background(), req)
+	expect(t, h.done("production"), "neutral", "No cluster named `prod-eu`")
+}
