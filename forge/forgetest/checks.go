@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/forgetest/gitstore"
 )
 
 // Checks is an in-memory forge.Checks and forge.Connector with GitHub's
@@ -94,24 +95,12 @@ func (c *Checks) Contains(_ context.Context, _ forge.Repo, descendant, ancestor 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.compares++
-	seen := map[string]bool{}
-	var walk func(string) bool
-	walk = func(s string) bool {
-		if s == ancestor {
-			return true
-		}
-		if seen[s] {
-			return false
-		}
-		seen[s] = true
-		for _, p := range c.parents[s] {
-			if walk(p) {
-				return true
-			}
-		}
-		return false
+	if descendant == ancestor {
+		return true, nil
 	}
-	return walk(descendant), nil
+	return gitstore.Reachable(descendant, func(sha string) ([]string, bool) {
+		return c.parents[sha], true
+	})[ancestor], nil
 }
 
 // Reply records a message on a pull request (the host's Responder).

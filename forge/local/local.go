@@ -33,6 +33,7 @@ type Forge struct {
 	mu        sync.Mutex
 	replies   []forge.Reply
 	proposals []Proposal
+	reactions map[forge.CommentRef]map[string]bool
 }
 
 // Proposal is a change the bot made, with the pull request it stands for.
@@ -120,13 +121,33 @@ func (f *Forge) TeamMember(context.Context, forge.Repo, string, string) (bool, e
 	return false, nil
 }
 
-func (f *Forge) React(context.Context, forge.Repo, forge.CommentRef, string) (bool, error) {
+// React remembers reactions for as long as the process runs.
+func (f *Forge) React(_ context.Context, _ forge.Repo, c forge.CommentRef, reaction string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reactions == nil {
+		f.reactions = map[forge.CommentRef]map[string]bool{}
+	}
+	if f.reactions[c][reaction] {
+		return false, nil
+	}
+	if f.reactions[c] == nil {
+		f.reactions[c] = map[string]bool{}
+	}
+	f.reactions[c][reaction] = true
 	return true, nil
 }
 
+// Reply keeps replies in memory, upserted by thread and key as the hosts do.
 func (f *Forge) Reply(_ context.Context, _ forge.Repo, m forge.Reply) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for i, r := range f.replies {
+		if m.Key != "" && r.Thread == m.Thread && r.Key == m.Key {
+			f.replies[i] = m
+			return nil
+		}
+	}
 	f.replies = append(f.replies, m)
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,12 +18,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/forgetest/gitstore"
 )
 
 // Request is one recorded call.
@@ -73,11 +73,9 @@ type Server struct {
 
 	mu          sync.Mutex
 	requests    []Request
-	files       map[string]map[string]string // tree sha -> path -> content
-	commits     map[string]commit            // commit sha -> commit
-	branches    map[string]string            // branch -> commit sha
-	permissions map[string]string            // user -> permission
-	teams       map[string][]string          // org/slug -> members
+	git         *gitstore.Repo
+	permissions map[string]string   // user -> permission
+	teams       map[string][]string // org/slug -> members
 	comments    []*Comment
 	reactions   map[string]bool // "commentID/content"
 	pulls       []*PR
@@ -86,22 +84,14 @@ type Server struct {
 	failures    map[string]int // "METHOD path" -> status to answer once
 }
 
-type commit struct {
-	Tree    string
-	Parents []string
-	Message string
-}
-
 // New starts a fake serving owner/repo with files on branch main.
 func New(t testing.TB, owner, repo string, files map[string]string) *Server {
 	s := &Server{
 		Owner: owner, Repo: repo,
-		files: map[string]map[string]string{}, commits: map[string]commit{}, branches: map[string]string{},
+		git:         gitstore.New(files),
 		permissions: map[string]string{}, teams: map[string][]string{}, reactions: map[string]bool{},
 		failures: map[string]int{}, nextID: 1000,
 	}
-	tree := s.putTree(copyFiles(files))
-	s.branches["main"] = s.putCommit(commit{Tree: tree, Message: "initial"})
 	s.Server = httptest.NewServer(s.routes())
 	t.Cleanup(s.Close)
 	return s
@@ -114,7 +104,8 @@ func (s *Server) APIURL() string { return s.URL + "/api/v3/" }
 func (s *Server) AddBranch(branch, from string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.branches[branch] = s.branches[from]
+	head, _ := s.git.Branch(from)
+	s.git.SetBranch(branch, head)
 }
 
 // SetPermission sets a collaborator's permission ("admin", "write", "read", ...).
@@ -162,31 +153,25 @@ func (s *Server) Count(key string) int {
 	return n
 }
 
+// Git is the repository the fake serves.
+func (s *Server) Git() *gitstore.Repo { return s.git }
+
 // File returns a file's content on a branch.
 func (s *Server) File(branch, path string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.commits[s.branches[branch]]
-	if !ok {
-		return "", false
-	}
-	v, ok := s.files[c.Tree][path]
-	return v, ok
+	return s.git.File(branch, path)
 }
 
 // Commit returns a branch head's parents and message.
 func (s *Server) Commit(branch string) (parents []string, message string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.commits[s.branches[branch]]
+	sha, _ := s.git.Branch(branch)
+	c, _ := s.git.Commit(sha)
 	return c.Parents, c.Message
 }
 
 // Head returns a branch's commit SHA.
 func (s *Server) Head(branch string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.branches[branch]
+	sha, _ := s.git.Branch(branch)
+	return sha
 }
 
 // Pulls returns the pull requests.
@@ -218,44 +203,6 @@ func (s *Server) Reacted(commentID int64, content string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reactions[fmt.Sprintf("%d/%s", commentID, content)]
-}
-
-func copyFiles(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func hash(parts ...string) string {
-	h := sha1.New()
-	for _, p := range parts {
-		io.WriteString(h, p)
-		h.Write([]byte{0})
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-func (s *Server) putTree(files map[string]string) string {
-	keys := make([]string, 0, len(files))
-	for k := range files {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := []string{"tree"}
-	for _, k := range keys {
-		parts = append(parts, k, files[k])
-	}
-	sha := hash(parts...)
-	s.files[sha] = files
-	return sha
-}
-
-func (s *Server) putCommit(c commit) string {
-	sha := hash(append([]string{"commit", c.Tree, c.Message, strconv.Itoa(len(s.commits))}, c.Parents...)...)
-	s.commits[sha] = c
-	return sha
 }
 
 func (s *Server) id() int64 { s.nextID++; return s.nextID }
@@ -328,6 +275,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/branches/{branch...}", s.getBranch)
 	h("POST "+repo+"/git/trees", s.createTree)
 	h("POST "+repo+"/git/commits", s.createCommit)
+	h("GET "+repo+"/git/commits/{sha}", s.getCommit)
 	h("POST "+repo+"/git/refs", s.createRef)
 	h("PATCH "+repo+"/git/refs/{ref...}", s.updateRef)
 	h("GET "+repo+"/pulls", s.listPulls)
@@ -356,65 +304,62 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"token": "ghs_fake", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 }
 
-// treeAt resolves a branch name or commit SHA to its files.
-func (s *Server) treeAt(ref string) (map[string]string, string, bool) {
+// treeAt resolves a branch name or commit SHA to its tree.
+func (s *Server) treeAt(ref string) (string, bool) {
 	if ref == "" {
 		ref = "main"
 	}
-	sha, ok := s.branches[ref]
+	sha, ok := s.git.Resolve(ref)
 	if !ok {
-		sha = ref
+		return "", false
 	}
-	c, ok := s.commits[sha]
-	if !ok {
-		return nil, "", false
-	}
-	return s.files[c.Tree], c.Tree, true
+	c, _ := s.git.Commit(sha)
+	return c.Tree, true
 }
 
 func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
-	files, _, ok := s.treeAt(r.URL.Query().Get("ref"))
+	ref := r.URL.Query().Get("ref")
+	if ref == "" {
+		ref = "main"
+	}
 	p := r.PathValue("path")
-	content, found := files[p]
-	if !ok || !found {
+	content, found := s.git.File(ref, p)
+	if !found {
 		notFound(w)
 		return
 	}
 	name := p[strings.LastIndex(p, "/")+1:]
 	writeJSON(w, http.StatusOK, map[string]any{
 		"type": "file", "encoding": "base64", "size": len(content), "name": name, "path": p,
-		"content": base64.StdEncoding.EncodeToString([]byte(content)), "sha": hash("blob", content),
+		"content": base64.StdEncoding.EncodeToString([]byte(content)), "sha": gitstore.BlobSHA(content),
 	})
 }
 
 func (s *Server) getTree(w http.ResponseWriter, r *http.Request) {
-	files, sha, ok := s.treeAt(r.PathValue("ref"))
-	if t, isTree := s.files[r.PathValue("ref")]; isTree {
-		files, sha, ok = t, r.PathValue("ref"), true
+	sha, ok := s.treeAt(r.PathValue("ref"))
+	if s.git.HasTree(r.PathValue("ref")) {
+		sha, ok = r.PathValue("ref"), true
 	}
 	if !ok {
 		notFound(w)
 		return
 	}
-	var entries []map[string]any
-	for p, c := range files {
-		entries = append(entries, map[string]any{"path": p, "mode": "100644", "type": "blob", "sha": hash("blob", c), "size": len(c)})
+	list, _ := s.git.TreeEntries(sha)
+	entries := []map[string]any{}
+	for _, e := range list {
+		entries = append(entries, map[string]any{"path": e.Path, "mode": "100644", "type": "blob", "sha": e.SHA, "size": e.Size})
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i]["path"].(string) < entries[j]["path"].(string) })
 	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "tree": entries, "truncated": false})
 }
 
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
-	for _, files := range s.files {
-		for _, c := range files {
-			if hash("blob", c) == r.PathValue("sha") {
-				writeJSON(w, http.StatusOK, map[string]any{"sha": r.PathValue("sha"), "encoding": "base64", "size": len(c),
-					"content": base64.StdEncoding.EncodeToString([]byte(c))})
-				return
-			}
-		}
+	c, ok := s.git.Blob(r.PathValue("sha"))
+	if !ok {
+		notFound(w)
+		return
 	}
-	notFound(w)
+	writeJSON(w, http.StatusOK, map[string]any{"sha": r.PathValue("sha"), "encoding": "base64", "size": len(c),
+		"content": base64.StdEncoding.EncodeToString(c)})
 }
 
 func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) {
@@ -528,14 +473,14 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getBranch(w http.ResponseWriter, r *http.Request) {
-	sha, ok := s.branches[r.PathValue("branch")]
+	sha, ok := s.git.Branch(r.PathValue("branch"))
 	if !ok {
 		notFound(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name":   r.PathValue("branch"),
-		"commit": map[string]any{"sha": sha, "commit": map[string]any{"tree": map[string]any{"sha": s.commits[sha].Tree}}},
+		"commit": map[string]any{"sha": sha, "commit": map[string]any{"tree": map[string]any{"sha": s.commitTree(sha)}}},
 	})
 }
 
@@ -554,12 +499,15 @@ func (s *Server) createTree(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "Invalid tree info")
 		return
 	}
-	base, ok := s.files[in.BaseTree]
-	if in.BaseTree != "" && !ok {
-		unprocessable(w, "base_tree is not a valid tree")
-		return
+	files := map[string]string{}
+	if in.BaseTree != "" {
+		base, ok := s.git.TreeFiles(in.BaseTree)
+		if !ok {
+			unprocessable(w, "base_tree is not a valid tree")
+			return
+		}
+		files = base
 	}
-	files := copyFiles(base)
 	for _, e := range in.Tree {
 		switch {
 		case e.Mode != "100644" || e.Type != "blob":
@@ -574,7 +522,7 @@ func (s *Server) createTree(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"sha": s.putTree(files)})
+	writeJSON(w, http.StatusCreated, map[string]any{"sha": s.git.WriteTree(files)})
 }
 
 func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
@@ -587,17 +535,17 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "message and tree are required")
 		return
 	}
-	if _, ok := s.files[in.Tree]; !ok {
+	if !s.git.HasTree(in.Tree) {
 		unprocessable(w, "Tree SHA does not exist")
 		return
 	}
 	for _, p := range in.Parents {
-		if _, ok := s.commits[p]; !ok {
+		if _, ok := s.git.Commit(p); !ok {
 			unprocessable(w, "Parent SHA does not exist")
 			return
 		}
 	}
-	sha := s.putCommit(commit{Tree: in.Tree, Parents: in.Parents, Message: in.Message})
+	sha := s.git.WriteCommit(in.Tree, in.Parents, in.Message)
 	writeJSON(w, http.StatusCreated, map[string]any{"sha": sha, "tree": map[string]any{"sha": in.Tree}})
 }
 
@@ -609,15 +557,15 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "ref must be fully qualified")
 		return
 	}
-	if _, exists := s.branches[branch]; exists {
+	if _, exists := s.git.Branch(branch); exists {
 		unprocessable(w, "Reference already exists")
 		return
 	}
-	if _, ok := s.commits[in.SHA]; !ok {
+	if _, ok := s.git.Commit(in.SHA); !ok {
 		unprocessable(w, "Object does not exist")
 		return
 	}
-	s.branches[branch] = in.SHA
+	s.git.SetBranch(branch, in.SHA)
 	writeJSON(w, http.StatusCreated, map[string]any{"ref": in.Ref, "object": map[string]any{"sha": in.SHA, "type": "commit"}})
 }
 
@@ -632,7 +580,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "ref must be heads/BRANCH")
 		return
 	}
-	if _, exists := s.branches[branch]; !exists {
+	if _, exists := s.git.Branch(branch); !exists {
 		unprocessable(w, "Reference does not exist")
 		return
 	}
@@ -644,7 +592,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "Update is not a fast forward")
 		return
 	}
-	s.branches[branch] = in.SHA
+	s.git.SetBranch(branch, in.SHA)
 	writeJSON(w, http.StatusOK, map[string]any{"ref": "refs/" + r.PathValue("ref"), "object": map[string]any{"sha": in.SHA, "type": "commit"}})
 }
 
@@ -653,7 +601,7 @@ func (s *Server) pullJSON(p *PR) map[string]any {
 		"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State,
 		"merged": p.Merged, "merge_commit_sha": nilIfEmpty(p.MergeSHA), "merged_at": mergedAt(p),
 		"html_url": fmt.Sprintf("https://github.com/%s/%s/pull/%d", s.Owner, s.Repo, p.Number),
-		"head":     map[string]any{"ref": p.Head, "sha": s.branches[p.Head]},
+		"head":     map[string]any{"ref": p.Head, "sha": s.Head(p.Head)},
 		"base":     map[string]any{"ref": p.Base},
 	}
 }
@@ -679,7 +627,7 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 func (s *Server) createPull(w http.ResponseWriter, r *http.Request) {
 	var in struct{ Title, Head, Base, Body string }
 	json.NewDecoder(r.Body).Decode(&in)
-	if _, ok := s.branches[in.Head]; !ok || in.Title == "" {
+	if _, ok := s.git.Branch(in.Head); !ok || in.Title == "" {
 		unprocessable(w, "Validation Failed: head does not exist or title is missing")
 		return
 	}
@@ -725,16 +673,10 @@ func (s *Server) Merge(number int) string {
 		if p.Number != number {
 			continue
 		}
-		base, head := s.branches[p.Base], s.branches[p.Head]
-		tree := s.commits[head].Tree
-		for path, content := range s.files[tree] {
-			if old, ok := s.files[s.commits[base].Tree][path]; !ok || old != content {
-				p.Files = append(p.Files, path)
-			}
-		}
-		sort.Strings(p.Files)
-		sha := s.putCommit(commit{Tree: tree, Parents: []string{base, head}, Message: fmt.Sprintf("Merge pull request #%d", number)})
-		s.branches[p.Base] = sha
+		base, head := s.Head(p.Base), s.Head(p.Head)
+		p.Files = s.git.ChangedFiles(base, head)
+		sha := s.git.WriteCommit(s.commitTree(head), []string{base, head}, fmt.Sprintf("Merge pull request #%d", number))
+		s.git.SetBranch(p.Base, sha)
 		p.State, p.Merged, p.MergeSHA = "closed", true, sha
 		return sha
 	}
@@ -746,9 +688,9 @@ func (s *Server) Merge(number int) string {
 func (s *Server) AddCommit(branch, message string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	head := s.branches[branch]
-	sha := s.putCommit(commit{Tree: s.commits[head].Tree, Parents: []string{head}, Message: message})
-	s.branches[branch] = sha
+	head := s.Head(branch)
+	sha := s.git.WriteCommit(s.commitTree(head), []string{head}, message)
+	s.git.SetBranch(branch, sha)
 	return sha
 }
 
@@ -908,8 +850,8 @@ func (s *Server) listCheckRuns(w http.ResponseWriter, r *http.Request) {
 // compare answers GitHub's "base...head" status from the commit graph.
 func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 	base, head, ok := strings.Cut(r.PathValue("basehead"), "...")
-	_, okBase := s.commits[base]
-	_, okHead := s.commits[head]
+	_, okBase := s.git.Commit(base)
+	_, okHead := s.git.Commit(head)
 	if !ok || !okBase || !okHead {
 		notFound(w)
 		return
@@ -926,22 +868,25 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": status})
 }
 
-func (s *Server) ancestor(anc, of string) bool {
-	seen := map[string]bool{}
-	stack := []string{of}
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if c == anc {
-			return true
-		}
-		if seen[c] {
-			continue
-		}
-		seen[c] = true
-		stack = append(stack, s.commits[c].Parents...)
+func (s *Server) ancestor(anc, of string) bool { return s.git.IsAncestor(anc, of) }
+
+func (s *Server) commitTree(sha string) string {
+	c, _ := s.git.Commit(sha)
+	return c.Tree
+}
+
+// getCommit is the Git Data API's commit: its tree and parents.
+func (s *Server) getCommit(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.git.Commit(r.PathValue("sha"))
+	if !ok {
+		notFound(w)
+		return
 	}
-	return false
+	parents := []map[string]any{}
+	for _, p := range c.Parents {
+		parents = append(parents, map[string]any{"sha": p})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sha": c.SHA, "message": c.Message, "tree": map[string]any{"sha": c.Tree}, "parents": parents})
 }
 
 // ClosePull closes a pull request, as a person would on GitHub.

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gitops-bot/gitops-bot/forge/forgetest/gitstore"
 )
 
 // Request is one recorded call.
@@ -63,8 +65,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []Request
-	commits  map[string]commit
-	branches map[string]string
+	git      *gitstore.Repo
 	members  map[string]int
 	mrs      []*MR
 	notes    []*Note
@@ -72,15 +73,9 @@ type Server struct {
 	next     int64
 }
 
-type commit struct {
-	files   map[string]string
-	parents []string
-}
-
 // New starts a fake with files on branch main and the given token.
 func New(t testing.TB, project, token string, files map[string]string) *Server {
-	s := &Server{Project: project, Token: token, commits: map[string]commit{}, branches: map[string]string{}, members: map[string]int{}, next: 100}
-	s.branches["main"] = s.put(copyMap(files), nil)
+	s := &Server{Project: project, Token: token, git: gitstore.New(files), members: map[string]int{}, next: 100}
 	s.Server = httptest.NewServer(s.routes())
 	t.Cleanup(s.Close)
 	return s
@@ -88,30 +83,6 @@ func New(t testing.TB, project, token string, files map[string]string) *Server {
 
 // BaseURL is the API URL for the client.
 func (s *Server) BaseURL() string { return s.URL + "/api/v4" }
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func (s *Server) put(files map[string]string, parents []string) string {
-	keys := make([]string, 0, len(files))
-	for k := range files {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha1.New()
-	fmt.Fprint(h, len(s.commits), parents)
-	for _, k := range keys {
-		fmt.Fprint(h, k, files[k])
-	}
-	sha := fmt.Sprintf("%x", h.Sum(nil))
-	s.commits[sha] = commit{files: files, parents: parents}
-	return sha
-}
 
 func (s *Server) id() int64 { s.next++; return s.next }
 
@@ -126,7 +97,8 @@ func (s *Server) SetMember(user string, level int) {
 func (s *Server) AddBranch(branch, from string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.branches[branch] = s.branches[from]
+	head, _ := s.git.Branch(from)
+	s.git.SetBranch(branch, head)
 }
 
 // Requests returns the recorded requests.
@@ -147,22 +119,30 @@ func (s *Server) Reset() {
 func (s *Server) File(branch, path string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.commits[s.branches[branch]].files[path]
-	return v, ok
+	return s.git.File(branch, path)
 }
 
 // Parents returns a branch head's parents.
 func (s *Server) Parents(branch string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.commits[s.branches[branch]].parents
+	c, _ := s.git.Commit(s.head(branch))
+	return c.Parents
 }
 
 // Head returns a branch's commit.
 func (s *Server) Head(branch string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.branches[branch]
+	return s.head(branch)
+}
+
+// Git is the repository the fake serves.
+func (s *Server) Git() *gitstore.Repo { return s.git }
+
+func (s *Server) head(branch string) string {
+	sha, _ := s.git.Branch(branch)
+	return sha
 }
 
 // MRs returns the merge requests.
@@ -216,15 +196,11 @@ func (s *Server) Merge(iid int64) string {
 		if m.IID != iid {
 			continue
 		}
-		base, head := s.branches[m.Target], s.branches[m.Source]
-		for p, c := range s.commits[head].files {
-			if old, ok := s.commits[base].files[p]; !ok || old != c {
-				m.Files = append(m.Files, p)
-			}
-		}
-		sort.Strings(m.Files)
-		sha := s.put(copyMap(s.commits[head].files), []string{base, head})
-		s.branches[m.Target] = sha
+		base, head := s.head(m.Target), s.head(m.Source)
+		m.Files = s.git.ChangedFiles(base, head)
+		hc, _ := s.git.Commit(head)
+		sha := s.git.WriteCommit(hc.Tree, []string{base, head}, fmt.Sprintf("Merge branch '%s' into '%s'", m.Source, m.Target))
+		s.git.SetBranch(m.Target, sha)
 		m.State, m.MergeSHA = "merged", sha
 		return sha
 	}
@@ -267,6 +243,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /repository/tree", s.tree)
 	h("GET /members/all", s.listMembers)
 	h("POST /repository/commits", s.createCommit)
+	h("GET /repository/commits/{sha}", s.getCommit)
 	h("POST /merge_requests", s.createMR)
 	h("GET /merge_requests", s.listMRs)
 	h("PUT /merge_requests/{iid}", s.updateMR)
@@ -292,11 +269,17 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) at(ref string) (map[string]string, bool) {
-	if sha, ok := s.branches[ref]; ok {
-		ref = sha
+	return s.git.Files(ref)
+}
+
+// getCommit is the Commits API's single commit.
+func (s *Server) getCommit(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.git.Commit(r.PathValue("sha"))
+	if !ok {
+		fail(w, http.StatusNotFound, "404 Commit Not Found")
+		return
 	}
-	c, ok := s.commits[ref]
-	return c.files, ok
+	writeJSON(w, http.StatusOK, map[string]any{"id": c.SHA, "short_id": c.SHA[:8], "title": c.Message, "message": c.Message, "parent_ids": c.Parents})
 }
 
 func (s *Server) rawFile(w http.ResponseWriter, r *http.Request) {
@@ -371,15 +354,15 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := in.Branch
-	if _, exists := s.branches[in.Branch]; !exists || in.Force {
+	if _, exists := s.git.Branch(in.Branch); !exists || in.Force {
 		start = in.StartBranch
 	}
-	base, ok := s.branches[start]
+	base, ok := s.git.Branch(start)
 	if !ok {
 		fail(w, http.StatusBadRequest, "You can only create or edit files when you are on a branch")
 		return
 	}
-	files := copyMap(s.commits[base].files)
+	files, _ := s.git.Files(base)
 	for _, a := range in.Actions {
 		_, exists := files[a.FilePath]
 		switch {
@@ -395,8 +378,8 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 			files[a.FilePath] = *a.Content
 		}
 	}
-	sha := s.put(files, []string{base})
-	s.branches[in.Branch] = sha
+	sha := s.git.WriteCommit(s.git.WriteTree(files), []string{base}, in.CommitMessage)
+	s.git.SetBranch(in.Branch, sha)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": sha, "short_id": sha[:8], "title": in.CommitMessage, "message": in.CommitMessage})
 }
 
@@ -415,7 +398,7 @@ func (s *Server) createMR(w http.ResponseWriter, r *http.Request) {
 		Labels       string `json:"labels"`
 	}
 	json.NewDecoder(r.Body).Decode(&in)
-	if _, ok := s.branches[in.SourceBranch]; !ok || in.Title == "" {
+	if _, ok := s.git.Branch(in.SourceBranch); !ok || in.Title == "" {
 		fail(w, http.StatusBadRequest, "source_branch does not exist or title is missing")
 		return
 	}
@@ -571,7 +554,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	json.NewDecoder(r.Body).Decode(&in)
 	sha := r.PathValue("sha")
-	if _, ok := s.commits[sha]; !ok {
+	if _, ok := s.git.Commit(sha); !ok {
 		fail(w, http.StatusNotFound, "404 References Not Found")
 		return
 	}
@@ -608,37 +591,9 @@ func (s *Server) mergeBase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, b := refs[0], refs[1]
-	if _, ok := s.commits[a]; !ok {
-		fail(w, http.StatusNotFound, "Merge Base Not Found")
+	if base, ok := s.git.MergeBase(a, b); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"id": base})
 		return
-	}
-	if _, ok := s.commits[b]; !ok {
-		fail(w, http.StatusNotFound, "Merge Base Not Found")
-		return
-	}
-	ancestors := map[string]bool{}
-	stack := []string{a}
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if !ancestors[c] {
-			ancestors[c] = true
-			stack = append(stack, s.commits[c].parents...)
-		}
-	}
-	queue := []string{b}
-	seen := map[string]bool{}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		if ancestors[c] {
-			writeJSON(w, http.StatusOK, map[string]any{"id": c})
-			return
-		}
-		if !seen[c] {
-			seen[c] = true
-			queue = append(queue, s.commits[c].parents...)
-		}
 	}
 	fail(w, http.StatusNotFound, "Merge Base Not Found")
 }

@@ -1,0 +1,350 @@
+// Package gitstore is a git repository in memory, made of real git objects
+// (go-git's storage): the one commit model behind the fake GitHub and GitLab
+// servers, so commits, trees and blobs have the SHAs git gives them and can
+// later be served over git's own protocol. Safe for concurrent use.
+package gitstore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Repo is the repository: objects and branches.
+type Repo struct {
+	mu       sync.Mutex
+	st       *memory.Storage
+	branches map[string]string // branch -> commit SHA
+	clock    time.Time         // commit times, one second apart, so SHAs are repeatable
+}
+
+// Commit is what the fakes read of a commit.
+type Commit struct {
+	SHA     string
+	Tree    string
+	Parents []string
+	Message string
+}
+
+// New makes a repository whose branch main holds files in one commit.
+func New(files map[string]string) *Repo {
+	r := &Repo{st: memory.NewStorage(), branches: map[string]string{}, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	tree := r.WriteTree(files)
+	r.branches["main"] = r.WriteCommit(tree, nil, "initial")
+	return r
+}
+
+// Storage is the object store, for serving the repository over git.
+func (r *Repo) Storage() *memory.Storage { return r.st }
+
+// Branch returns a branch's head.
+func (r *Repo) Branch(name string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sha, ok := r.branches[name]
+	return sha, ok
+}
+
+// SetBranch points a branch at a commit, creating it if needed.
+func (r *Repo) SetBranch(name, sha string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.branches[name] = sha
+}
+
+// DeleteBranch removes a branch.
+func (r *Repo) DeleteBranch(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.branches, name)
+}
+
+// Branches lists the branches and their heads.
+func (r *Repo) Branches() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.branches))
+	for k, v := range r.branches {
+		out[k] = v
+	}
+	return out
+}
+
+// Resolve turns a branch name or a commit SHA into a commit SHA.
+func (r *Repo) Resolve(ref string) (string, bool) {
+	if sha, ok := r.Branch(ref); ok {
+		return sha, true
+	}
+	if _, ok := r.Commit(ref); ok {
+		return ref, true
+	}
+	return "", false
+}
+
+// Commit reads a commit.
+func (r *Repo) Commit(sha string) (Commit, bool) {
+	if !plumbing.IsHash(sha) {
+		return Commit{}, false
+	}
+	c, err := object.GetCommit(r.st, plumbing.NewHash(sha))
+	if err != nil {
+		return Commit{}, false
+	}
+	out := Commit{SHA: sha, Tree: c.TreeHash.String(), Message: c.Message}
+	for _, p := range c.ParentHashes {
+		out.Parents = append(out.Parents, p.String())
+	}
+	return out, true
+}
+
+// Files returns the files of a commit or branch (path -> content).
+func (r *Repo) Files(ref string) (map[string]string, bool) {
+	sha, ok := r.Resolve(ref)
+	if !ok {
+		return nil, false
+	}
+	c, _ := r.Commit(sha)
+	return r.TreeFiles(c.Tree)
+}
+
+// File returns one file of a commit or branch.
+func (r *Repo) File(ref, p string) (string, bool) {
+	files, ok := r.Files(ref)
+	if !ok {
+		return "", false
+	}
+	c, ok := files[p]
+	return c, ok
+}
+
+// Entry is a file of a tree with its blob SHA.
+type Entry struct {
+	Path, SHA string
+	Size      int64
+}
+
+// TreeEntries lists the files of a tree, recursively, by path.
+func (r *Repo) TreeEntries(treeSHA string) ([]Entry, bool) {
+	if !plumbing.IsHash(treeSHA) {
+		return nil, false
+	}
+	t, err := object.GetTree(r.st, plumbing.NewHash(treeSHA))
+	if err != nil {
+		return nil, false
+	}
+	var out []Entry
+	t.Files().ForEach(func(f *object.File) error {
+		out = append(out, Entry{Path: f.Name, SHA: f.Hash.String(), Size: f.Size})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, true
+}
+
+// TreeFiles returns the files of a tree (path -> content).
+func (r *Repo) TreeFiles(treeSHA string) (map[string]string, bool) {
+	entries, ok := r.TreeEntries(treeSHA)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		b, _ := r.Blob(e.SHA)
+		out[e.Path] = string(b)
+	}
+	return out, true
+}
+
+// Blob reads a blob.
+func (r *Repo) Blob(sha string) ([]byte, bool) {
+	if !plumbing.IsHash(sha) {
+		return nil, false
+	}
+	b, err := object.GetBlob(r.st, plumbing.NewHash(sha))
+	if err != nil {
+		return nil, false
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, false
+	}
+	defer rd.Close()
+	out, err := io.ReadAll(rd)
+	return out, err == nil
+}
+
+// BlobSHA is the git SHA of content as a blob.
+func BlobSHA(content string) string {
+	return plumbing.ComputeHash(plumbing.BlobObject, []byte(content)).String()
+}
+
+// WriteTree stores files (path -> content) as a tree and returns its SHA.
+func (r *Repo) WriteTree(files map[string]string) string {
+	return r.writeDir(files, "").String()
+}
+
+func (r *Repo) writeDir(files map[string]string, dir string) plumbing.Hash {
+	children := map[string]bool{}
+	var entries []object.TreeEntry
+	for p, content := range files {
+		rest := p
+		if dir != "" {
+			var ok bool
+			if rest, ok = strings.CutPrefix(p, dir+"/"); !ok {
+				continue
+			}
+		}
+		if name, _, nested := strings.Cut(rest, "/"); nested {
+			children[name] = true
+			continue
+		}
+		entries = append(entries, object.TreeEntry{Name: rest, Mode: filemode.Regular, Hash: r.writeBlob(content)})
+	}
+	for name := range children {
+		entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: r.writeDir(files, path.Join(dir, name))})
+	}
+	// Git orders entries by name, a directory as if its name ended in "/".
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(entries, func(i, j int) bool { return key(entries[i]) < key(entries[j]) })
+	return r.put(&object.Tree{Entries: entries})
+}
+
+func (r *Repo) writeBlob(content string) plumbing.Hash {
+	obj := r.st.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	w, _ := obj.Writer()
+	io.Copy(w, bytes.NewReader([]byte(content)))
+	w.Close()
+	h, err := r.st.SetEncodedObject(obj)
+	if err != nil {
+		panic(fmt.Sprintf("gitstore: %v", err))
+	}
+	return h
+}
+
+type encoder interface {
+	Encode(plumbing.EncodedObject) error
+}
+
+func (r *Repo) put(o encoder) plumbing.Hash {
+	obj := r.st.NewEncodedObject()
+	if err := o.Encode(obj); err != nil {
+		panic(fmt.Sprintf("gitstore: %v", err))
+	}
+	h, err := r.st.SetEncodedObject(obj)
+	if err != nil {
+		panic(fmt.Sprintf("gitstore: %v", err))
+	}
+	return h
+}
+
+// WriteCommit stores a commit of tree on parents and returns its SHA.
+func (r *Repo) WriteCommit(tree string, parents []string, message string) string {
+	r.mu.Lock()
+	r.clock = r.clock.Add(time.Second)
+	when := r.clock
+	r.mu.Unlock()
+	sig := object.Signature{Name: "gitops-bot test", Email: "test@gitops-bot.invalid", When: when}
+	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: plumbing.NewHash(tree)}
+	for _, p := range parents {
+		c.ParentHashes = append(c.ParentHashes, plumbing.NewHash(p))
+	}
+	return r.put(c).String()
+}
+
+// HasTree reports whether a tree exists.
+func (r *Repo) HasTree(sha string) bool {
+	_, ok := r.TreeEntries(sha)
+	return ok
+}
+
+// Ancestors returns every commit reachable from sha, itself included.
+func (r *Repo) Ancestors(sha string) map[string]bool {
+	return Reachable(sha, func(c string) ([]string, bool) {
+		commit, ok := r.Commit(c)
+		return commit.Parents, ok
+	})
+}
+
+// Reachable walks a commit graph from start through parents (which says
+// whether a commit is known) and returns the known commits it reaches.
+func Reachable(start string, parents func(string) ([]string, bool)) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{start}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[c] {
+			continue
+		}
+		ps, ok := parents(c)
+		if !ok {
+			continue
+		}
+		seen[c] = true
+		stack = append(stack, ps...)
+	}
+	return seen
+}
+
+// IsAncestor reports whether anc is in the history of desc (or is desc).
+func (r *Repo) IsAncestor(anc, desc string) bool {
+	return r.Ancestors(desc)[anc]
+}
+
+// MergeBase is the nearest common ancestor of a and b, breadth-first from b.
+func (r *Repo) MergeBase(a, b string) (string, bool) {
+	ancestors := r.Ancestors(a)
+	queue := []string{b}
+	seen := map[string]bool{}
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		if ancestors[c] {
+			return c, true
+		}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if commit, ok := r.Commit(c); ok {
+			queue = append(queue, commit.Parents...)
+		}
+	}
+	return "", false
+}
+
+// ChangedFiles lists the paths whose content differs between two commits'
+// trees (added, changed or removed), sorted.
+func (r *Repo) ChangedFiles(from, to string) []string {
+	a, _ := r.Files(from)
+	b, _ := r.Files(to)
+	var out []string
+	for p, c := range b {
+		if old, ok := a[p]; !ok || old != c {
+			out = append(out, p)
+		}
+	}
+	for p := range a {
+		if _, ok := b[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,59 @@
+package gitstore
+
+import (
+	"reflect"
+	"testing"
+)
+
+// Objects have the SHAs git itself gives them.
+func TestObjectsAreGitObjects(t *testing.T) {
+	if got := BlobSHA("hello\n"); got != "ce013625030ba8dba906f756967f9e9ca394464a" {
+		t.Errorf("blob SHA %s", got)
+	}
+	r := New(nil)
+	if got := r.WriteTree(map[string]string{}); got != "4b825dc642cb6eb9a060e54bf8d69288fbee4904" {
+		t.Errorf("empty tree SHA %s", got)
+	}
+	// `printf 'hello\n' > a; git add a; git write-tree` in an empty repository.
+	if got := r.WriteTree(map[string]string{"a": "hello\n"}); got != "0976950c1fdbcb52435a433913017bf044b3a58f" {
+		t.Errorf("tree SHA %s", got)
+	}
+}
+
+func TestTreesCommitsAndAncestry(t *testing.T) {
+	files := map[string]string{"README.md": "x\n", "a/b/c.yaml": "c\n", "a/b.yaml": "b\n", "a.yaml": "a\n"}
+	r := New(files)
+	main, _ := r.Branch("main")
+	if got, ok := r.Files("main"); !ok || !reflect.DeepEqual(got, files) {
+		t.Fatalf("files %v", got)
+	}
+	c1 := r.WriteCommit(r.WriteTree(map[string]string{"README.md": "y\n"}), []string{main}, "one")
+	c2 := r.WriteCommit(r.WriteTree(files), []string{main}, "two")
+	merge := r.WriteCommit(r.WriteTree(files), []string{c1, c2}, "merge")
+	if !r.IsAncestor(main, merge) || !r.IsAncestor(c2, merge) || r.IsAncestor(c1, c2) || !r.IsAncestor(merge, merge) {
+		t.Error("ancestry is wrong")
+	}
+	if base, ok := r.MergeBase(c1, c2); !ok || base != main {
+		t.Errorf("merge base %s %v, want %s", base, ok, main)
+	}
+	if got := r.ChangedFiles(main, c1); !reflect.DeepEqual(got, []string{"README.md", "a.yaml", "a/b.yaml", "a/b/c.yaml"}) {
+		t.Errorf("changed files %v", got)
+	}
+	c, ok := r.Commit(merge)
+	if !ok || c.Message != "merge" || !reflect.DeepEqual(c.Parents, []string{c1, c2}) {
+		t.Errorf("commit %+v", c)
+	}
+	if _, ok := r.Commit("not a sha"); ok {
+		t.Error("read a commit that is not one")
+	}
+}
+
+// Entries are ordered as git orders them: a directory as if named "d/".
+func TestTreeOrder(t *testing.T) {
+	r := New(nil)
+	// `git write-tree` of a: "hello\n", d/e: "x\n", d.txt: "y\n".
+	got := r.WriteTree(map[string]string{"a": "hello\n", "d/e": "x\n", "d.txt": "y\n"})
+	if got != "86564cdfddf15f0d3e697d3382ccbf06eba2ae51" {
+		t.Errorf("tree SHA %s", got)
+	}
+}
