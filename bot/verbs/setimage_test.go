@@ -1,0 +1,46 @@
+package verbs_test
+
+import (
+	"testing"
+
+	"github.com/gitops-bot/gitops-bot/bot/bottest"
+)
+
+// argoFleet is the Argo CD example fleet with a hand-written Deployment in
+// production and podinfo deployed to staging as an Application of a chart.
+func argoFleet(t *testing.T) map[string]string {
+	f := bottest.Fleet(t, "argocd", map[string]string{
+		"clusters/production/api.yaml": "# The API, hand-written.\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 3 # keep >= 3\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers:\n        - name: api\n          image: \"ghcr.io/acme/api:2.0.0\" # pinned\n",
+	})
+	bottest.Merged(t, f, podinfo) // an Application podinfo-staging with valuesObject
+	return f.Files
+}
+
+func TestSetImage(t *testing.T) {
+	t.Run("kustomize overlay", func(t *testing.T) {
+		f := bottest.Fleet(t, "flux", nil)
+		bottest.Merged(t, f, web)
+		overlay := "apps/overlays/staging/web/kustomization.yaml"
+		n := len(f.Proposals())
+		bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.4.3 --env staging")
+		bottest.OnlyLinesChanged(t, f.Files[overlay], bottest.LastChange(t, f, n)[overlay], "newTag: 1.4.2", "newTag: 1.4.3")
+		if f.Proposals()[n].Branch != "gitops-bot/set-image-web-staging" {
+			t.Errorf("branch %s", f.Proposals()[n].Branch)
+		}
+	})
+	t.Run("HelmRelease values, key added", func(t *testing.T) {
+		f := bottest.Fleet(t, "flux", nil)
+		bottest.Merged(t, f, podinfo) // HelmRelease podinfo with values {replicaCount: 2}
+		file := "clusters/staging/podinfo.yaml"
+		n := len(f.Proposals())
+		bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.7.1 --env staging")
+		bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, n)[file], "    replicaCount: 2\n", "    replicaCount: 2\n    image:\n      tag: 6.7.1\n")
+	})
+	t.Run("plain Deployment, comments kept", func(t *testing.T) {
+		f := bottest.NewFake(argoFleet(t))
+		api := "clusters/production/api.yaml"
+		n := len(f.Proposals())
+		bottest.Handle(t, f, "/set-image api ghcr.io/acme/api:2.1.0 --env production")
+		bottest.OnlyLinesChanged(t, f.Files[api], bottest.LastChange(t, f, n)[api], `"ghcr.io/acme/api:2.0.0" # pinned`, `"ghcr.io/acme/api:2.1.0" # pinned`)
+	})
+}
