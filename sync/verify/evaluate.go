@@ -13,7 +13,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
-// evaluate applies the success rules of DESIGN.md to what the caches hold.
+// evaluate applies the success rules (docs/verification.md) to what the caches hold.
 // Appliers must report a revision that contains M and be ready (or have
 // failed at such a revision); managed objects are judged only once every
 // applier is at M, so that a failure from before the merge is not blamed on it.
