@@ -308,10 +308,7 @@ func TestAlertRuleChecks(t *testing.T) {
 func TestAlertRollsBackTheLastBotChange(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
 	file := "clusters/staging/podinfo.yaml"
-	before := map[string]string{}
-	for k, v := range f.Files {
-		before[k] = v
-	}
+	before := f.Snapshot()
 	// A merged /scale by the bot: its marker names podinfo in staging.
 	ev := forge.CommentEvent{Repo: repo, Thread: 3, CommentID: 1, Author: "alice", Body: "/scale podinfo 3 --env staging"}
 	f.Permissions = map[string]forge.Permission{"alice": forge.PermWrite}
@@ -320,15 +317,7 @@ func TestAlertRollsBackTheLastBotChange(t *testing.T) {
 	}
 	scaled := f.Proposals()[0]
 	f.Files[file] = string(scaled.Files[0].Content)
-	const mergeSHA, parentSHA = "2222222222222222222222222222222222222222", "1111111111111111111111111111111111111111"
-	atMerge := map[string]string{}
-	for k, v := range f.Files {
-		atMerge[k] = v
-	}
-	f.Revisions = map[string]map[string]string{parentSHA: before, mergeSHA: atMerge}
-	f.Parents = map[string]string{mergeSHA: parentSHA}
-	f.Pulls = map[int]forge.PullInfo{100: {Number: 100, Merged: true, MergeSHA: mergeSHA, Base: "main", Body: scaled.Body}}
-	f.ChangedFiles = map[int][]string{100: {file}}
+	f.MergedAs(100, before, scaled.Body, file)
 
 	rule := strings.NewReplacer("action: scale", "action: rollback", "  step: \"2\"\n", "", "  max: \"5\"\n", "").Replace(scaleRule)
 	a := &alerts.Handler{Log: quiet, Rules: rules(t, rule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}

@@ -80,19 +80,9 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err := checkVersion(a.version); err != nil {
 		return command.Result{}, errs.Usage("%v", err)
 	}
-	if a.namespace == "" {
-		a.namespace = app
-	}
-	if err := checkName("--namespace", a.namespace, 63); err != nil {
-		return command.Result{}, errs.Usage("%v", err)
-	}
-	envs, err := req.Environments(a.envs)
+	envs, prov, err := a.target(req, app)
 	if err != nil {
-		return command.Result{}, errs.Usage("%v", err)
-	}
-	prov, err := req.Provider(a.provider)
-	if err != nil {
-		return command.Result{}, errs.Usage("%v", err)
+		return command.Result{}, err
 	}
 	values, err := a.values(ctx, req)
 	if err != nil {
@@ -124,6 +114,26 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), md.Code(a.namespace), providerTitle(prov.Name())),
 		Manifests: manifests,
 	})
+}
+
+// target checks the flags both kinds of deploy share: the namespace (APP
+// by default), the environments and the provider.
+func (a *deploy) target(req *command.Request, app string) ([]config.Environment, providers.Provider, error) {
+	if a.namespace == "" {
+		a.namespace = app
+	}
+	if err := checkName("--namespace", a.namespace, 63); err != nil {
+		return nil, nil, errs.Usage("%v", err)
+	}
+	envs, err := req.Environments(a.envs)
+	if err != nil {
+		return nil, nil, errs.Usage("%v", err)
+	}
+	prov, err := req.Provider(a.provider)
+	if err != nil {
+		return nil, nil, errs.Usage("%v", err)
+	}
+	return envs, prov, nil
 }
 
 // values merges the values files (in order) and then the --set values, as

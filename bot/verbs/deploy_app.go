@@ -40,19 +40,9 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 			return command.Result{}, errs.Usage("--ingress %q is not a host name: %s", a.ingress, strings.Join(problems, "; "))
 		}
 	}
-	if a.namespace == "" {
-		a.namespace = name
-	}
-	if err := checkName("--namespace", a.namespace, 63); err != nil {
-		return command.Result{}, errs.Usage("%v", err)
-	}
-	envs, err := req.Environments(a.envs)
+	envs, prov, err := a.target(req, name)
 	if err != nil {
-		return command.Result{}, errs.Usage("%v", err)
-	}
-	prov, err := req.Provider(a.provider)
-	if err != nil {
-		return command.Result{}, errs.Usage("%v", err)
+		return command.Result{}, err
 	}
 	if req.Repo.CloneURL == "" {
 		return command.Result{}, errs.Invalid("this repository has no clone URL for Argo CD or Flux to fetch it from")

@@ -11,22 +11,11 @@ import (
 func TestRollback(t *testing.T) {
 	f := bottest.Fleet(t, "flux", nil)
 	bottest.Merged(t, f, web)
-	before := map[string]string{}
-	for k, v := range f.Files {
-		before[k] = v
-	}
+	before := f.Snapshot()
 	bottest.Merged(t, f, "/set-image web ghcr.io/acme/web:1.5.0 --env staging")
 	overlay := "apps/overlays/staging/web/kustomization.yaml"
-	const mergeSHA, parentSHA = "2222222222222222222222222222222222222222", "1111111111111111111111111111111111111111"
-	atMerge := map[string]string{}
-	for k, v := range f.Files {
-		atMerge[k] = v
-	}
-	f.Revisions = map[string]map[string]string{parentSHA: before, mergeSHA: atMerge}
-	f.Parents = map[string]string{mergeSHA: parentSHA}
-	body := f.Proposals()[len(f.Proposals())-1].Body
-	f.Pulls = map[int]forge.PullInfo{101: {Number: 101, Merged: true, MergeSHA: mergeSHA, Base: "main", Body: body}, 102: {Number: 102}}
-	f.ChangedFiles = map[int][]string{101: {overlay}}
+	f.MergedAs(101, before, f.Proposals()[len(f.Proposals())-1].Body, overlay)
+	f.Pulls[102] = forge.PullInfo{Number: 102}
 
 	n := len(f.Proposals())
 	bottest.Handle(t, f, "/rollback 101")

@@ -238,3 +238,30 @@ func (f *Fake) Reactions(c forge.CommentRef) []string {
 	defer f.mu.Unlock()
 	return append([]string(nil), f.reactions[c]...)
 }
+
+// Snapshot copies the current files, to be a revision later.
+func (f *Fake) Snapshot() map[string]string {
+	out := make(map[string]string, len(f.Files))
+	for k, v := range f.Files {
+		out[k] = v
+	}
+	return out
+}
+
+// MergedAs records pull request number as merged: its merge commit holds
+// the current files and its first parent the files before; it changed the
+// files named. It returns the merge commit.
+func (f *Fake) MergedAs(number int, before map[string]string, body string, changed ...string) string {
+	merge, parent := fmt.Sprintf("%040d", 2*number), fmt.Sprintf("%040d", 2*number+1)
+	if f.Revisions == nil {
+		f.Revisions, f.Parents = map[string]map[string]string{}, map[string]string{}
+	}
+	if f.Pulls == nil {
+		f.Pulls, f.ChangedFiles = map[int]forge.PullInfo{}, map[int][]string{}
+	}
+	f.Revisions[merge], f.Revisions[parent] = f.Snapshot(), before
+	f.Parents[merge] = parent
+	f.Pulls[number] = forge.PullInfo{Number: number, Merged: true, MergeSHA: merge, Base: "main", Body: body}
+	f.ChangedFiles[number] = changed
+	return merge
+}
