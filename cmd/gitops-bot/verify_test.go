@@ -20,12 +20,12 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/gitlab/gitlabtest"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 var env *envtest.Environment
 
-func TestMain(m *testing.M) { synctest.Main(m, &env) }
+func TestMain(m *testing.M) { clustertest.Main(m, &env) }
 
 // hook posts a real GitHub payload, edited, signed, to the server.
 func webhook(t *testing.T, url, event, file string, edits map[string]any) {
@@ -74,7 +74,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // From a /deploy comment to a completed check run on the merge commit:
 // webhooks into serve, a fake GitHub, a real API server.
 func TestMergeToCheckRunEndToEnd(t *testing.T) {
-	synctest.Need(t, env)
+	clustertest.Need(t, env)
 	merged, _ := os.ReadFile("../../forge/github/testdata/pull_request/closed.merged.json")
 	var mp map[string]any
 	json.Unmarshal(merged, &mp)
@@ -84,7 +84,7 @@ func TestMergeToCheckRunEndToEnd(t *testing.T) {
 	gh.AddBranch("master", "main")
 	gh.SetPermission("Codertocat", "write")
 
-	objs := synctest.NewObjects(t, env)
+	objs := clustertest.NewObjects(t, env)
 	objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}`)
 	objs.Create(providers.GitRepositoryGVR, `
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -102,7 +102,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
 	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
-	cl, err := cluster.New("", synctest.ReaderConfig(t, env))
+	cl, err := cluster.New("", clustertest.ReaderConfig(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +190,14 @@ spec: {interval: 1h, url: "https://stefanprodan.github.io/podinfo"}`)
 // The same flow on GitLab: a note, a merge request, the Merge Request Hook,
 // and commit statuses on the merge commit.
 func TestGitLabMergeToCommitStatusEndToEnd(t *testing.T) {
-	synctest.Need(t, env)
+	clustertest.Need(t, env)
 	lab := gitlabtest.New(t, "gitlab-org/gitlab-test", "glpat-test", map[string]string{
 		".gitops-bot.yaml": "environments:\n- name: staging\n  flux: {namespace: gitlab-flux}\n",
 	})
 	lab.AddBranch("master", "main")
 	lab.SetMember("root", 30) // Developer: may push
 
-	objs := synctest.NewObjects(t, env)
+	objs := clustertest.NewObjects(t, env)
 	objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gitlab-flux"}}`)
 	objs.Create(providers.GitRepositoryGVR, `
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -212,7 +212,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitLab = gitlabConfig{BaseURL: lab.BaseURL(), Token: "glpat-test", WebhookSecret: "gl-secret", BotUser: "gitops-bot"}
-	cl, err := cluster.New("", synctest.ReaderConfig(t, env))
+	cl, err := cluster.New("", clustertest.ReaderConfig(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,11 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, "invalid", "body is not JSON")
 		return
 	}
-	run, err := w.decode(event, body)
+	id := r.Header.Get("Idempotency-Key")
+	if id == "" {
+		id = r.Header.Get("X-Gitlab-Event-UUID")
+	}
+	run, err := w.decode(event, id, body)
 	if err != nil {
 		answer(http.StatusBadRequest, "invalid", err.Error())
 		return
@@ -101,10 +105,6 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		deliveries.WithLabelValues(event, "ignored").Inc()
 		rw.WriteHeader(http.StatusAccepted)
 		return
-	}
-	id := r.Header.Get("Idempotency-Key")
-	if id == "" {
-		id = r.Header.Get("X-Gitlab-Event-UUID")
 	}
 	if id != "" && !w.seen.First(id) {
 		deliveries.WithLabelValues(event, "duplicate").Inc()
@@ -184,7 +184,7 @@ func repoOf(p project) (forge.Repo, error) {
 }
 
 // decode returns the work of an event, or nil when there is none.
-func (w *Webhook) decode(event string, body []byte) (func(ctx context.Context, c *Client) error, error) {
+func (w *Webhook) decode(event, delivery string, body []byte) (func(ctx context.Context, c *Client) error, error) {
 	switch event {
 	case "Note Hook":
 		var p notePayload
@@ -198,7 +198,7 @@ func (w *Webhook) decode(event string, body []byte) (func(ctx context.Context, c
 		if w.isBot(p.User.Username) {
 			return nil, nil
 		}
-		ev := forge.CommentEvent{CommentID: a.ID, Body: a.Note, Author: p.User.Username}
+		ev := forge.CommentEvent{CommentID: a.ID, Body: a.Note, Author: p.User.Username, DeliveryID: delivery}
 		switch {
 		case a.NoteableType == "MergeRequest" && p.MergeRequest != nil:
 			ev.Thread, ev.IsPR = int(p.MergeRequest.IID), true

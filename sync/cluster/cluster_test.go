@@ -10,18 +10,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/providers"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 var env *envtest.Environment
 
-func TestMain(m *testing.M) { synctest.Main(m, &env) }
+func TestMain(m *testing.M) { clustertest.Main(m, &env) }
 
 // Several consumers share one connection: each subscriber hears every
 // change of the objects the informers watch.
 func TestSubscribersShareOneCluster(t *testing.T) {
-	synctest.Need(t, env)
-	c, err := New("", synctest.ReaderConfig(t, env))
+	clustertest.Need(t, env)
+	c, err := New("", clustertest.ReaderConfig(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestSubscribersShareOneCluster(t *testing.T) {
 	if _, err := c.Watch(context.Background(), providers.KustomizationGVR, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	objs := synctest.NewObjects(t, env)
+	objs := clustertest.NewObjects(t, env)
 	ns := objs.Namespace()
 	objs.Create(providers.KustomizationGVR, fmt.Sprintf(`{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
 		"metadata": {"name": "apps", "namespace": %q}, "spec": {"interval": "10m", "path": "./apps", "prune": true,

@@ -17,7 +17,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 // requestCounter counts the bot's requests to the API server by kind.
@@ -102,9 +102,9 @@ func TestWaitingMakesOnlyListAndWatch(t *testing.T) {
 // Also reported: heap per pending verification, and the requests that are
 // not the informers' list and watch (want 0).
 func BenchmarkPendingVerifications(b *testing.B) {
-	synctest.Need(b, env)
+	clustertest.Need(b, env)
 	const pending = 1000
-	objs := synctest.NewObjects(b, env)
+	objs := clustertest.NewObjects(b, env)
 	ns := objs.Namespace()
 	// A repository per run: the informers see the objects of earlier runs too.
 	repo := forge.Repo{Host: "github", Owner: "acme", Name: "bench-" + ns, CloneURL: "https://github.com/acme/bench-" + ns}
@@ -124,7 +124,7 @@ func BenchmarkPendingVerifications(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	c, _ := cluster.New("", counter.wrap(synctest.ReaderConfig(b, env)))
+	c, _ := cluster.New("", counter.wrap(clustertest.ReaderConfig(b, env)))
 	defer c.Stop()
 	v := New(Options{Store: store, Clusters: cluster.Set{"": c}, Connector: completionClock{checks, &completedAt}, Log: quiet})
 	ctx, cancel := context.WithCancel(context.Background())

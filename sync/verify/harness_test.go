@@ -20,12 +20,12 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 var env *envtest.Environment
 
-func TestMain(m *testing.M) { synctest.Main(m, &env) }
+func TestMain(m *testing.M) { clustertest.Main(m, &env) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -41,7 +41,7 @@ var (
 
 type harness struct {
 	t      *testing.T
-	objs   synctest.Objects
+	objs   clustertest.Objects
 	ns     string
 	repo   forge.Repo
 	checks *forgetest.Checks
@@ -54,9 +54,9 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	synctest.Need(t, env)
+	clustertest.Need(t, env)
 	t.Parallel()
-	objs := synctest.NewObjects(t, env)
+	objs := clustertest.NewObjects(t, env)
 	ns := objs.Namespace()
 	h := &harness{
 		t: t, objs: objs, ns: ns,
@@ -83,7 +83,7 @@ var (
 )
 
 func readerConfig(t *testing.T) *rest.Config {
-	readerOnce.Do(func() { readerCfg = synctest.ReaderConfig(t, env) })
+	readerOnce.Do(func() { readerCfg = clustertest.ReaderConfig(t, env) })
 	return rest.CopyConfig(readerCfg)
 }
 

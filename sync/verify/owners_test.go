@@ -11,7 +11,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 func TestOwnersFromTheCluster(t *testing.T) {
@@ -63,8 +63,8 @@ func TestOwnersFromTheCluster(t *testing.T) {
 // BenchmarkOwners: finding the owner of a workload among 1,000 GitOps
 // objects once the informer caches are warm.
 func BenchmarkOwners(b *testing.B) {
-	synctest.Need(b, env)
-	objs := synctest.NewObjects(b, env)
+	clustertest.Need(b, env)
+	objs := clustertest.NewObjects(b, env)
 	ns := objs.Namespace()
 	for i := 0; i < 1000; i++ {
 		objs.Create(providers.KustomizationGVR, fmt.Sprintf(`{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/forge"
-	"github.com/gitops-bot/gitops-bot/sync/synctest"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 // mortal stands between a verifier and the host: once killed, every call
@@ -128,8 +128,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // The API server restarts while the verifier watches: the informers
 // reconnect and the verification still completes.
 func TestAPIServerRestartMidWatch(t *testing.T) {
-	synctest.Need(t, env)
-	own, err := synctest.StartWith(func(e *envtest.Environment) {
+	clustertest.Need(t, env)
+	own, err := clustertest.StartWith(func(e *envtest.Environment) {
 		api := e.ControlPlane.GetAPIServer()
 		api.CertDir = t.TempDir() // kept across the restart
 		// Close open watches on shutdown instead of waiting for them to time out.
@@ -139,7 +139,7 @@ func TestAPIServerRestartMidWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Stop()
-	h := &harness{t: t, objs: synctest.NewObjects(t, own), checks: newHarnessChecks(), cfg: own.Config, dir: t.TempDir()}
+	h := &harness{t: t, objs: clustertest.NewObjects(t, own), checks: newHarnessChecks(), cfg: own.Config, dir: t.TempDir()}
 	h.ns = h.objs.Namespace()
 	h.repo = forge.Repo{Host: "github", Owner: "acme", Name: "fleet", CloneURL: "https://github.com/acme/fleet"}
 	h.fluxSource()

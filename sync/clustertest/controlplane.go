@@ -1,8 +1,8 @@
-// Package synctest starts the real control plane the cluster tests run
+// Package clustertest starts the real control plane the cluster tests run
 // against: kube-apiserver and etcd (prepared by hack/setup-envtest.sh and
 // found through KUBEBUILDER_ASSETS) with the Argo CD and Flux CRDs shipped
 // in providers/schema, and writes status the way the controllers do.
-package synctest
+package clustertest
 
 import (
 	"bytes"
