@@ -258,3 +258,27 @@ func (c Connectors) Checks(ctx context.Context, r Repo) (Checks, error) {
 	}
 	return k.Checks(ctx, r)
 }
+
+// GitRemote is where git fetches a repository from, with the credentials
+// of the host's API (a GitHub App installation token, a GitLab token).
+type GitRemote struct {
+	URL                string
+	Username, Password string
+}
+
+// Fetcher is a host whose repositories can be fetched over git, for the
+// bot's local mirrors.
+type Fetcher interface {
+	GitRemote(ctx context.Context, r Repo) (GitRemote, error)
+}
+
+// Entry is a file of a tree and the SHA of its content.
+type Entry struct {
+	Path, Blob string
+}
+
+// EntryLister is a Reader that also knows each file's blob SHA, so what is
+// derived from a file can be cached by its content.
+type EntryLister interface {
+	ListEntries(ctx context.Context, r Repo, ref, dir string) ([]Entry, error)
+}

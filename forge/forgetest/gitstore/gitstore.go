@@ -1,31 +1,39 @@
-// Package gitstore is a git repository in memory, made of real git objects
-// (go-git's storage): the one commit model behind the fake GitHub and GitLab
-// servers, so commits, trees and blobs have the SHAs git gives them and can
-// later be served over git's own protocol. Safe for concurrent use.
+// Package gitstore is a git repository made of real git objects (go-git's
+// storage, in memory or as a bare repository on disk): the one commit model
+// behind the fake GitHub and GitLab servers, so commits, trees and blobs
+// have the SHAs git gives them, and a repository on disk is served over
+// git's own HTTP protocol (Serve) with the same commits as the REST side.
+// Safe for concurrent use.
 package gitstore
 
 import (
 	"bytes"
 	"fmt"
 	"io"
-	"path"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Repo is the repository: objects and branches.
 type Repo struct {
-	mu       sync.Mutex
-	st       *memory.Storage
-	branches map[string]string // branch -> commit SHA
-	clock    time.Time         // commit times, one second apart, so SHAs are repeatable
+	mu    sync.Mutex
+	st    storage.Storer
+	dir   string    // the bare repository on disk; "" in memory
+	clock time.Time // commit times, one second apart, so SHAs are repeatable
 }
 
 // Commit is what the fakes read of a commit.
@@ -36,47 +44,86 @@ type Commit struct {
 	Message string
 }
 
-// New makes a repository whose branch main holds files in one commit.
+// New makes a repository in memory whose branch main holds files in one commit.
 func New(files map[string]string) *Repo {
-	r := &Repo{st: memory.NewStorage(), branches: map[string]string{}, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	tree := r.WriteTree(files)
-	r.branches["main"] = r.WriteCommit(tree, nil, "initial")
+	r := &Repo{st: memory.NewStorage()}
+	r.init(files)
 	return r
 }
 
-// Storage is the object store, for serving the repository over git.
-func (r *Repo) Storage() *memory.Storage { return r.st }
+// NewAt makes the repository as a bare repository in dir, which Serve can
+// serve to git clients.
+func NewAt(dir string, files map[string]string) (*Repo, error) {
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), filesystem.Options{ExclusiveAccess: true})
+	if _, err := git.Init(st, nil); err != nil {
+		return nil, err
+	}
+	// What GitHub and GitLab allow: fetching any reachable commit, and
+	// partial clones with a filter.
+	f, err := os.OpenFile(filepath.Join(dir, "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.WriteString("[uploadpack]\n\tallowFilter = true\n\tallowAnySHA1InWant = true\n[http]\n\treceivepack = false\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Repo{st: st, dir: dir}
+	r.init(files)
+	return r, nil
+}
+
+func (r *Repo) init(files map[string]string) {
+	r.clock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tree := r.WriteTree(files)
+	r.SetBranch("main", r.WriteCommit(tree, nil, "initial"))
+	r.st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main")))
+}
+
+// Dir is the bare repository on disk ("" in memory).
+func (r *Repo) Dir() string { return r.dir }
 
 // Branch returns a branch's head.
 func (r *Repo) Branch(name string) (string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	sha, ok := r.branches[name]
-	return sha, ok
+	ref, err := r.st.Reference(plumbing.NewBranchReferenceName(name))
+	if err != nil {
+		return "", false
+	}
+	return ref.Hash().String(), true
 }
 
 // SetBranch points a branch at a commit, creating it if needed.
 func (r *Repo) SetBranch(name, sha string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.branches[name] = sha
+	if err := r.st.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(name), plumbing.NewHash(sha))); err != nil {
+		panic(fmt.Sprintf("gitstore: %v", err))
+	}
 }
 
 // DeleteBranch removes a branch.
 func (r *Repo) DeleteBranch(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.branches, name)
+	r.st.RemoveReference(plumbing.NewBranchReferenceName(name))
 }
 
 // Branches lists the branches and their heads.
 func (r *Repo) Branches() map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]string, len(r.branches))
-	for k, v := range r.branches {
-		out[k] = v
+	out := map[string]string{}
+	refs, err := r.st.IterReferences()
+	if err != nil {
+		return out
 	}
+	refs.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Name().IsBranch() && ref.Type() == plumbing.HashReference {
+			out[ref.Name().Short()] = ref.Hash().String()
+		}
+		return nil
+	})
 	return out
 }
 
@@ -190,28 +237,44 @@ func BlobSHA(content string) string {
 
 // WriteTree stores files (path -> content) as a tree and returns its SHA.
 func (r *Repo) WriteTree(files map[string]string) string {
-	return r.writeDir(files, "").String()
+	root := &dirNode{}
+	for p, content := range files {
+		d := root
+		parts := strings.Split(p, "/")
+		for _, name := range parts[:len(parts)-1] {
+			d = d.child(name)
+		}
+		d.files = append(d.files, fileNode{name: parts[len(parts)-1], content: content})
+	}
+	return r.writeDir(root).String()
 }
 
-func (r *Repo) writeDir(files map[string]string, dir string) plumbing.Hash {
-	children := map[string]bool{}
-	var entries []object.TreeEntry
-	for p, content := range files {
-		rest := p
-		if dir != "" {
-			var ok bool
-			if rest, ok = strings.CutPrefix(p, dir+"/"); !ok {
-				continue
-			}
-		}
-		if name, _, nested := strings.Cut(rest, "/"); nested {
-			children[name] = true
-			continue
-		}
-		entries = append(entries, object.TreeEntry{Name: rest, Mode: filemode.Regular, Hash: r.writeBlob(content)})
+type fileNode struct{ name, content string }
+
+type dirNode struct {
+	files []fileNode
+	dirs  map[string]*dirNode
+}
+
+func (d *dirNode) child(name string) *dirNode {
+	if d.dirs == nil {
+		d.dirs = map[string]*dirNode{}
 	}
-	for name := range children {
-		entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: r.writeDir(files, path.Join(dir, name))})
+	c := d.dirs[name]
+	if c == nil {
+		c = &dirNode{}
+		d.dirs[name] = c
+	}
+	return c
+}
+
+func (r *Repo) writeDir(d *dirNode) plumbing.Hash {
+	entries := make([]object.TreeEntry, 0, len(d.files)+len(d.dirs))
+	for _, f := range d.files {
+		entries = append(entries, object.TreeEntry{Name: f.name, Mode: filemode.Regular, Hash: r.writeBlob(f.content)})
+	}
+	for name, c := range d.dirs {
+		entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: r.writeDir(c)})
 	}
 	// Git orders entries by name, a directory as if its name ended in "/".
 	key := func(e object.TreeEntry) string {

@@ -1,7 +1,12 @@
 package gitstore
 
 import (
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +60,41 @@ func TestTreeOrder(t *testing.T) {
 	got := r.WriteTree(map[string]string{"a": "hello\n", "d/e": "x\n", "d.txt": "y\n"})
 	if got != "86564cdfddf15f0d3e697d3382ccbf06eba2ae51" {
 		t.Errorf("tree SHA %s", got)
+	}
+}
+
+// A repository on disk is served to git itself: a clone has the same
+// commit and files as the REST side.
+func TestServedOverGitHTTP(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	r, err := NewAt(filepath.Join(t.TempDir(), "fleet.git"), map[string]string{"a/b.yaml": "b\n", "README.md": "x\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, _ := r.Branch("main")
+	next := r.WriteCommit(r.WriteTree(map[string]string{"a/b.yaml": "c\n", "README.md": "x\n"}), []string{main}, "next")
+	r.SetBranch("main", next)
+	h, err := r.Handler("/acme/fleet.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "clone")
+	out, err := exec.Command("git", "clone", "--quiet", "--depth", "1", srv.URL+"/acme/fleet.git", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	head, _ := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if strings.TrimSpace(string(head)) != next {
+		t.Errorf("cloned HEAD %s, want %s", head, next)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a/b.yaml")); string(b) != "c\n" {
+		t.Errorf("cloned file %q", b)
+	}
+	if out, err := exec.Command("git", "-C", dir, "push", "origin", "HEAD:refs/heads/x").CombinedOutput(); err == nil {
+		t.Errorf("a push was accepted: %s", out)
 	}
 }
