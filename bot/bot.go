@@ -35,6 +35,8 @@ type Bot struct {
 	// Owners answers, from a cluster, which GitOps objects apply a
 	// workload; nil when no cluster is configured.
 	Owners workload.Owners
+	// Snapshots reads repositories: from local mirrors when it has them.
+	Snapshots snapshot.Source
 }
 
 // New returns a bot with both providers.
@@ -79,8 +81,10 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), command.MaxCommands))
 	}
 
-	cfg, cfgErr := config.Load(ctx, f, ev.Repo, ev.Repo.DefaultBranch)
-	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr}
+	snap, done := b.Snapshots.Open(ctx, f, ev.Repo)
+	defer done()
+	cfg, cfgErr := config.Load(ctx, snap.Reader, ev.Repo, ev.Repo.DefaultBranch)
+	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr, snap: snap}
 	var sections []string
 	for _, inv := range invs {
 		start := time.Now()
@@ -106,7 +110,8 @@ type commentRun struct {
 	ev         forge.CommentEvent
 	cfg        *config.Config
 	cfgErr     error
-	authorized bool // checked once, on the first verb that needs it
+	snap       *snapshot.Snapshot // the repository's default branch, shared by the commands
+	authorized bool               // checked once, on the first verb that needs it
 }
 
 // outcome of one command, for the reply, the metrics and the log.
@@ -134,7 +139,7 @@ func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
 	if err != nil {
 		return render(inv.Line, v, command.Result{}, err)
 	}
-	req := c.request(inv.Line, args, c.host, c.ev.Repo, c.cfg)
+	req := c.request(inv.Line, args, c.host, c.snap, c.cfg)
 	res, err := v.Run(ctx, req)
 	var ew *workload.Elsewhere
 	if errors.As(err, &ew) {
@@ -172,12 +177,12 @@ func (c *commentRun) mayChange(ctx context.Context, inv command.Invocation) (out
 	return outcome{}, false
 }
 
-// request is what a verb gets for one command in repo.
-func (c *commentRun) request(line string, args []string, host forge.Forge, repo forge.Repo, cfg *config.Config) *command.Request {
+// request is what a verb gets for one command in the repository of snap.
+func (c *commentRun) request(line string, args []string, host forge.Forge, snap *snapshot.Snapshot, cfg *config.Config) *command.Request {
 	req := &command.Request{
 		Line: line, Args: args,
-		Host: host, Repo: repo, Config: cfg,
-		Files:     snapshot.New(host, repo, repo.DefaultBranch),
+		Host: host, Repo: snap.Repo, Config: cfg,
+		Files:     snap,
 		Owners:    c.bot.Owners,
 		Providers: c.bot.Providers,
 		Author:    c.ev.Author, Thread: c.ev.Thread, IsPR: c.ev.IsPR,
@@ -203,7 +208,9 @@ func (c *commentRun) inOtherRepo(ctx context.Context, ew *workload.Elsewhere, in
 	if err != nil {
 		return command.Result{}, err
 	}
-	cfg, err := config.Load(ctx, f, repo, repo.DefaultBranch)
+	snap, done := c.bot.Snapshots.Open(ctx, f, repo)
+	defer done()
+	cfg, err := config.Load(ctx, snap.Reader, repo, repo.DefaultBranch)
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return command.Result{}, errs.Refused("%s, whose config is invalid:\n\n%s", where, md.CodeBlock("", ce.Error()))
@@ -222,7 +229,7 @@ func (c *commentRun) inOtherRepo(ctx context.Context, ew *workload.Elsewhere, in
 	if _, err := command.Parse(v, inv.Args); err != nil { // a fresh verb holds the flags
 		return command.Result{}, err
 	}
-	req := c.request(inv.Line, args, f, repo, cfg)
+	req := c.request(inv.Line, args, f, snap, cfg)
 	req.Redirected = true
 	res, err := v.Run(ctx, req)
 	if err != nil {

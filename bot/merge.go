@@ -48,7 +48,9 @@ func (b *Bot) VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 		say("marker", fmt.Sprintf("I could not read the gitops-bot marker of this pull request (%v), so I verify it like any other merge.", markerErr))
 		marked = false
 	}
-	cfg, err := config.Load(ctx, f, ev.Repo, pr.MergeSHA)
+	snap, done := b.Snapshots.Open(ctx, f, ev.Repo)
+	defer done()
+	cfg, err := config.Load(ctx, snap.Reader, ev.Repo, pr.MergeSHA)
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		say("config", fmt.Sprintf("The merge commit's repository config is invalid, so I cannot verify the sync:\n\n%s", md.CodeBlock("", ce.Error())))

@@ -31,11 +31,14 @@ type Repo struct {
 // FullName is "owner/name".
 func (r Repo) FullName() string { return r.Owner + "/" + r.Name }
 
-// File is one file of a change. Delete removes it.
+// File is one file of a change. Delete removes it. Update says the file
+// exists on the base branch (hosts whose API tells a new file from a
+// changed one use it).
 type File struct {
 	Path    string
 	Content []byte
 	Delete  bool
+	Update  bool
 }
 
 // Change is everything a pull request needs: one commit of Files on top of
@@ -270,6 +273,13 @@ type GitRemote struct {
 // bot's local mirrors.
 type Fetcher interface {
 	GitRemote(ctx context.Context, r Repo) (GitRemote, error)
+}
+
+// PathReading is a host that can read along given paths only, without
+// listing the whole repository: what the bot falls back to when a
+// repository's mirror cannot be fetched.
+type PathReading interface {
+	PathReader() Reader
 }
 
 // Entry is a file of a tree and the SHA of its content.

@@ -34,8 +34,10 @@ type Handler struct {
 	// Owners asks the clusters which GitOps object applies a workload; nil
 	// leaves it to the repository's layout.
 	Owners workload.Owners
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Snapshots reads repositories: from local mirrors when it has them.
+	Snapshots snapshot.Source
+	Log       *slog.Logger
+	Now       func() time.Time
 
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
@@ -142,7 +144,9 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		}
 	}
 
-	cfg, err := config.Load(ctx, f, repo, repo.DefaultBranch)
+	snap, done := h.Snapshots.Open(ctx, f, repo)
+	defer done()
+	cfg, err := config.Load(ctx, snap.Reader, repo, repo.DefaultBranch)
 	if err != nil {
 		return err
 	}
@@ -152,7 +156,7 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 	}
 	req := &command.Request{
 		Host: f, Repo: repo, Config: cfg,
-		Files:  snapshot.New(f, repo, repo.DefaultBranch),
+		Files:  snap,
 		Owners: h.Owners,
 		Author: "alertmanager",
 		Plan:   r.DryRun,
@@ -198,7 +202,7 @@ func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name s
 			return nil, nil
 		}
 		req.Line = fmt.Sprintf("/rollback %d", n)
-		change, envs, err := workload.Revert(ctx, req.Host, req.Repo, req.Config, n)
+		change, envs, err := workload.Revert(ctx, req.Host, req.Files.Reader, req.Repo, req.Config, n)
 		if err != nil {
 			return nil, err
 		}

@@ -84,6 +84,9 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 	if err := change.Validate(); err != nil {
 		return Result{}, errs.Invalid("%v", err)
 	}
+	if err := r.markUpdates(ctx, change.Files); err != nil {
+		return Result{}, err
+	}
 	if r.Plan {
 		body, err := r.planReply(ctx, change, objs)
 		return Result{Body: body}, err
@@ -123,6 +126,19 @@ func (r *Request) ProposeChange(ctx context.Context, w *workload.Repo, c workloa
 		Verb: c.Verb, App: c.App, Envs: []string{c.Env}, Provider: r.Config.Provider,
 		Title: c.Title, Summary: c.Summary, Manifests: c.Manifests, Validated: true,
 	})
+}
+
+// markUpdates says which files exist on the base branch, for hosts whose
+// API tells a new file from a changed one.
+func (r *Request) markUpdates(ctx context.Context, files []forge.File) error {
+	for i := range files {
+		p, err := r.Files.Existing(ctx, files[i].Path)
+		if err != nil {
+			return err
+		}
+		files[i].Update = p != ""
+	}
+	return nil
 }
 
 // PRLink is "#N", or the branch when the host opened no pull request.
@@ -184,7 +200,7 @@ func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.O
 	}
 	var diff strings.Builder
 	for _, f := range c.Files {
-		old, err := r.Host.ReadFile(ctx, r.Repo, c.Base, f.Path)
+		old, err := r.Files.Read(ctx, f.Path) // the base branch
 		if err != nil && !errors.Is(err, forge.ErrNotFound) {
 			return "", err
 		}

@@ -16,33 +16,61 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers"
 )
 
-// Snapshot reads Repo at Ref through a forge. Safe for concurrent use.
+// Snapshot reads Repo at Ref through a reader: a local mirror, or the
+// host's API. Safe for concurrent use.
 type Snapshot struct {
 	Reader forge.Reader
 	Repo   forge.Repo
 	Ref    string
 
-	mu    sync.Mutex
-	files []string // the repository's files, once listed
+	mu     sync.Mutex
+	listed map[string][]string // directory ("" for all) -> files under it
 }
 
 // New returns a snapshot of r at ref.
 func New(f forge.Reader, r forge.Repo, ref string) *Snapshot {
-	return &Snapshot{Reader: f, Repo: r, Ref: ref}
+	return &Snapshot{Reader: f, Repo: r, Ref: ref, listed: map[string][]string{}}
 }
 
-// Files lists the repository's files (one host call, kept).
-func (s *Snapshot) Files(ctx context.Context) ([]string, error) {
+// Files lists all the repository's files.
+func (s *Snapshot) Files(ctx context.Context) ([]string, error) { return s.Under(ctx, "") }
+
+// Under lists the files under dir, recursively ("" for all), each
+// directory once; what a listing of a parent holds is not asked again.
+func (s *Snapshot) Under(ctx context.Context, dir string) ([]string, error) {
+	dir = strings.Trim(dir, "/")
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.files == nil {
-		files, err := s.Reader.ListFiles(ctx, s.Repo, s.Ref, "")
-		if err != nil {
-			return nil, err
+	files, ok := s.listed[dir]
+	if !ok {
+		for d, all := range s.listed {
+			if d == "" || strings.HasPrefix(dir, d+"/") {
+				files, ok = filter(all, dir), true
+				break
+			}
 		}
-		s.files = files
 	}
-	return s.files, nil
+	s.mu.Unlock()
+	if ok {
+		return files, nil
+	}
+	files, err := s.Reader.ListFiles(ctx, s.Repo, s.Ref, dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.listed[dir] = files
+	s.mu.Unlock()
+	return files, nil
+}
+
+func filter(files []string, dir string) []string {
+	var out []string
+	for _, f := range files {
+		if dir == "" || strings.HasPrefix(f, dir+"/") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Read returns a file's content, or an error wrapping forge.ErrNotFound.
@@ -53,11 +81,12 @@ func (s *Snapshot) Read(ctx context.Context, path string) ([]byte, error) {
 // Existing returns the first of paths (files, or directories holding files)
 // that the repository has, or "".
 func (s *Snapshot) Existing(ctx context.Context, paths ...string) (string, error) {
-	files, err := s.Files(ctx)
-	if err != nil {
-		return "", err
-	}
 	for _, p := range paths {
+		p = strings.Trim(p, "/")
+		files, err := s.Under(ctx, parent(p))
+		if err != nil {
+			return "", err
+		}
 		for _, f := range files {
 			if f == p || strings.HasPrefix(f, p+"/") {
 				return p, nil
@@ -67,15 +96,22 @@ func (s *Snapshot) Existing(ctx context.Context, paths ...string) (string, error
 	return "", nil
 }
 
+func parent(p string) string {
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
 // YAMLUnder lists the YAML files under dir.
 func (s *Snapshot) YAMLUnder(ctx context.Context, dir string) ([]string, error) {
-	files, err := s.Files(ctx)
+	files, err := s.Under(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, f := range files {
-		if strings.HasPrefix(f, dir+"/") && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
+		if strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml") {
 			out = append(out, f)
 		}
 	}

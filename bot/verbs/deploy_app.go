@@ -183,15 +183,11 @@ func addResource(kustomization []byte, file string) ([]byte, error) {
 // checkApp builds and validates everything the change touches before a
 // branch is written.
 func checkApp(ctx context.Context, req *command.Request, ar providers.AppRequest, manifests, wiring, edits []providers.Manifest) error {
-	files, err := req.Files.Files(ctx)
-	if err != nil {
-		return err
-	}
 	changes, err := command.Encode(manifests)
 	if err != nil {
 		return errs.Bug(err)
 	}
-	tree := preflight.NewTree(ctx, req.Files.Reader, req.Files.Repo, req.Files.Ref, files, changes)
+	tree := preflight.NewLazyTree(ctx, req.Files, changes)
 	check := preflight.Request{Manifests: wiring}
 	for _, e := range ar.Envs {
 		if ar.Format == providers.FormatHelm {

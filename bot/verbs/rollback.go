@@ -38,7 +38,7 @@ func (v *rollback) Run(ctx context.Context, req *command.Request) (command.Resul
 	} else if !req.IsPR {
 		return command.Result{}, errs.Usage("on an issue, say which pull request: /rollback 123")
 	}
-	c, envs, err := workload.Revert(ctx, req.Host, req.Repo, req.Config, number)
+	c, envs, err := workload.Revert(ctx, req.Host, req.Files.Reader, req.Repo, req.Config, number)
 	if err != nil {
 		return command.Result{}, err
 	}

@@ -166,10 +166,6 @@ func (w *Repo) current(ctx context.Context, t Target, field []yamledit.Step) str
 // Check builds the overlays of a change and validates the objects of the
 // edited files, on the repository as it would be after the change.
 func (w *Repo) Check(ctx context.Context, c Change) error {
-	files, err := w.Files.Files(ctx)
-	if err != nil {
-		return err
-	}
 	req := preflight.Request{Kustomizations: c.Overlays}
 	var changes []providers.Manifest
 	for _, m := range c.Manifests {
@@ -180,7 +176,7 @@ func (w *Repo) Check(ctx context.Context, c Change) error {
 		req.Manifests = append(req.Manifests, providers.Manifest{Path: m.Path, Objects: objs})
 		changes = append(changes, m)
 	}
-	tree := preflight.NewTree(ctx, w.Files.Reader, w.Files.Repo, w.Files.Ref, files, rawFiles(changes))
+	tree := preflight.NewLazyTree(ctx, w.Files, rawFiles(changes))
 	return preflight.Check(ctx, tree, req)
 }
 

@@ -16,15 +16,10 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers"
 )
 
-// PullHost is what a revert reads of the host.
-type PullHost interface {
-	forge.Reader
-	forge.Pulls
-}
-
 // Revert is the change that puts back the files of merged pull request
 // number as they were before it, refused when any of them changed since.
-func Revert(ctx context.Context, host PullHost, repo forge.Repo, cfg *config.Config, number int) (Change, []string, error) {
+// Pull requests are read from host, files through files.
+func Revert(ctx context.Context, host forge.Pulls, files forge.Reader, repo forge.Repo, cfg *config.Config, number int) (Change, []string, error) {
 	pr, err := host.Pull(ctx, repo, number)
 	if errors.Is(err, forge.ErrNotFound) {
 		return Change{}, nil, errs.Refused("there is no pull request #%d here.", number)
@@ -44,7 +39,7 @@ func Revert(ctx context.Context, host PullHost, repo forge.Repo, cfg *config.Con
 		return Change{}, nil, err
 	}
 	read := func(ref, p string) ([]byte, bool, error) {
-		b, err := host.ReadFile(ctx, repo, ref, p)
+		b, err := files.ReadFile(ctx, repo, ref, p)
 		if errors.Is(err, forge.ErrNotFound) {
 			return nil, false, nil
 		}

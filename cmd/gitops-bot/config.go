@@ -38,7 +38,19 @@ type serverConfig struct {
 		Workers int           `yaml:"workers"`
 		Timeout time.Duration `yaml:"timeout"`
 	} `yaml:"queue"`
+	// Mirrors: the local mirrors of the repositories the bot reads, under
+	// DataDir/mirrors.
+	Mirrors struct {
+		// Disabled reads every file through the hosts' APIs.
+		Disabled bool `yaml:"disabled"`
+		// MaxBytes bounds their size on disk (default 10 GiB); the mirrors
+		// not used for longest are removed first.
+		MaxBytes int64 `yaml:"maxBytes"`
+	} `yaml:"mirrors"`
 }
+
+// defaultMirrorBytes bounds the mirrors when the config does not.
+const defaultMirrorBytes = 10 << 30
 
 // gitlabConfig: the bot user's token (scope "api") and the webhook's secret
 // token; baseURL for self-managed GitLab.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,11 +112,45 @@ func TestServeRefusesWithoutSecret(t *testing.T) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "x\n"})
+	gh, _ := serveDeploy(t, func(gh *githubtest.Server) string { return gh.WebURL() })
+	// Every read came from the mirror: no tree, blob or contents call.
+	for _, r := range gh.Requests() {
+		if strings.Contains(r.Path, "/git/trees") && r.Method == http.MethodGet || strings.Contains(r.Path, "/git/blobs") || strings.Contains(r.Path, "/contents/") {
+			t.Errorf("a read through the API: %s %s?%s", r.Method, r.Path, r.Query)
+		}
+	}
+	if gh.GitCount.Requests() == 0 {
+		t.Error("the mirror was never fetched")
+	}
+}
+
+// When the mirror cannot be fetched, the command still runs: reads go
+// through the API along the paths it needs, never a listing of the whole
+// tree, and the log says why.
+func TestServeReadsThroughTheAPIWhenTheMirrorFails(t *testing.T) {
+	gh, logs := serveDeploy(t, func(gh *githubtest.Server) string { return gh.URL + "/no-git-here" })
+	head := gh.Head("master")
+	root, _ := gh.Git().Commit(head)
+	for _, r := range gh.Requests() {
+		if strings.HasSuffix(r.Path, "/git/trees/"+root.Tree) && strings.Contains(r.Query, "recursive") {
+			t.Errorf("the whole tree was listed: %s?%s", r.Path, r.Query)
+		}
+	}
+	if !strings.Contains(logs.String(), "mirror cannot be fetched") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+}
+
+// serveDeploy runs /deploy through serve against a fake GitHub whose git
+// is served at the URL webURL gives, and returns the fake and the logs.
+func serveDeploy(t *testing.T, webURL func(*githubtest.Server) string) (*githubtest.Server, *syncBuffer) {
+	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "x\n", "clusters/staging/.keep": ""})
 	gh.AddBranch("master", "main")
 	gh.SetPermission("Codertocat", "admin")
+	logs := &syncBuffer{}
 
 	cfg := &serverConfig{}
+	cfg.GitHub.WebURL = webURL(gh)
 	cfg.GitHub.V3APIURL = gh.APIURL()
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
@@ -123,7 +158,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +222,25 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	return gh, logs
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Alertmanager into serve: the rule opens a pull request in the fleet

@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/mirror"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +23,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
+	"github.com/gitops-bot/gitops-bot/bot/snapshot"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab"
@@ -64,7 +67,7 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML)")
 	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "directory of the bot's store of pending verifications")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "directory of the bot's store of pending verifications and of the repositories' local mirrors")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the default cluster (default: KUBECONFIG, in-cluster, ~/.kube/config)")
 	return cmd
 }
@@ -114,6 +117,18 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		return nil, err
 	}
 	b := bot.New(log)
+	if !cfg.Mirrors.Disabled {
+		max := cfg.Mirrors.MaxBytes
+		if max == 0 {
+			max = defaultMirrorBytes
+		}
+		mirrors, err := mirror.New(filepath.Join(cfg.DataDir, "mirrors"), mirror.Options{MaxBytes: max, Log: log})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		b.Snapshots = snapshot.Source{Mirrors: mirrors}
+	}
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx}
@@ -127,14 +142,14 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			store.Close()
 			return nil, fmt.Errorf("github: %w", err)
 		}
-		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, Options: delivery})
+		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, WebURL: cfg.GitHub.WebURL, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
 		mux.Handle("/api/github/hook", wh)
 		connectors["github"] = github.Connector{CC: cc}
-		repos["github"] = github.AppRepos{CC: cc}
+		repos["github"] = github.AppRepos{CC: cc, WebURL: cfg.GitHub.WebURL}
 	}
 	if cfg.GitLab.enabled() {
 		opts := []gl.ClientOptionFunc{}
@@ -146,19 +161,19 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			store.Close()
 			return nil, fmt.Errorf("gitlab: %w", err)
 		}
-		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Options: delivery})
+		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
 		mux.Handle("/api/gitlab/hook", wh)
 		connectors["gitlab"] = gitlab.Connector{API: api}
-		repos["gitlab"] = gitlab.Repos{API: api}
+		repos["gitlab"] = gitlab.Repos{API: api, Token: cfg.GitLab.Token}
 	}
 	verifier := verify.New(verify.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
 	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
-		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err

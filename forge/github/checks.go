@@ -163,11 +163,14 @@ func (c *Client) FirstParent(ctx context.Context, r forge.Repo, sha string) (str
 
 // AppRepos reaches repositories by "owner/name" through the App's
 // installations, for work no event started (alerts).
-type AppRepos struct{ CC githubapp.ClientCreator }
+type AppRepos struct {
+	CC     githubapp.ClientCreator
+	WebURL string // where git is served (DefaultWebURL when empty)
+}
 
 // OpenRepo implements alerts.RepoOpener.
 func (a AppRepos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
-	c := &Client{cc: a.CC, heads: map[string]head{}}
+	c := &Client{cc: a.CC, webURL: a.WebURL, heads: map[string]head{}}
 	return c.OpenRepo(ctx, "https://github.com/"+fullName)
 }
 

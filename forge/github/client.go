@@ -5,6 +5,7 @@ package github
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -21,8 +22,9 @@ import (
 
 // Client is the forge for one installation, for the handling of one event.
 type Client struct {
-	gh *github.Client
-	cc githubapp.ClientCreator // to reach other installations; nil in tests
+	gh     *github.Client
+	cc     githubapp.ClientCreator // to reach other installations; nil in tests
+	webURL string                  // where git is served; DefaultWebURL when empty
 
 	mu    gosync.Mutex
 	heads map[string]head // branch -> its head, read once per event
@@ -59,7 +61,7 @@ func (c *Client) OpenRepo(ctx context.Context, url string) (forge.Forge, forge.R
 	if err != nil {
 		return nil, forge.Repo{}, notFound(resp, err, owner+"/"+name)
 	}
-	other := &Client{gh: gh, cc: c.cc, heads: map[string]head{}}
+	other := &Client{gh: gh, cc: c.cc, webURL: c.webURL, heads: map[string]head{}}
 	return other, forge.Repo{Host: "github", Owner: owner, Name: name, DefaultBranch: repo.GetDefaultBranch(),
 		CloneURL: repo.GetCloneURL(), Installation: inst.GetID()}, nil
 }
@@ -124,6 +126,10 @@ func (c *Client) branchHead(ctx context.Context, r forge.Repo, branch string) (h
 	return h, nil
 }
 
+// errTruncated: GitHub truncated the listing of a whole tree (over 100,000
+// entries or 7 MB); reads then go along paths.
+var errTruncated = errors.New("the tree is too large for one listing")
+
 // files lists the blobs of a branch's tree: one recursive tree call, cached.
 func (c *Client) files(ctx context.Context, r forge.Repo, branch string) ([]*github.TreeEntry, error) {
 	h, err := c.branchHead(ctx, r, branch)
@@ -139,7 +145,7 @@ func (c *Client) files(ctx context.Context, r forge.Repo, branch string) ([]*git
 		return nil, notFound(resp, err, "tree of "+branch)
 	}
 	if tree.GetTruncated() {
-		return nil, fmt.Errorf("the tree of %s at %s is too large for one listing", r.FullName(), branch)
+		return nil, errTruncated
 	}
 	var blobs []*github.TreeEntry
 	for _, e := range tree.Entries {
@@ -158,6 +164,9 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 		return c.readContents(ctx, r, ref, path)
 	}
 	entries, err := c.files(ctx, r, ref)
+	if errors.Is(err, errTruncated) {
+		return c.readContents(ctx, r, ref, path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +214,9 @@ func (c *Client) readContents(ctx context.Context, r forge.Repo, ref, path strin
 
 func (c *Client) ListFiles(ctx context.Context, r forge.Repo, ref, dir string) ([]string, error) {
 	entries, err := c.files(ctx, r, ref)
+	if errors.Is(err, errTruncated) {
+		return pathReader{c}.ListFiles(ctx, r, ref, dir)
+	}
 	if err != nil {
 		return nil, err
 	}

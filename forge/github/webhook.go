@@ -23,6 +23,9 @@ import (
 // Options tune the webhook endpoint.
 type Options struct {
 	Secret string // webhook secret; required
+	// WebURL is where this GitHub serves git (DefaultWebURL when empty;
+	// the web address of a GitHub Enterprise Server).
+	WebURL string
 	hook.Options
 }
 
@@ -54,7 +57,7 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 		}),
 	)
 	sched := &admit{next: queue, seen: lru.New(o.Remember)}
-	base := events{cc: cc, next: h, timeout: o.Timeout}
+	base := events{cc: cc, webURL: o.WebURL, next: h, timeout: o.Timeout}
 	handlers := []githubapp.EventHandler{&commentEvents{base}, &pullEvents{base}, &checkEvents{base}}
 	d := githubapp.NewEventDispatcher(handlers, o.Secret,
 		githubapp.WithScheduler(sched),
@@ -139,6 +142,7 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 // events holds what every event handler needs.
 type events struct {
 	cc      githubapp.ClientCreator
+	webURL  string
 	next    Handler
 	timeout time.Duration
 }
@@ -154,7 +158,7 @@ func (e events) client(ctx context.Context, inst int64, deliveryID string) (*Cli
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	c := NewClient(gh)
-	c.cc = e.cc
+	c.cc, c.webURL = e.cc, e.webURL
 	return c, ctx, cancel, nil
 }
 

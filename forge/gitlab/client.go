@@ -19,7 +19,8 @@ import (
 
 // Client is the forge for one event (it remembers the file listing it read).
 type Client struct {
-	gl *gl.Client
+	gl    *gl.Client
+	token string // for git over HTTPS; empty: no mirror of its repositories
 
 	mu    gosync.Mutex
 	trees map[string][]string // ref -> files
@@ -27,6 +28,13 @@ type Client struct {
 
 // NewClient wraps an API client.
 func NewClient(c *gl.Client) *Client { return &Client{gl: c, trees: map[string][]string{}} }
+
+// WithGitToken sets the token git fetches the repositories with (the
+// API's token) and returns the client.
+func (c *Client) WithGitToken(token string) *Client {
+	c.token = token
+	return c
+}
 
 var _ forge.Forge = (*Client)(nil)
 

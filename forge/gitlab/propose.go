@@ -90,7 +90,7 @@ func (c *Client) commit(ctx context.Context, r forge.Repo, ch forge.Change, exis
 		switch {
 		case f.Delete:
 			a.Action = gl.Ptr(gl.FileDelete)
-		case exists[f.Path]:
+		case exists[f.Path] || f.Update:
 			a.Action, a.Content = gl.Ptr(gl.FileUpdate), gl.Ptr(string(f.Content))
 		default:
 			a.Action, a.Content = gl.Ptr(gl.FileCreate), gl.Ptr(string(f.Content))

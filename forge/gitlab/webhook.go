@@ -27,6 +27,9 @@ type Handler interface {
 type Options struct {
 	Secret  string // the webhook's secret token; required
 	BotUser string // the bot's own username: its notes are ignored
+	// Token is the bot's API token, which git also fetches with (for the
+	// local mirrors); empty: reads go through the API.
+	Token string
 	hook.Options
 }
 
@@ -112,7 +115,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	queued := w.queue.Push(event, func(ctx context.Context) error {
-		err := run(ctx, NewClient(w.api))
+		err := run(ctx, NewClient(w.api).WithGitToken(w.o.Token))
 		if err != nil {
 			deliveries.WithLabelValues(event, "failed").Inc()
 		}
@@ -240,7 +243,10 @@ func (w *Webhook) isBot(username string) bool {
 }
 
 // Repos reaches projects by path with the bot user's token.
-type Repos struct{ API *gl.Client }
+type Repos struct {
+	API   *gl.Client
+	Token string // git's token (the API's); empty: no mirror
+}
 
 // OpenRepo implements alerts.RepoOpener.
 func (k Repos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forge.Repo, error) {
@@ -249,7 +255,7 @@ func (k Repos) OpenRepo(ctx context.Context, fullName string) (forge.Forge, forg
 		return nil, forge.Repo{}, wrap(resp, err, "project "+fullName)
 	}
 	repo, err := repoOf(project{PathWithNamespace: p.PathWithNamespace, DefaultBranch: p.DefaultBranch, GitHTTPURL: p.HTTPURLToRepo})
-	return NewClient(k.API), repo, err
+	return NewClient(k.API).WithGitToken(k.Token), repo, err
 }
 
 // OpenRepo reaches another project of the same GitLab by its URL, for a

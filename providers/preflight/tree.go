@@ -17,17 +17,24 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge"
 )
 
-// Tree is the repository at a ref with a change on top, read lazily
-// through the forge: only the files a build touches are fetched.
+// Source is the repository at a ref as the tree reads it: the files under
+// a directory ("" for all of them, recursively) and a file's content.
+type Source interface {
+	Under(ctx context.Context, dir string) ([]string, error)
+	Read(ctx context.Context, path string) ([]byte, error)
+}
+
+// Tree is the repository at a ref with a change on top, read lazily: only
+// the directories a build looks at are listed and only the files it
+// touches are read.
 type Tree struct {
-	ctx    context.Context
-	reader forge.Reader
-	repo   forge.Repo
-	ref    string
-	files  map[string]bool // files at ref
-	mem    filesys.FileSystem
+	ctx     context.Context
+	src     Source
+	changes map[string]*forge.File
+	mem     filesys.FileSystem
 
 	mu     gosync.Mutex
+	listed map[string][]string // directory -> files under it in src
 	loaded map[string]bool
 	err    error // first read error
 }
@@ -35,21 +42,45 @@ type Tree struct {
 // NewTree returns the repository at ref (whose files are listed in
 // files) with changes applied.
 func NewTree(ctx context.Context, r forge.Reader, repo forge.Repo, ref string, files []string, changes []forge.File) *Tree {
-	t := &Tree{ctx: ctx, reader: r, repo: repo, ref: ref, files: map[string]bool{}, mem: filesys.MakeFsInMemory(), loaded: map[string]bool{}}
-	for _, f := range files {
-		t.files[f] = true
-	}
-	for _, c := range changes {
+	return NewLazyTree(ctx, listedSource{r: r, repo: repo, ref: ref, files: files}, changes)
+}
+
+// NewLazyTree returns src with changes applied.
+func NewLazyTree(ctx context.Context, src Source, changes []forge.File) *Tree {
+	t := &Tree{ctx: ctx, src: src, changes: map[string]*forge.File{}, mem: filesys.MakeFsInMemory(),
+		listed: map[string][]string{}, loaded: map[string]bool{}}
+	for i := range changes {
+		c := &changes[i]
+		t.changes[c.Path] = c
 		t.loaded[c.Path] = true
-		if c.Delete {
-			delete(t.files, c.Path)
-			continue
+		if !c.Delete {
+			t.mem.MkdirAll("/" + path.Dir(c.Path))
+			t.mem.WriteFile("/"+c.Path, c.Content)
 		}
-		t.files[c.Path] = true
-		t.mem.MkdirAll("/" + path.Dir(c.Path))
-		t.mem.WriteFile("/"+c.Path, c.Content)
 	}
 	return t
+}
+
+// listedSource is a reader whose files are listed beforehand.
+type listedSource struct {
+	r     forge.Reader
+	repo  forge.Repo
+	ref   string
+	files []string
+}
+
+func (l listedSource) Under(_ context.Context, dir string) ([]string, error) {
+	var out []string
+	for _, f := range l.files {
+		if dir == "" || strings.HasPrefix(f, dir+"/") {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func (l listedSource) Read(ctx context.Context, p string) ([]byte, error) {
+	return l.r.ReadFile(ctx, l.repo, l.ref, p)
 }
 
 // Err is the first error reading the repository, if any.
@@ -65,12 +96,38 @@ func (t *Tree) ReadFile(p string) ([]byte, error) {
 	return t.mem.ReadFile("/" + p)
 }
 
+// under lists the source's files under dir, once per directory.
+func (t *Tree) under(dir string) []string {
+	t.mu.Lock()
+	files, ok := t.listed[dir]
+	t.mu.Unlock()
+	if ok {
+		return files
+	}
+	files, err := t.src.Under(t.ctx, dir)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	t.listed[dir] = files
+	return files
+}
+
 // Under lists the files under dir (repository paths), sorted.
 func (t *Tree) Under(dir string) []string {
+	seen := map[string]bool{}
 	var out []string
-	for f := range t.files {
-		if strings.HasPrefix(f, dir+"/") {
-			out = append(out, f)
+	for _, f := range t.under(dir) {
+		if c, ok := t.changes[f]; ok && c.Delete {
+			continue
+		}
+		seen[f] = true
+		out = append(out, f)
+	}
+	for p, c := range t.changes {
+		if !c.Delete && !seen[p] && (dir == "" || strings.HasPrefix(p, dir+"/")) {
+			out = append(out, p)
 		}
 	}
 	sort.Strings(out)
@@ -78,18 +135,38 @@ func (t *Tree) Under(dir string) []string {
 }
 
 // Exists reports whether a file is in the tree.
-func (t *Tree) Exists(p string) bool { return t.files[p] }
+func (t *Tree) Exists(p string) bool {
+	if c, ok := t.changes[p]; ok {
+		return !c.Delete
+	}
+	dir := path.Dir(p)
+	if dir == "." {
+		dir = ""
+	}
+	for _, f := range t.under(dir) {
+		if f == p {
+			return true
+		}
+	}
+	return false
+}
 
 // load fetches file p (repository path) into memory once.
 func (t *Tree) load(p string) {
 	t.mu.Lock()
-	if t.loaded[p] || !t.files[p] {
+	done := t.loaded[p]
+	t.mu.Unlock()
+	if done || !t.Exists(p) {
+		return
+	}
+	t.mu.Lock()
+	if t.loaded[p] {
 		t.mu.Unlock()
 		return
 	}
 	t.loaded[p] = true
 	t.mu.Unlock()
-	b, err := t.reader.ReadFile(t.ctx, t.repo, t.ref, p)
+	b, err := t.src.Read(t.ctx, p)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err != nil {
@@ -133,7 +210,7 @@ func rel(p string) string { return strings.TrimPrefix(filepath.ToSlash(filepath.
 
 func (f *lazyFS) touch(p string) {
 	r := rel(p)
-	if f.t.files[r] {
+	if f.t.Exists(r) {
 		f.t.load(r)
 		return
 	}

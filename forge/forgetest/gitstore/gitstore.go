@@ -198,6 +198,31 @@ func (r *Repo) TreeEntries(treeSHA string) ([]Entry, bool) {
 	return out, true
 }
 
+// LevelEntry is one entry of a tree, file or subtree.
+type LevelEntry struct {
+	Path, Mode, Type, SHA string
+}
+
+// TreeLevel lists one level of a tree: its files and subtrees.
+func (r *Repo) TreeLevel(treeSHA string) ([]LevelEntry, bool) {
+	if !plumbing.IsHash(treeSHA) {
+		return nil, false
+	}
+	t, err := object.GetTree(r.st, plumbing.NewHash(treeSHA))
+	if err != nil {
+		return nil, false
+	}
+	out := make([]LevelEntry, 0, len(t.Entries))
+	for _, e := range t.Entries {
+		le := LevelEntry{Path: e.Name, Mode: fmt.Sprintf("%06o", uint32(e.Mode)), Type: "blob", SHA: e.Hash.String()}
+		if e.Mode == filemode.Dir {
+			le.Type = "tree"
+		}
+		out = append(out, le)
+	}
+	return out, true
+}
+
 // TreeFiles returns the files of a tree (path -> content).
 func (r *Repo) TreeFiles(treeSHA string) (map[string]string, bool) {
 	entries, ok := r.TreeEntries(treeSHA)

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,12 @@ type Server struct {
 	*httptest.Server
 	Owner, Repo string
 
+	// GitCount counts what the git endpoint served.
+	GitCount gitstore.Counter
+	// TruncateTrees, when set, truncates recursive tree listings of more
+	// entries than that, as GitHub does past 100,000 entries or 7 MB.
+	TruncateTrees int
+
 	mu          sync.Mutex
 	requests    []Request
 	git         *gitstore.Repo
@@ -92,10 +99,21 @@ func New(t testing.TB, owner, repo string, files map[string]string) *Server {
 		permissions: map[string]string{}, teams: map[string][]string{}, reactions: map[string]bool{},
 		failures: map[string]int{}, nextID: 1000,
 	}
+	git, err := gitstore.NewAt(filepath.Join(t.TempDir(), repo+".git"), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.git = git
 	s.Server = httptest.NewServer(s.routes())
 	t.Cleanup(s.Close)
 	return s
 }
+
+// installationToken is the token the fake hands out and git accepts.
+const installationToken = "ghs_fake"
+
+// WebURL is where the fake serves git, as GitHub's web address.
+func (s *Server) WebURL() string { return s.URL }
 
 // APIURL is the v3 API URL to configure clients with.
 func (s *Server) APIURL() string { return s.URL + "/api/v3/" }
@@ -258,6 +276,11 @@ func (s *Server) routes() http.Handler {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(method+" /api/v3"+path, s.record(f))
 	}
+	// git over HTTPS, with an installation token, as github.com serves it.
+	prefix := "/" + s.Owner + "/" + s.Repo + ".git"
+	if git, err := s.git.Handler(prefix); err == nil {
+		mux.Handle(prefix+"/", gitstore.Guard(git, installationToken, &s.GitCount))
+	}
 	const repo = "/repos/{owner}/{repo}"
 	h("POST /app/installations/{id}/access_tokens", s.accessToken)
 	h("GET "+repo+"/installation", s.installation)
@@ -301,7 +324,7 @@ func (s *Server) getRepo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusCreated, map[string]any{"token": "ghs_fake", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	writeJSON(w, http.StatusCreated, map[string]any{"token": installationToken, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 }
 
 // treeAt resolves a branch name or commit SHA to its tree.
@@ -336,6 +359,7 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getTree(w http.ResponseWriter, r *http.Request) {
+	truncated := false
 	sha, ok := s.treeAt(r.PathValue("ref"))
 	if s.git.HasTree(r.PathValue("ref")) {
 		sha, ok = r.PathValue("ref"), true
@@ -344,12 +368,25 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	list, _ := s.git.TreeEntries(sha)
 	entries := []map[string]any{}
+	if r.URL.Query().Get("recursive") == "" {
+		// One level, with the subtrees as entries, as GitHub lists it.
+		list, _ := s.git.TreeLevel(sha)
+		for _, e := range list {
+			entries = append(entries, map[string]any{"path": e.Path, "mode": e.Mode, "type": e.Type, "sha": e.SHA})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "tree": entries, "truncated": false})
+		return
+	}
+	list, _ := s.git.TreeEntries(sha)
+	if s.TruncateTrees > 0 && len(list) > s.TruncateTrees {
+		list = list[:s.TruncateTrees]
+		truncated = true
+	}
 	for _, e := range list {
 		entries = append(entries, map[string]any{"path": e.Path, "mode": "100644", "type": "blob", "sha": e.SHA, "size": e.Size})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "tree": entries, "truncated": false})
+	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "tree": entries, "truncated": truncated})
 }
 
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {

@@ -5,12 +5,12 @@
 package gitlabtest
 
 import (
-	"crypto/sha1"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +63,9 @@ type Server struct {
 	Project string
 	Token   string
 
+	// GitCount counts what the git endpoint served.
+	GitCount gitstore.Counter
+
 	mu       sync.Mutex
 	requests []Request
 	git      *gitstore.Repo
@@ -75,7 +78,12 @@ type Server struct {
 
 // New starts a fake with files on branch main and the given token.
 func New(t testing.TB, project, token string, files map[string]string) *Server {
-	s := &Server{Project: project, Token: token, git: gitstore.New(files), members: map[string]int{}, next: 100}
+	s := &Server{Project: project, Token: token, members: map[string]int{}, next: 100}
+	git, err := gitstore.NewAt(filepath.Join(t.TempDir(), "repo.git"), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.git = git
 	s.Server = httptest.NewServer(s.routes())
 	t.Cleanup(s.Close)
 	return s
@@ -219,6 +227,11 @@ func fail(w http.ResponseWriter, code int, msg any) {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	// git over HTTPS with the bot's token, as GitLab serves it.
+	prefix := "/" + s.Project + ".git"
+	if git, err := s.git.Handler(prefix); err == nil {
+		mux.Handle(prefix+"/", gitstore.Guard(git, s.Token, &s.GitCount))
+	}
 	h := func(pattern string, f http.HandlerFunc) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(method+" /api/v4/projects/{pid}"+path, func(w http.ResponseWriter, r *http.Request) {
@@ -299,9 +312,16 @@ func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "404 Tree Not Found")
 		return
 	}
+	dir := strings.Trim(r.URL.Query().Get("path"), "/")
 	var paths []string
 	for p := range files {
-		paths = append(paths, p)
+		if dir == "" || strings.HasPrefix(p, dir+"/") {
+			paths = append(paths, p)
+		}
+	}
+	if dir != "" && len(paths) == 0 {
+		fail(w, http.StatusNotFound, "404 Tree Not Found")
+		return
 	}
 	sort.Strings(paths)
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
@@ -314,7 +334,7 @@ func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []map[string]any{}
 	for i := (page - 1) * per; i < len(paths) && i < page*per; i++ {
-		out = append(out, map[string]any{"id": fmt.Sprintf("%x", sha1.Sum([]byte(files[paths[i]]))), "name": paths[i][strings.LastIndex(paths[i], "/")+1:], "type": "blob", "path": paths[i], "mode": "100644"})
+		out = append(out, map[string]any{"id": gitstore.BlobSHA(files[paths[i]]), "name": paths[i][strings.LastIndex(paths[i], "/")+1:], "type": "blob", "path": paths[i], "mode": "100644"})
 	}
 	if page*per < len(paths) {
 		w.Header().Set("X-Next-Page", strconv.Itoa(page+1))
