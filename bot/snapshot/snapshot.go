@@ -3,14 +3,9 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"sync"
-
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -24,12 +19,13 @@ type Snapshot struct {
 	Ref    string
 
 	mu     sync.Mutex
-	listed map[string][]string // directory ("" for all) -> files under it
+	listed map[string][]string          // directory ("" for all) -> files under it
+	blobs  map[string]map[string]string // directory -> path -> blob SHA, where the reader knows them
 }
 
 // New returns a snapshot of r at ref.
 func New(f forge.Reader, r forge.Repo, ref string) *Snapshot {
-	return &Snapshot{Reader: f, Repo: r, Ref: ref, listed: map[string][]string{}}
+	return &Snapshot{Reader: f, Repo: r, Ref: ref, listed: map[string][]string{}, blobs: map[string]map[string]string{}}
 }
 
 // Files lists all the repository's files.
@@ -118,51 +114,26 @@ func (s *Snapshot) YAMLUnder(ctx context.Context, dir string) ([]string, error) 
 	return out, nil
 }
 
-// ObjectsIn reads the Kubernetes objects of the YAML files under dir. A
-// file that does not parse is skipped here: the preflight build reports it
-// where it matters.
-func (s *Snapshot) ObjectsIn(ctx context.Context, dir string) ([]providers.Object, error) {
+// FluxSource finds, under dir, a Flux source of kind whose URL matches,
+// with its namespace defaulted to ns.
+func (s *Snapshot) FluxSource(ctx context.Context, dir, ns, kind string, match func(url string) bool) (*providers.Ref, error) {
 	files, err := s.YAMLUnder(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []providers.Object
 	for _, f := range files {
-		b, err := s.Read(ctx, f)
+		objs, err := s.Objects(ctx, f)
 		if err != nil {
 			return nil, err
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			obj := map[string]any{}
-			err := dec.Decode(&obj)
-			if errors.Is(err, io.EOF) || err != nil {
-				break
+		for _, o := range objs {
+			if o.Kind == kind && strings.HasPrefix(o.APIVersion, "source.toolkit.fluxcd.io/") && match(o.URL) {
+				ref := providers.Ref{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+				if ref.Namespace == "" {
+					ref.Namespace = ns
+				}
+				return &ref, nil
 			}
-			if len(obj) > 0 {
-				out = append(out, providers.Object(obj))
-			}
-		}
-	}
-	return out, nil
-}
-
-// FluxSource finds, under dir, a Flux source of kind whose URL matches,
-// with its namespace defaulted to ns.
-func (s *Snapshot) FluxSource(ctx context.Context, dir, ns, kind string, match func(url string) bool) (*providers.Ref, error) {
-	objs, err := s.ObjectsIn(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range objs {
-		ref := o.Ref()
-		spec, _ := o["spec"].(map[string]any)
-		url, _ := spec["url"].(string)
-		if ref.Kind == kind && strings.HasPrefix(ref.APIVersion, "source.toolkit.fluxcd.io/") && match(url) {
-			if ref.Namespace == "" {
-				ref.Namespace = ns
-			}
-			return &ref, nil
 		}
 	}
 	return nil, nil

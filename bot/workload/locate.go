@@ -17,7 +17,6 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
 	"github.com/gitops-bot/gitops-bot/providers"
-	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
@@ -85,25 +84,20 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 	}
 	var flux, argo bool
 	for _, f := range files {
-		b, err := w.Files.Read(ctx, f)
+		objs, err := w.Files.Objects(ctx, f) // indexed by content: a lookup, not a parse
 		if err != nil {
 			return Target{}, err
 		}
-		docs, err := yamledit.Docs(b)
-		if err != nil {
-			continue // a broken file is not this app's; preflight reports it where it matters
-		}
-		for i, d := range docs {
-			kind, name := scalar(d, At("kind")), scalar(d, At("metadata.name"))
+		for _, o := range objs {
 			switch {
-			case kind == "HelmRelease" && (name == app || scalar(d, At("spec.releaseName")) == app):
+			case o.Kind == "HelmRelease" && (o.Name == app || o.ReleaseName == app):
 				flux = true
-				found = append(found, Target{Kind: InHelmRelease, Path: f, Doc: i, Desc: fmt.Sprintf("the HelmRelease %s in %s", md.Code(name), md.Code(f))})
-			case kind == "Application" && (name == app || name == app+"-"+env.Name) && yamledit.Find(d, At("spec.source.chart")) != nil:
+				found = append(found, Target{Kind: InHelmRelease, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the HelmRelease %s in %s", md.Code(o.Name), md.Code(f))})
+			case o.Kind == "Application" && (o.Name == app || o.Name == app+"-"+env.Name) && o.Chart != "":
 				argo = true
-				found = append(found, Target{Kind: InApplication, Path: f, Doc: i, Desc: fmt.Sprintf("the Application %s in %s", md.Code(name), md.Code(f))})
-			case kind == "Deployment" && name == app:
-				found = append(found, Target{Kind: InDeployment, Path: f, Doc: i, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(name), md.Code(f))})
+				found = append(found, Target{Kind: InApplication, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Application %s in %s", md.Code(o.Name), md.Code(f))})
+			case o.Kind == "Deployment" && o.Name == app:
+				found = append(found, Target{Kind: InDeployment, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(o.Name), md.Code(f))})
 			}
 		}
 	}
