@@ -36,6 +36,19 @@ type head struct{ commit, tree string }
 // NewClient wraps an installation client.
 func NewClient(gh *github.Client) *Client { return &Client{gh: gh, heads: map[string]head{}} }
 
+// NewInstallationClient is the forge of an App installation, which can
+// also reach the App's other installations and fetch over git from webURL
+// (DefaultWebURL when empty).
+func NewInstallationClient(cc githubapp.ClientCreator, installation int64, webURL string) (*Client, error) {
+	gh, err := cc.NewInstallationClient(installation)
+	if err != nil {
+		return nil, fmt.Errorf("client for installation %d: %w", installation, err)
+	}
+	c := NewClient(gh)
+	c.cc, c.webURL = cc, webURL
+	return c, nil
+}
+
 var _ forge.Forge = (*Client)(nil)
 
 // OpenRepo reaches another repository of the same GitHub through the App's

@@ -152,13 +152,11 @@ func (e events) client(ctx context.Context, inst int64, deliveryID string) (*Cli
 	if inst == 0 {
 		return nil, nil, nil, fmt.Errorf("delivery %s has no installation: is this a GitHub App webhook?", deliveryID)
 	}
-	gh, err := e.cc.NewInstallationClient(inst)
+	c, err := NewInstallationClient(e.cc, inst, e.webURL)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("client for installation %d: %w", inst, err)
+		return nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	c := NewClient(gh)
-	c.cc, c.webURL = e.cc, e.webURL
 	return c, ctx, cancel, nil
 }
 

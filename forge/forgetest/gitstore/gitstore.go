@@ -34,6 +34,7 @@ type Repo struct {
 	st    storage.Storer
 	dir   string    // the bare repository on disk; "" in memory
 	clock time.Time // commit times, one second apart, so SHAs are repeatable
+	blobs map[plumbing.Hash]bool
 }
 
 // Commit is what the fakes read of a commit.
@@ -54,7 +55,7 @@ func New(files map[string]string) *Repo {
 // NewAt makes the repository as a bare repository in dir, which Serve can
 // serve to git clients.
 func NewAt(dir string, files map[string]string) (*Repo, error) {
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), filesystem.Options{ExclusiveAccess: true})
+	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
 	if _, err := git.Init(st, nil); err != nil {
 		return nil, err
 	}
@@ -77,6 +78,7 @@ func NewAt(dir string, files map[string]string) (*Repo, error) {
 }
 
 func (r *Repo) init(files map[string]string) {
+	r.blobs = map[plumbing.Hash]bool{}
 	r.clock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tree := r.WriteTree(files)
 	r.SetBranch("main", r.WriteCommit(tree, nil, "initial"))
@@ -166,12 +168,24 @@ func (r *Repo) Files(ref string) (map[string]string, bool) {
 
 // File returns one file of a commit or branch.
 func (r *Repo) File(ref, p string) (string, bool) {
-	files, ok := r.Files(ref)
+	sha, ok := r.Resolve(ref)
 	if !ok {
 		return "", false
 	}
-	c, ok := files[p]
-	return c, ok
+	c, err := object.GetCommit(r.st, plumbing.NewHash(sha))
+	if err != nil {
+		return "", false
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return "", false
+	}
+	f, err := t.File(p)
+	if err != nil {
+		return "", false
+	}
+	content, err := f.Contents()
+	return content, err == nil
 }
 
 // Entry is a file of a tree with its blob SHA.
@@ -274,6 +288,80 @@ func (r *Repo) WriteTree(files map[string]string) string {
 	return r.writeDir(root).String()
 }
 
+// UpdateTree returns the tree base with changes applied (path -> content,
+// nil to delete), writing only the trees along the changed paths, as a host
+// does for a commit of a few files in a large repository.
+func (r *Repo) UpdateTree(base string, changes map[string]*string) (string, error) {
+	h, err := r.updateDir(plumbing.NewHash(base), changes)
+	return h.String(), err
+}
+
+func (r *Repo) updateDir(base plumbing.Hash, changes map[string]*string) (plumbing.Hash, error) {
+	var entries []object.TreeEntry
+	if !base.IsZero() {
+		t, err := object.GetTree(r.st, base)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		entries = append(entries, t.Entries...)
+	}
+	files := map[string]*string{}
+	dirs := map[string]map[string]*string{}
+	for p, c := range changes {
+		if name, rest, nested := strings.Cut(p, "/"); nested {
+			if dirs[name] == nil {
+				dirs[name] = map[string]*string{}
+			}
+			dirs[name][rest] = c
+		} else {
+			files[p] = c
+		}
+	}
+	out := entries[:0:0]
+	for _, e := range entries {
+		if _, ok := files[e.Name]; ok {
+			continue
+		}
+		if _, ok := dirs[e.Name]; ok && e.Mode == filemode.Dir {
+			continue
+		}
+		out = append(out, e)
+	}
+	for name, c := range files {
+		if c != nil {
+			out = append(out, object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: r.writeBlob(*c)})
+		}
+	}
+	for name, sub := range dirs {
+		old := plumbing.ZeroHash
+		for _, e := range entries {
+			if e.Name == name && e.Mode == filemode.Dir {
+				old = e.Hash
+			}
+		}
+		h, err := r.updateDir(old, sub)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if t, _ := object.GetTree(r.st, h); t != nil && len(t.Entries) > 0 {
+			out = append(out, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
+		}
+	}
+	sortEntries(out)
+	return r.put(&object.Tree{Entries: out}), nil
+}
+
+// sortEntries orders entries as git does: a directory as if its name ended in "/".
+func sortEntries(entries []object.TreeEntry) {
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(entries, func(i, j int) bool { return key(entries[i]) < key(entries[j]) })
+}
+
 type fileNode struct{ name, content string }
 
 type dirNode struct {
@@ -301,27 +389,29 @@ func (r *Repo) writeDir(d *dirNode) plumbing.Hash {
 	for name, c := range d.dirs {
 		entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: r.writeDir(c)})
 	}
-	// Git orders entries by name, a directory as if its name ended in "/".
-	key := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
-	}
-	sort.Slice(entries, func(i, j int) bool { return key(entries[i]) < key(entries[j]) })
+	sortEntries(entries)
 	return r.put(&object.Tree{Entries: entries})
 }
 
 func (r *Repo) writeBlob(content string) plumbing.Hash {
+	h := plumbing.ComputeHash(plumbing.BlobObject, []byte(content))
+	r.mu.Lock()
+	known := r.blobs[h]
+	r.mu.Unlock()
+	if known {
+		return h // git objects are immutable: one already written is the same
+	}
 	obj := r.st.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
 	w, _ := obj.Writer()
 	io.Copy(w, bytes.NewReader([]byte(content)))
 	w.Close()
-	h, err := r.st.SetEncodedObject(obj)
-	if err != nil {
+	if _, err := r.st.SetEncodedObject(obj); err != nil {
 		panic(fmt.Sprintf("gitstore: %v", err))
 	}
+	r.mu.Lock()
+	r.blobs[h] = true
+	r.mu.Unlock()
 	return h
 }
 
@@ -357,8 +447,11 @@ func (r *Repo) WriteCommit(tree string, parents []string, message string) string
 
 // HasTree reports whether a tree exists.
 func (r *Repo) HasTree(sha string) bool {
-	_, ok := r.TreeEntries(sha)
-	return ok
+	if !plumbing.IsHash(sha) {
+		return false
+	}
+	_, err := object.GetTree(r.st, plumbing.NewHash(sha))
+	return err == nil
 }
 
 // Ancestors returns every commit reachable from sha, itself included.

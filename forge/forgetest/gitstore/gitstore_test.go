@@ -98,3 +98,23 @@ func TestServedOverGitHTTP(t *testing.T) {
 		t.Errorf("a push was accepted: %s", out)
 	}
 }
+
+// Updating a tree gives the tree that writing it whole gives.
+func TestUpdateTreeMatchesWriteTree(t *testing.T) {
+	r := New(nil)
+	files := map[string]string{"a/b/c.yaml": "c\n", "a/d.yaml": "d\n", "e.yaml": "e\n", "f/g.yaml": "g\n"}
+	base := r.WriteTree(files)
+	c2, gone := "c2\n", (*string)(nil)
+	n := "new\n"
+	got, err := r.UpdateTree(base, map[string]*string{"a/b/c.yaml": &c2, "f/g.yaml": gone, "x/y/z.yaml": &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r.WriteTree(map[string]string{"a/b/c.yaml": "c2\n", "a/d.yaml": "d\n", "e.yaml": "e\n", "x/y/z.yaml": "new\n"})
+	if got != want {
+		t.Errorf("updated tree %s, want %s", got, want)
+	}
+	if got, _ := r.UpdateTree(base, nil); got != base {
+		t.Errorf("no change gave %s, want %s", got, base)
+	}
+}

@@ -536,30 +536,31 @@ func (s *Server) createTree(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, "Invalid tree info")
 		return
 	}
-	files := map[string]string{}
-	if in.BaseTree != "" {
-		base, ok := s.git.TreeFiles(in.BaseTree)
-		if !ok {
-			unprocessable(w, "base_tree is not a valid tree")
-			return
-		}
-		files = base
+	if in.BaseTree != "" && !s.git.HasTree(in.BaseTree) {
+		unprocessable(w, "base_tree is not a valid tree")
+		return
 	}
+	changes := map[string]*string{}
 	for _, e := range in.Tree {
 		switch {
 		case e.Mode != "100644" || e.Type != "blob":
 			unprocessable(w, "unsupported tree entry")
 			return
 		case e.Content != nil:
-			files[e.Path] = *e.Content
+			changes[e.Path] = e.Content
 		case e.SHA == nil:
-			delete(files, e.Path)
+			changes[e.Path] = nil
 		default:
 			unprocessable(w, "blob sha entries are not supported by the fake")
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"sha": s.git.WriteTree(files)})
+	sha, err := s.git.UpdateTree(in.BaseTree, changes)
+	if err != nil {
+		unprocessable(w, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"sha": sha})
 }
 
 func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {

@@ -382,9 +382,9 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "You can only create or edit files when you are on a branch")
 		return
 	}
-	files, _ := s.git.Files(base)
+	changes := map[string]*string{}
 	for _, a := range in.Actions {
-		_, exists := files[a.FilePath]
+		_, exists := s.git.File(base, a.FilePath)
 		switch {
 		case a.Action == "create" && exists:
 			fail(w, http.StatusBadRequest, "A file with this name already exists")
@@ -393,12 +393,18 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusBadRequest, "A file with this name doesn't exist")
 			return
 		case a.Action == "delete":
-			delete(files, a.FilePath)
+			changes[a.FilePath] = nil
 		case a.Content != nil:
-			files[a.FilePath] = *a.Content
+			changes[a.FilePath] = a.Content
 		}
 	}
-	sha := s.git.WriteCommit(s.git.WriteTree(files), []string{base}, in.CommitMessage)
+	bc, _ := s.git.Commit(base)
+	tree, err := s.git.UpdateTree(bc.Tree, changes)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	sha := s.git.WriteCommit(tree, []string{base}, in.CommitMessage)
 	s.git.SetBranch(in.Branch, sha)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": sha, "short_id": sha[:8], "title": in.CommitMessage, "message": in.CommitMessage})
 }
