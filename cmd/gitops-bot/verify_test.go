@@ -252,6 +252,16 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	noteID := lab.AddNote(17, false, "root", deploy)
 	post("Note Hook", "note_issue.json", map[string]any{"object_attributes.note": deploy, "object_attributes.id": noteID})
 	eventually(t, "the merge request", func() bool { return len(lab.MRs()) == 1 })
+	// The repository was read from its mirror, fetched over git with the
+	// bot's token: no file or tree through the API.
+	if lab.GitCount.Requests() == 0 {
+		t.Error("the mirror was never fetched")
+	}
+	for _, r := range lab.Requests() {
+		if strings.Contains(r.Path, "/repository/tree") || strings.Contains(r.Path, "/repository/files/") {
+			t.Errorf("a read through the API: %s %s", r.Method, r.Path)
+		}
+	}
 	mr := lab.MRs()[0]
 	sha := lab.Merge(mr.IID)
 	merged, _ := os.ReadFile("../../forge/gitlab/testdata/note_issue.json")

@@ -43,19 +43,29 @@ var ConformanceFiles = map[string]string{
 func Conformance(t *testing.T, newSubject func(t *testing.T) Subject) {
 	ctx := context.Background()
 
-	t.Run("read", func(t *testing.T) {
-		s := newSubject(t)
-		b, err := s.Forge.ReadFile(ctx, s.Repo, s.Repo.DefaultBranch, "clusters/staging/podinfo.yaml")
+	reads := func(t *testing.T, s Subject, r forge.Reader) {
+		b, err := r.ReadFile(ctx, s.Repo, s.Repo.DefaultBranch, "clusters/staging/podinfo.yaml")
 		if err != nil || string(b) != "replicas: 1\n" {
 			t.Errorf("ReadFile = %q, %v", b, err)
 		}
-		if _, err := s.Forge.ReadFile(ctx, s.Repo, s.Repo.DefaultBranch, "clusters/nope.yaml"); !errors.Is(err, forge.ErrNotFound) {
+		if _, err := r.ReadFile(ctx, s.Repo, s.Repo.DefaultBranch, "clusters/nope.yaml"); !errors.Is(err, forge.ErrNotFound) {
 			t.Errorf("a missing file: %v, want ErrNotFound", err)
 		}
-		got, err := s.Forge.ListFiles(ctx, s.Repo, s.Repo.DefaultBranch, "clusters")
+		got, err := r.ListFiles(ctx, s.Repo, s.Repo.DefaultBranch, "clusters")
 		sort.Strings(got)
 		if err != nil || strings.Join(got, ",") != "clusters/production/podinfo.yml,clusters/staging/podinfo.yaml" {
 			t.Errorf("ListFiles = %v, %v", got, err)
+		}
+		if got, err := r.ListFiles(ctx, s.Repo, s.Repo.DefaultBranch, "nope"); err != nil || len(got) != 0 {
+			t.Errorf("ListFiles of a missing directory = %v, %v", got, err)
+		}
+	}
+	t.Run("read", func(t *testing.T) {
+		s := newSubject(t)
+		reads(t, s, s.Forge)
+		// The reads along paths a host falls back to read the same.
+		if pr, ok := s.Forge.(forge.PathReading); ok {
+			reads(t, s, pr.PathReader())
 		}
 	})
 

@@ -283,3 +283,52 @@ func TestOpenRepoThroughTheAppsInstallation(t *testing.T) {
 		t.Errorf("a repository the fake does not serve: %v", err)
 	}
 }
+
+// A repository too large for one tree listing still reads: files through
+// the contents API, directories level by level.
+func TestTruncatedTreeListingDoesNotBreakReads(t *testing.T) {
+	files := map[string]string{"README.md": "x\n", "clusters/staging/a.yaml": "a: 1\n", "clusters/staging/b/c.yaml": "c: 1\n", "apps/x.yaml": "x: 1\n"}
+	c, s := newClient(t, files)
+	s.TruncateTrees = 2
+	ctx := context.Background()
+	if b, err := c.ReadFile(ctx, repo, "main", "clusters/staging/a.yaml"); err != nil || string(b) != "a: 1\n" {
+		t.Errorf("ReadFile = %q, %v", b, err)
+	}
+	if _, err := c.ReadFile(ctx, repo, "main", "nope.yaml"); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("a missing file: %v", err)
+	}
+	got, err := c.ListFiles(ctx, repo, "main", "clusters")
+	if err != nil || strings.Join(got, ",") != "clusters/staging/a.yaml,clusters/staging/b/c.yaml" {
+		t.Errorf("ListFiles(clusters) = %v, %v", got, err)
+	}
+	all, err := c.ListFiles(ctx, repo, "main", "")
+	if err != nil || len(all) != len(files) {
+		t.Errorf("ListFiles() = %v, %v", all, err)
+	}
+}
+
+// The path reader, for when a mirror cannot be fetched, never lists the
+// whole tree.
+func TestPathReaderReadsAlongPaths(t *testing.T) {
+	files := map[string]string{"README.md": "x\n", "clusters/staging/a.yaml": "a: 1\n", "apps/x/y.yaml": "y: 1\n"}
+	c, s := newClient(t, files)
+	ctx := context.Background()
+	pr := c.PathReader()
+	got, err := pr.ListFiles(ctx, repo, "main", "clusters/staging")
+	if err != nil || strings.Join(got, ",") != "clusters/staging/a.yaml" {
+		t.Errorf("ListFiles = %v, %v", got, err)
+	}
+	if got, err := pr.ListFiles(ctx, repo, "main", "nope/here"); err != nil || len(got) != 0 {
+		t.Errorf("a missing directory: %v, %v", got, err)
+	}
+	if b, err := pr.ReadFile(ctx, repo, "main", "apps/x/y.yaml"); err != nil || string(b) != "y: 1\n" {
+		t.Errorf("ReadFile = %q, %v", b, err)
+	}
+	head := s.Head("main")
+	root, _ := s.Git().Commit(head)
+	for _, r := range s.Requests() {
+		if strings.HasSuffix(r.Path, "/git/trees/"+root.Tree) && strings.Contains(r.Query, "recursive") {
+			t.Errorf("the whole tree was listed: %s?%s", r.Path, r.Query)
+		}
+	}
+}
