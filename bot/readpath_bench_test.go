@@ -11,6 +11,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +77,10 @@ type readPath struct {
 	files  map[string]string
 }
 
-var readPaths sync.Map // size -> *readPath
+var (
+	readPaths  sync.Map // size -> *readPath
+	commentIDs atomic.Int64
+)
 
 func newReadPath(b *testing.B, n int) *readPath {
 	b.Helper()
@@ -233,7 +237,8 @@ func BenchmarkReadPath(parent *testing.B) {
 func (rp *readPath) run(b *testing.B, store *mirror.Store, line string, i int) {
 	bt := bot.New(bottest.Quiet)
 	bt.Snapshots = snapshot.Source{Mirrors: store}
-	ev := forge.CommentEvent{Repo: rp.repo, Thread: 1, CommentID: int64(1000 + i), Author: "alice", Body: line}
+	// A new comment each time, as a person's: a repeated ID is a redelivery.
+	ev := forge.CommentEvent{Repo: rp.repo, Thread: 1, CommentID: commentIDs.Add(1), Author: "alice", Body: line}
 	if err := bt.HandleComment(context.Background(), rp.client(), ev); err != nil {
 		b.Fatal(err)
 	}
