@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -17,6 +18,8 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/kustfile"
+	"github.com/gitops-bot/gitops-bot/providers/preflight"
 )
 
 // maxReleaseName is Helm's limit on release names.
@@ -103,6 +106,17 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		}
 		manifests = append(manifests, ms...)
 	}
+	// A directory with a kustomization applies only what it lists.
+	listed, err := listInParents(ctx, req, manifests)
+	if err != nil {
+		return command.Result{}, err
+	}
+	if len(listed) > 0 {
+		if err := validateWithParents(ctx, req, manifests, listed); err != nil {
+			return command.Result{}, err
+		}
+	}
+	manifests = append(manifests, listed...)
 	envNames := names(envs)
 	return req.Propose(ctx, command.Proposal{
 		Verb:     "deploy",
@@ -134,6 +148,94 @@ func (a *deploy) target(req *command.Request, app string) ([]config.Environment,
 		return nil, nil, errs.Usage("%v", err)
 	}
 	return envs, prov, nil
+}
+
+// listInParents: a directory with a kustomization (under any of the names
+// kustomize reads) applies only what it lists, so a new file is added to
+// its resources, keeping every other byte of it.
+func listInParents(ctx context.Context, req *command.Request, ms []providers.Manifest) ([]providers.Manifest, error) {
+	var out []providers.Manifest
+	for _, m := range ms {
+		kpath, err := req.Files.Existing(ctx, kustfile.In(path.Dir(m.Path))...)
+		if err != nil {
+			return nil, err
+		}
+		if kpath == "" {
+			continue
+		}
+		b, err := req.Files.Read(ctx, kpath)
+		if err != nil {
+			return nil, err
+		}
+		edited, err := kustfile.AddResource(b, path.Base(m.Path))
+		if err != nil {
+			return nil, &preflight.Error{Problems: []preflight.Problem{{File: kpath, Err: err.Error()}}}
+		}
+		out = append(out, providers.Manifest{Path: kpath, Env: m.Env, Raw: edited})
+	}
+	return out, nil
+}
+
+// validateWithParents checks the generated objects and builds every
+// kustomization that now lists them: the new file must be in the build of
+// its directory, which is what the environment's applier applies.
+func validateWithParents(ctx context.Context, req *command.Request, ms, parents []providers.Manifest) error {
+	changes, err := command.Encode(append(append([]providers.Manifest{}, ms...), parents...))
+	if err != nil {
+		return errs.Bug(err)
+	}
+	tree := preflight.NewLazyTree(ctx, req.Files, changes)
+	check := preflight.Request{Manifests: ms}
+	for _, p := range parents {
+		check.Kustomizations = append(check.Kustomizations, path.Dir(p.Path))
+	}
+	if err := preflight.Check(ctx, tree, check); err != nil {
+		return err
+	}
+	for _, p := range parents {
+		built, err := preflight.Build(tree, path.Dir(p.Path))
+		if err != nil {
+			return errs.Invalid("%v", err)
+		}
+		for _, m := range ms {
+			if m.Env != p.Env {
+				continue
+			}
+			for _, o := range m.Objects {
+				b := inBuild(built, o.Ref())
+				if b == nil {
+					return errs.Invalid("%s %s would not be applied: it is not in the build of %s", o.Ref().Kind, md.Code(o.Ref().Name), md.Code(path.Dir(p.Path)))
+				}
+				// What the directory's patches do to the new object counts too.
+				want, got := chartVersion(o), chartVersion(b)
+				if want != got {
+					return errs.Invalid("the build of %s changes the chart version of %s %s from %s to %s (a patch of the directory applies to it), so the release would not run what was asked",
+						md.Code(path.Dir(p.Path)), o.Ref().Kind, md.Code(o.Ref().Name), md.Code(want), md.Code(got))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// inBuild returns the object of ref's kind and name in a build, or nil.
+func inBuild(built []map[string]any, ref providers.Ref) map[string]any {
+	for _, b := range built {
+		r := providers.Object(b).Ref()
+		if r.Kind == ref.Kind && r.Name == ref.Name {
+			return b
+		}
+	}
+	return nil
+}
+
+// chartVersion is a HelmRelease's spec.chart.spec.version ("" otherwise).
+func chartVersion(o map[string]any) string {
+	spec, _ := o["spec"].(map[string]any)
+	chart, _ := spec["chart"].(map[string]any)
+	cs, _ := chart["spec"].(map[string]any)
+	v, _ := cs["version"].(string)
+	return v
 }
 
 // values merges the values files (in order) and then the --set values, as

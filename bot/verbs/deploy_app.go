@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/gitops-bot/gitops-bot/bot/command"
 	"github.com/gitops-bot/gitops-bot/bot/config"
@@ -83,7 +82,7 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	if err != nil {
 		return command.Result{}, errs.Bug(err)
 	}
-	edits, err := listInParentKustomizations(ctx, req, wiring)
+	edits, err := listInParents(ctx, req, wiring)
 	if err != nil {
 		return command.Result{}, err
 	}
@@ -133,51 +132,6 @@ func (a *deploy) appRequest(l config.Layout, provider, name string, image provid
 		ar.Envs = append(ar.Envs, ae)
 	}
 	return ar, nil
-}
-
-// listInParentKustomizations: a directory with a kustomization.yaml only
-// applies what it lists, so a new wiring file is added to its resources,
-// keeping the file's comments and order.
-func listInParentKustomizations(ctx context.Context, req *command.Request, wiring []providers.Manifest) ([]providers.Manifest, error) {
-	var out []providers.Manifest
-	for _, w := range wiring {
-		kpath := path.Join(path.Dir(w.Path), "kustomization.yaml")
-		if p, err := req.Files.Existing(ctx, kpath); err != nil || p == "" {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		b, err := req.Files.Read(ctx, kpath)
-		if err != nil {
-			return nil, err
-		}
-		edited, err := addResource(b, path.Base(w.Path))
-		if err != nil {
-			return nil, &preflight.Error{Problems: []preflight.Problem{{File: kpath, Err: err.Error()}}}
-		}
-		out = append(out, providers.Manifest{Path: kpath, Env: w.Env, Raw: edited})
-	}
-	return out, nil
-}
-
-func addResource(kustomization []byte, file string) ([]byte, error) {
-	rn, err := kyaml.Parse(string(kustomization))
-	if err != nil {
-		return nil, fmt.Errorf("does not parse: %v", err)
-	}
-	list, err := rn.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, "resources"))
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range list.Content() {
-		if n.Value == file {
-			return kustomization, nil
-		}
-	}
-	list.YNode().Content = append(list.YNode().Content, kyaml.NewStringRNode(file).YNode())
-	s, err := rn.String()
-	return []byte(s), err
 }
 
 // checkApp builds and validates everything the change touches before a

@@ -13,6 +13,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/kustfile"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
@@ -25,6 +26,21 @@ type Change struct {
 	Manifests      []providers.Manifest
 	Overlays       []string
 	Target         Target
+	// Patches are edited files a kustomization applies as patches: they are
+	// judged by the build, not validated as whole objects.
+	Patches []string
+	// Expect is what the built objects must say after the change.
+	Expect []Expect
+}
+
+// Expect is a value an object must have after a change, as the cluster
+// will build it (kustomize applied), so that a change that would not take
+// effect is a reply, never a pull request.
+type Expect struct {
+	Kind, Name string
+	What       string // for the reply: "the image tag"
+	Want       string
+	Get        func(obj map[string]any) string
 }
 
 // where is a list item whose field has a value, as a path step.
@@ -147,7 +163,33 @@ func (w *Repo) change(ctx context.Context, t Target, verb, app, env string, edit
 	if t.Kind == InOverlay {
 		c.Overlays = []string{path.Dir(t.Path)}
 	}
+	if dir, err := w.patchedBy(ctx, t.Path); err != nil {
+		return Change{}, err
+	} else if dir != "" {
+		c.Overlays = append(c.Overlays, dir)
+		c.Patches = append(c.Patches, t.Path)
+	}
 	return c, nil
+}
+
+// patchedBy returns the directory whose kustomization applies file as a
+// patch ("" when none does).
+func (w *Repo) patchedBy(ctx context.Context, file string) (string, error) {
+	dir := path.Dir(file)
+	kpath, err := w.Files.Existing(ctx, kustfile.In(dir)...)
+	if err != nil || kpath == "" {
+		return "", err
+	}
+	b, err := w.Files.Read(ctx, kpath)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range kustfile.Parse(b).PatchFiles(dir) {
+		if p == file {
+			return dir, nil
+		}
+	}
+	return "", nil
 }
 
 // current reads one value of a target ("" when it has none).
@@ -169,6 +211,10 @@ func (w *Repo) Check(ctx context.Context, c Change) error {
 	req := preflight.Request{Kustomizations: c.Overlays}
 	var changes []providers.Manifest
 	for _, m := range c.Manifests {
+		if contains(c.Patches, m.Path) {
+			changes = append(changes, m) // a patch: its build is what counts
+			continue
+		}
 		objs, err := objectsOf(m.Raw)
 		if err != nil {
 			return &preflight.Error{Problems: []preflight.Problem{{File: m.Path, Err: err.Error()}}}
@@ -177,7 +223,97 @@ func (w *Repo) Check(ctx context.Context, c Change) error {
 		changes = append(changes, m)
 	}
 	tree := preflight.NewLazyTree(ctx, w.Files, rawFiles(changes))
-	return preflight.Check(ctx, tree, req)
+	if err := preflight.Check(ctx, tree, req); err != nil {
+		return err
+	}
+	return w.takesEffect(ctx, c, tree)
+}
+
+// takesEffect checks the change's expectations on what the cluster will
+// build: the overlays' builds when there are any, the edited file's
+// objects otherwise.
+func (w *Repo) takesEffect(ctx context.Context, c Change, after *preflight.Tree) error {
+	if len(c.Expect) == 0 {
+		return nil
+	}
+	var built []map[string]any
+	if len(c.Overlays) > 0 {
+		for _, dir := range c.Overlays {
+			objs, err := preflight.Build(after, dir)
+			if err != nil {
+				return errs.Invalid("%v", err)
+			}
+			built = append(built, objs...)
+		}
+	} else {
+		for _, m := range c.Manifests {
+			objs, err := objectsOf(m.Raw)
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				built = append(built, map[string]any(o))
+			}
+		}
+	}
+	for _, e := range c.Expect {
+		got, found := "", false
+		for _, o := range built {
+			r := providers.Object(o).Ref()
+			if r.Kind == e.Kind && r.Name == e.Name {
+				got, found = e.Get(o), true
+			}
+		}
+		switch {
+		case !found:
+			return errs.Invalid("the change would not take effect: no %s %s is in what %s builds", e.Kind, md.Code(e.Name), md.Code(strings.Join(c.Overlays, ", ")))
+		case got != e.Want:
+			return errs.Invalid("the change would not take effect: after it, %s of the %s %s as built is %s, not %s", e.What, e.Kind, md.Code(e.Name), md.Code(got), md.Code(e.Want))
+		}
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup reads a value of an object by keys and list selectors.
+func lookup(obj any, steps []yamledit.Step) any {
+	cur := obj
+	for _, st := range steps {
+		switch v := cur.(type) {
+		case map[string]any:
+			if st.Key == "" {
+				return nil
+			}
+			cur = v[st.Key]
+		case []any:
+			var next any
+			for _, item := range v {
+				if m, ok := item.(map[string]any); ok && fmt.Sprint(m[st.Field]) == st.Equals {
+					next = m
+				}
+			}
+			cur = next
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+func lookupString(obj any, steps []yamledit.Step) string {
+	v := lookup(obj, steps)
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
 
 // objectsOf reads the Kubernetes objects of a file (none for values files).
@@ -212,15 +348,16 @@ func (w *Repo) deploymentOf(ctx context.Context, overlay, app string) (Target, e
 			return Target{}, false
 		}
 		seen[dir] = true
-		b, err := w.Files.Read(ctx, path.Join(dir, "kustomization.yaml"))
+		kpath, err := w.Files.Existing(ctx, kustfile.In(dir)...)
+		if err != nil || kpath == "" {
+			return Target{}, false
+		}
+		b, err := w.Files.Read(ctx, kpath)
 		if err != nil {
 			return Target{}, false
 		}
-		var k struct{ Resources []string }
-		if yaml.Unmarshal(b, &k) != nil {
-			return Target{}, false
-		}
-		for _, r := range k.Resources {
+		k := kustfile.Parse(b)
+		for _, r := range append(k.Resources, k.Bases...) {
 			p := path.Clean(path.Join(dir, r))
 			if strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") {
 				fb, err := w.Files.Read(ctx, p)
@@ -230,7 +367,7 @@ func (w *Repo) deploymentOf(ctx context.Context, overlay, app string) (Target, e
 				docs, _ := yamledit.Docs(fb)
 				for i, d := range docs {
 					if scalar(d, At("kind")) == "Deployment" && scalar(d, At("metadata.name")) == app {
-						return Target{Kind: InDeployment, Path: p, Doc: i, Desc: "the Deployment in " + md.Code(p)}, true
+						return Target{Kind: InDeployment, Name: app, Path: p, Doc: i, Desc: "the Deployment in " + md.Code(p)}, true
 					}
 				}
 				continue

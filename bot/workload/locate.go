@@ -17,6 +17,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/kustfile"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
@@ -51,6 +52,7 @@ const (
 // Target is the place an application's settings live in one environment.
 type Target struct {
 	Kind Kind
+	Name string // the object's name (the HelmRelease, Application or Deployment)
 	Path string
 	Doc  int    // the document in a multi-document file
 	Desc string // for replies: "the HelmRelease `web` in `clusters/staging/web.yaml`"
@@ -69,8 +71,8 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 	l := w.Config.Layout
 	var found []Target
 	if dir, err := l.Path(l.Overlay, app, env.Name); err == nil {
-		if p, _ := w.Files.Existing(ctx, path.Join(dir, "kustomization.yaml")); p != "" {
-			found = append(found, Target{Kind: InOverlay, Path: p, Desc: "the overlay " + md.Code(p)})
+		if p, _ := w.Files.Existing(ctx, kustfile.In(dir)...); p != "" {
+			found = append(found, Target{Kind: InOverlay, Name: app, Path: p, Desc: "the overlay " + md.Code(p)})
 		}
 	}
 	if dir, err := l.Path(l.Chart, app, ""); err == nil {
@@ -92,12 +94,12 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 			switch {
 			case o.Kind == "HelmRelease" && (o.Name == app || o.ReleaseName == app):
 				flux = true
-				found = append(found, Target{Kind: InHelmRelease, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the HelmRelease %s in %s", md.Code(o.Name), md.Code(f))})
+				found = append(found, Target{Kind: InHelmRelease, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the HelmRelease %s in %s", md.Code(o.Name), md.Code(f))})
 			case o.Kind == "Application" && (o.Name == app || o.Name == app+"-"+env.Name) && o.Chart != "":
 				argo = true
-				found = append(found, Target{Kind: InApplication, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Application %s in %s", md.Code(o.Name), md.Code(f))})
+				found = append(found, Target{Kind: InApplication, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Application %s in %s", md.Code(o.Name), md.Code(f))})
 			case o.Kind == "Deployment" && o.Name == app:
-				found = append(found, Target{Kind: InDeployment, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(o.Name), md.Code(f))})
+				found = append(found, Target{Kind: InDeployment, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(o.Name), md.Code(f))})
 			}
 		}
 	}

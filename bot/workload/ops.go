@@ -16,6 +16,65 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
 
+// imageExpect is what the build says after /set-image: the workload's
+// container runs the image, or the chart's values hold its tag. A chart's
+// values in this repository are not rendered here: no expectation.
+func imageExpect(t Target, app string, image providers.Image) []Expect {
+	switch t.Kind {
+	case InOverlay:
+		want := image.Name + ":" + image.Tag
+		return []Expect{{Kind: "Deployment", Name: app, What: "the image", Want: want, Get: func(o map[string]any) string {
+			containers, _ := lookup(o, At("spec.template.spec.containers")).([]any)
+			for _, c := range containers {
+				img := lookupString(c, At("image"))
+				if strings.HasPrefix(img, image.Name+":") || strings.HasPrefix(img, image.Name+"@") || img == image.Name {
+					return img
+				}
+			}
+			return ""
+		}}}
+	case InHelmRelease, InApplication:
+		field := At(valuesRoot(t.Kind), "image.tag")
+		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "the image tag", Want: image.Tag,
+			Get: func(o map[string]any) string { return lookupString(o, field) }}}
+	case InDeployment:
+		field := At(container(app), "image")
+		return []Expect{{Kind: "Deployment", Name: t.Name, What: "the image", Want: image.String(),
+			Get: func(o map[string]any) string { return lookupString(o, field) }}}
+	}
+	return nil
+}
+
+// replicasExpect is what the build says after /scale.
+func replicasExpect(t Target, app string, n int) []Expect {
+	want := strconv.Itoa(n)
+	switch t.Kind {
+	case InOverlay, InDeployment:
+		name := app
+		if t.Kind == InDeployment {
+			name = t.Name
+		}
+		return []Expect{{Kind: "Deployment", Name: name, What: "the replicas", Want: want,
+			Get: func(o map[string]any) string { return lookupString(o, At("spec.replicas")) }}}
+	case InHelmRelease, InApplication:
+		field := replicasField(t, app)
+		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "replicaCount", Want: want,
+			Get: func(o map[string]any) string { return lookupString(o, field) }}}
+	}
+	return nil
+}
+
+// kindOf is the object kind a target is.
+func kindOf(k Kind) string {
+	switch k {
+	case InHelmRelease:
+		return "HelmRelease"
+	case InApplication:
+		return "Application"
+	}
+	return "Deployment"
+}
+
 // MaxReplicas bounds what a command or an alert may scale to.
 const MaxReplicas = 1000
 
@@ -48,6 +107,7 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 		edits = []edit{{doc: t.Doc, field: At(container(app), "image"), value: image.String()}}
 	}
 	c, err := w.change(ctx, t, "set-image", app, env.Name, edits)
+	c.Expect = imageExpect(t, app, image)
 	c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
 	c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), t.Desc)
 	return c, err
@@ -60,6 +120,7 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 		return Change{}, err
 	}
 	c, err := w.change(ctx, t, "scale", app, env.Name, []edit{{doc: t.Doc, field: replicasField(t, app), value: n}})
+	c.Expect = replicasExpect(t, app, n)
 	c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
 	c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), t.Desc)
 	return c, err

@@ -116,12 +116,3 @@ func LastBotChange(ctx context.Context, host forge.Pulls, repo forge.Repo, workl
 	}
 	return 0, nil
 }
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}

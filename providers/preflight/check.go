@@ -202,3 +202,24 @@ func lintChart(files []*loader.BufferedFile, c Chart, values map[string]any) []P
 	}
 	return probs
 }
+
+// Build builds the kustomization in dir and returns its objects.
+func Build(t *Tree, dir string) ([]map[string]any, error) {
+	kust := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	res, err := kust.Run(t.FS(), "/"+dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build of %s failed: %s", dir, strings.ReplaceAll(err.Error(), "/"+dir, dir))
+	}
+	var out []map[string]any
+	for _, r := range res.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := t.Err(); err != nil {
+		return nil, fmt.Errorf("reading the repository: %w", err)
+	}
+	return out, nil
+}

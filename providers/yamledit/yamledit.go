@@ -6,6 +6,7 @@ package yamledit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -272,4 +273,91 @@ func lastLine(n *yaml.Node) int {
 		}
 	}
 	return l
+}
+
+// Append adds value (a scalar) as the last item of the sequence at path,
+// in the sequence's own style (block items with the same indentation and
+// dash, or a flow list), or adds the key with a one-item block sequence
+// when it is missing; the rest of the file is kept byte for byte.
+func Append(src []byte, doc int, path []Step, value string) ([]byte, error) {
+	docs, err := Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc >= len(docs) {
+		return nil, fmt.Errorf("no document %d", doc)
+	}
+	seq := Find(docs[doc], path)
+	if seq == nil {
+		if len(path) == 0 {
+			return nil, errors.New("no path to add to")
+		}
+		return Insert(src, doc, path[:len(path)-1], path[len(path)-1].Key, []string{value})
+	}
+	if seq.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s is not a list", path[len(path)-1].Key)
+	}
+	item := render(value, 0)
+	if seq.Style&yaml.FlowStyle != 0 {
+		// [a, b] -> [a, b, value]: before the closing bracket of the list.
+		start := offset(src, seq.Line, seq.Column)
+		if start < 0 {
+			return nil, errors.New("cannot find the list")
+		}
+		end := closing(src, start)
+		if end < 0 {
+			return nil, errors.New("cannot find the end of the list")
+		}
+		sep := ", "
+		if len(seq.Content) == 0 {
+			sep = ""
+		}
+		return append(append(append([]byte{}, src[:end]...), sep+item...), src[end:]...), nil
+	}
+	if len(seq.Content) == 0 {
+		return nil, errors.New("an empty block list")
+	}
+	first := seq.Content[0]
+	// The dash of an item sits two columns before its content ("- x"),
+	// whatever the list's indentation.
+	dashLine := offset(src, first.Line, 1)
+	dashCol := strings.Index(string(src[dashLine:]), "-")
+	if dashCol < 0 {
+		return nil, errors.New("cannot find the list's dashes")
+	}
+	line := strings.Repeat(" ", dashCol) + "- " + item + "\n"
+	at := offset(src, lastLine(seq)+1, 1)
+	if at < 0 {
+		out := append([]byte{}, src...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		return append(out, line...), nil
+	}
+	return append(append(append([]byte{}, src[:at]...), line...), src[at:]...), nil
+}
+
+// closing finds the "]" that closes the flow list opening at start.
+func closing(src []byte, start int) int {
+	depth := 0
+	quote := byte(0)
+	for i := start; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }

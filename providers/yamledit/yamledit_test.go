@@ -104,3 +104,22 @@ func TestInsertAddsUnderParent(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }
+
+// Adding a list item keeps every other byte, in the list's own style.
+func TestAppend(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"block, indented, comments and separators", "---\n# apps\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\nresources:\n  - a.yaml # first\n  - b.yaml\n\npatches: []\n",
+			"---\n# apps\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\nresources:\n  - a.yaml # first\n  - b.yaml\n  - new.yaml\n\npatches: []\n"},
+		{"block, not indented", "resources:\n- a.yaml\n- b.yaml\n", "resources:\n- a.yaml\n- b.yaml\n- new.yaml\n"},
+		{"flow", "resources: [a.yaml, \"b.yaml\"] # all\nnamespace: x\n", "resources: [a.yaml, \"b.yaml\", new.yaml] # all\nnamespace: x\n"},
+		{"empty flow", "resources: []\n", "resources: [new.yaml]\n"},
+		{"missing", "namespace: x\n", "namespace: x\nresources:\n  - new.yaml\n"},
+		{"at the end, no newline", "resources:\n  - a.yaml", "resources:\n  - a.yaml\n  - new.yaml\n"},
+	}
+	for _, c := range cases {
+		got, err := Append([]byte(c.src), 0, []Step{{Key: "resources"}}, "new.yaml")
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s: %v\n got: %q\nwant: %q", c.name, err, got, c.want)
+		}
+	}
+}

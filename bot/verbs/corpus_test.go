@@ -1,0 +1,140 @@
+package verbs_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-bot/gitops-bot/bot/bottest"
+	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/preflight"
+)
+
+// corpus loads a public repository kept in testdata/corpus (see its
+// SOURCE.md), with a .gitops-bot.yaml when config is not empty.
+func corpus(t *testing.T, name, config string) *forgetest.Fake {
+	t.Helper()
+	root := filepath.Join("testdata", "corpus", name, "files")
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if config != "" {
+		files[".gitops-bot.yaml"] = config
+	}
+	return bottest.NewFake(files)
+}
+
+// built is what kustomize builds of dir with the last proposal applied.
+func built(t *testing.T, f *forgetest.Fake, dir string) []map[string]any {
+	t.Helper()
+	files := f.Snapshot()
+	if ps := f.Proposals(); len(ps) > 0 {
+		for _, file := range ps[len(ps)-1].Files {
+			files[file.Path] = string(file.Content)
+		}
+	}
+	after := forgetest.New(files)
+	list, _ := after.ListFiles(context.Background(), forge.Repo{}, "main", "")
+	objs, err := preflight.Build(preflight.NewTree(context.Background(), after, forge.Repo{}, "main", list, nil), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func object(objs []map[string]any, kind, name string) map[string]any {
+	for _, o := range objs {
+		if r := providers.Object(o).Ref(); r.Kind == kind && r.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func values(t *testing.T, o map[string]any) map[string]any {
+	t.Helper()
+	spec, _ := o["spec"].(map[string]any)
+	v, _ := spec["values"].(map[string]any)
+	if v == nil {
+		t.Fatalf("no values in %v", o)
+	}
+	return v
+}
+
+// The official Flux example keeps per-environment values in a patch of the
+// base HelmRelease. Day-2 changes go into that environment's patch, and
+// the environment's build shows them.
+const fluxExample = "fluxcd-flux2-kustomize-helm-example"
+
+const fluxExampleConfig = "provider: flux\nenvironments:\n- {name: staging, dir: apps/staging}\n- {name: production, dir: apps/production}\n"
+
+func TestFluxExampleSetImageEditsTheEnvironmentsPatch(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	reply := bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.8.0 --env staging")
+	patch := "apps/staging/podinfo-values.yaml"
+	got := bottest.LastChange(t, f, 0)
+	if len(got) != 1 {
+		t.Fatalf("files %v; reply %s", got, reply)
+	}
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      tag: 6.8.0\n")
+	img := values(t, object(built(t, f, "apps/staging"), "HelmRelease", "podinfo"))["image"].(map[string]any)
+	if img["tag"] != "6.8.0" {
+		t.Errorf("built image %v", img)
+	}
+	if v := values(t, object(built(t, f, "apps/production"), "HelmRelease", "podinfo")); v["image"] != nil {
+		t.Errorf("production changed: %v", v)
+	}
+}
+
+func TestFluxExampleScaleEditsTheEnvironmentsPatch(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	bottest.Handle(t, f, "/scale podinfo 3 --env production")
+	patch := "apps/production/podinfo-values.yaml"
+	bottest.OnlyLinesChanged(t, f.Files[patch], bottest.LastChange(t, f, 0)[patch], "        - podinfo.production\n", "        - podinfo.production\n    replicaCount: 3\n")
+	if v := values(t, object(built(t, f, "apps/production"), "HelmRelease", "podinfo")); v["replicaCount"] != float64(3) && v["replicaCount"] != 3 {
+		t.Errorf("built replicaCount %v", v["replicaCount"])
+	}
+}
+
+// A chart deployed into an environment directory with a kustomization is
+// listed there (one line added, every other byte kept) and judged by the
+// environment's build. In this repository the staging kustomization
+// patches every HelmRelease (its patch targets the kind, not a name), so a
+// new release would get podinfo's chart version: the bot says so and
+// opens nothing.
+func TestFluxExampleDeployIsJudgedByTheBuild(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	reply := bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, "changes the chart version of HelmRelease `redis` from `20.1.0` to `>=1.0.0-alpha`") {
+		t.Errorf("proposals %d; reply:\n%s", len(f.Proposals()), reply)
+	}
+
+	// With the patch aimed at podinfo alone, the same command is listed and built.
+	k := "apps/staging/kustomization.yaml"
+	f.Files[k] = strings.Replace(f.Files[k], "      kind: HelmRelease\n", "      kind: HelmRelease\n      name: podinfo\n", 1)
+	reply = bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
+	got := bottest.LastChange(t, f, 0)
+	if _, ok := got["apps/staging/redis.yaml"]; !ok {
+		t.Fatalf("files %v; reply %s", got, reply)
+	}
+	bottest.OnlyLinesChanged(t, f.Files[k], got[k], "  - ../base/podinfo\n", "  - ../base/podinfo\n  - redis.yaml\n")
+	objs := built(t, f, "apps/staging")
+	if object(objs, "HelmRelease", "redis") == nil || object(objs, "HelmRepository", "redis") == nil || object(objs, "HelmRelease", "podinfo") == nil {
+		t.Errorf("the build lacks the new objects: %d objects", len(objs))
+	}
+}
