@@ -138,3 +138,32 @@ func TestFluxExampleDeployIsJudgedByTheBuild(t *testing.T) {
 		t.Errorf("the build lacks the new objects: %d objects", len(objs))
 	}
 }
+
+// An app-template HelmRelease keeps its image under
+// controllers.<c>.containers.<c>.image and its replicas under
+// controllers.<c>: the bot edits them there, not image.tag and
+// replicaCount, which that chart ignores.
+const homeOps = "onedr0p-home-ops"
+
+const homeOpsConfig = "provider: flux\nenvironments:\n- {name: home, dir: kubernetes/apps/default}\n"
+
+func TestAppTemplateSetImageAndScale(t *testing.T) {
+	f := corpus(t, homeOps, homeOpsConfig)
+	release := "kubernetes/apps/default/atuin/app/helmrelease.yaml"
+	reply := bottest.Handle(t, f, "/set-image atuin ghcr.io/atuinsh/atuin:18.20.0 --env home")
+	bottest.OnlyLinesChanged(t, f.Files[release], bottest.LastChange(t, f, 0)[release],
+		"tag: 18.19.0@sha256:4d0ccca1d151f860b3f469c60df78bf1ab798f15e88dc1912d31d6741653eb99", "tag: 18.20.0")
+	if !strings.Contains(reply, "Opened") {
+		t.Errorf("reply %s", reply)
+	}
+
+	// Another registry: the repository changes too.
+	reply = bottest.Handle(t, f, "/set-image atuin quay.io/mirror/atuin:18.20.0 --env home")
+	bottest.OnlyLinesChanged(t, f.Files[release], bottest.LastChange(t, f, 1)[release],
+		"repository: ghcr.io/atuinsh/atuin", "repository: quay.io/mirror/atuin",
+		"tag: 18.19.0@sha256:4d0ccca1d151f860b3f469c60df78bf1ab798f15e88dc1912d31d6741653eb99", "tag: 18.20.0")
+
+	bottest.Handle(t, f, "/scale atuin 2 --env home")
+	bottest.OnlyLinesChanged(t, f.Files[release], bottest.LastChange(t, f, 2)[release],
+		"                memory: 256Mi\n", "                memory: 256Mi\n        replicas: 2\n")
+}

@@ -44,3 +44,14 @@ func TestSetImage(t *testing.T) {
 		bottest.OnlyLinesChanged(t, f.Files[api], bottest.LastChange(t, f, n)[api], `"ghcr.io/acme/api:2.0.0" # pinned`, `"ghcr.io/acme/api:2.1.0" # pinned`)
 	})
 }
+
+// A values file without the key gets it, at the top level too.
+func TestSetImageAddsTheKeyToAValuesFile(t *testing.T) {
+	f := bottest.Fleet(t, "flux", nil)
+	bottest.Merged(t, f, web+" --format helm")
+	values := "charts/web/values-staging.yaml"
+	f.Files[values] = "# staging\nreplicaCount: 2\n"
+	n := len(f.Proposals())
+	bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.5.0 --env staging")
+	bottest.OnlyLinesChanged(t, f.Files[values], bottest.LastChange(t, f, n)[values], "replicaCount: 2\n", "replicaCount: 2\nimage:\n  tag: 1.5.0\n")
+}

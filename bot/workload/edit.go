@@ -132,7 +132,7 @@ func insert(src []byte, doc int, p []yamledit.Step, value any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := len(p) - 1; i >= 1; i-- {
+	for i := len(p) - 1; i >= 0; i-- { // down to the document's top level
 		parent := yamledit.Find(docs[doc], p[:i])
 		if parent == nil || parent.Kind != yaml.MappingNode {
 			continue

@@ -18,6 +18,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/kustfile"
+	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
@@ -56,6 +57,9 @@ type Target struct {
 	Path string
 	Doc  int    // the document in a multi-document file
 	Desc string // for replies: "the HelmRelease `web` in `clusters/staging/web.yaml`"
+	// field, once an operation found it, is where the value it changes
+	// sits in the target (a chart's image tag, its replicas).
+	field []yamledit.Step
 }
 
 // Elsewhere says the workload is applied from another repository.
@@ -102,6 +106,10 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 				found = append(found, Target{Kind: InDeployment, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(o.Name), md.Code(f))})
 			}
 		}
+	}
+	found, err = w.preferValuesFile(ctx, found)
+	if err != nil {
+		return Target{}, err
 	}
 	if owned, err := w.ownedPath(ctx, app, env); err != nil {
 		return Target{}, err
@@ -173,6 +181,38 @@ func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment
 		return p, nil
 	}
 	return "", nil
+}
+
+// preferValuesFile: a HelmRelease or Application that takes the
+// environment's values file of this repository's chart sets nothing
+// itself; the values file is where the environment's settings live.
+func (w *Repo) preferValuesFile(ctx context.Context, found []Target) ([]Target, error) {
+	var values *Target
+	for i := range found {
+		if found[i].Kind == InValues {
+			values = &found[i]
+		}
+	}
+	if values == nil {
+		return found, nil
+	}
+	out := []Target{*values}
+	for _, t := range found {
+		if t.Kind != InHelmRelease && t.Kind != InApplication {
+			if t.Kind != InValues {
+				out = append(out, t)
+			}
+			continue
+		}
+		b, err := w.Files.Read(ctx, t.Path)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(string(b), path.Base(values.Path)) {
+			out = append(out, t) // sets values of its own: still a second place
+		}
+	}
+	return out, nil
 }
 
 func descs(ts []Target) string {

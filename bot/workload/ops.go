@@ -34,7 +34,7 @@ func imageExpect(t Target, app string, image providers.Image) []Expect {
 			return ""
 		}}}
 	case InHelmRelease, InApplication:
-		field := At(valuesRoot(t.Kind), "image.tag")
+		field := t.field
 		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "the image tag", Want: image.Tag,
 			Get: func(o map[string]any) string { return lookupString(o, field) }}}
 	case InDeployment:
@@ -75,6 +75,19 @@ func kindOf(k Kind) string {
 	return "Deployment"
 }
 
+// valuesNode is the values mapping of a chart target (nil when it has none yet).
+func (w *Repo) valuesNode(ctx context.Context, t Target) (*yaml.Node, error) {
+	src, err := w.Files.Read(ctx, t.Path)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := yamledit.Docs(src)
+	if err != nil || t.Doc >= len(docs) {
+		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
+	}
+	return yamledit.Find(docs[t.Doc], valuesRoot(t.Kind)), nil
+}
+
 // MaxReplicas bounds what a command or an alert may scale to.
 const MaxReplicas = 1000
 
@@ -99,10 +112,12 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 			return Change{}, errs.Invalid("%s has no `images:` entry for %s; I only change the image an overlay already sets", md.Code(t.Path), md.Code(image.Name))
 		}
 		edits = []edit{{field: At("images", where{"name", image.Name}, "newTag"), value: image.Tag}}
-	case InValues:
-		edits = []edit{{field: At("image.tag"), value: image.Tag}}
-	case InHelmRelease, InApplication:
-		edits = []edit{{doc: t.Doc, field: At(valuesRoot(t.Kind), "image.tag"), value: image.Tag}}
+	case InValues, InHelmRelease, InApplication:
+		values, err := w.valuesNode(ctx, t)
+		if err != nil {
+			return Change{}, err
+		}
+		edits, t.field = imageEdits(values, valuesRoot(t.Kind), t.Doc, image)
 	case InDeployment:
 		edits = []edit{{doc: t.Doc, field: At(container(app), "image"), value: image.String()}}
 	}
@@ -118,6 +133,13 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 	t, err := w.Locate(ctx, app, env)
 	if err != nil {
 		return Change{}, err
+	}
+	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {
+		values, err := w.valuesNode(ctx, t)
+		if err != nil {
+			return Change{}, err
+		}
+		t.field = At(valuesRoot(t.Kind), replicasPath(values))
 	}
 	c, err := w.change(ctx, t, "scale", app, env.Name, []edit{{doc: t.Doc, field: replicasField(t, app), value: n}})
 	c.Expect = replicasExpect(t, app, n)
@@ -202,10 +224,11 @@ func replicasField(t Target, app string) []yamledit.Step {
 	switch t.Kind {
 	case InOverlay:
 		return At("replicas", where{"name", app}, "count")
-	case InValues:
-		return At("replicaCount")
 	case InDeployment:
 		return At("spec.replicas")
+	}
+	if t.field != nil {
+		return t.field
 	}
 	return At(valuesRoot(t.Kind), "replicaCount")
 }
