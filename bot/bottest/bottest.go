@@ -41,8 +41,21 @@ const (
 )
 
 // NewFake returns a fake forge with files, where alice may write and rita
-// may read.
+// may read. Unless files have a clusters/ directory of their own, the
+// repository has the default layout's clusters/staging and
+// clusters/production, as a repository the defaults fit has.
 func NewFake(files map[string]string) *forgetest.Fake {
+	if files == nil {
+		files = map[string]string{}
+	}
+	hasClusters := false
+	for p := range files {
+		hasClusters = hasClusters || strings.HasPrefix(p, "clusters/")
+	}
+	if !hasClusters {
+		files["clusters/staging/.keep"] = ""
+		files["clusters/production/.keep"] = ""
+	}
 	f := forgetest.New(files)
 	f.Permissions["alice"] = forge.PermWrite
 	f.Permissions["rita"] = forge.PermRead

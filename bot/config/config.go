@@ -294,6 +294,10 @@ func checkBranchPrefix(p string) error {
 	return nil
 }
 
+// ListsEnvironments reports whether the file names the environments (and
+// their directories), rather than the defaults standing in.
+func (c *Config) ListsEnvironments() bool { return c.explicitEnvs }
+
 // TouchedEnvironments: the environments whose directory holds a changed
 // file. Without an environments list, clusters/<name>/ names one.
 func (c *Config) TouchedEnvironments(files []string) []string {

@@ -24,6 +24,9 @@ type Object struct {
 	ReleaseName string
 	// URL is a source's spec.url; Chart an Application's spec.source.chart.
 	URL, Chart string
+	// Path is the directory an applier applies: a Flux Kustomization's
+	// spec.path, an Argo CD Application's spec.source.path.
+	Path string
 	// Images are the containers' images of a workload.
 	Images []string
 }
@@ -88,7 +91,10 @@ func parseObjects(b []byte) []Object {
 	for i, d := range docs {
 		o := Object{Doc: i, APIVersion: str(d, "apiVersion"), Kind: str(d, "kind"), Name: str(d, "metadata", "name"),
 			Namespace: str(d, "metadata", "namespace"), ReleaseName: str(d, "spec", "releaseName"),
-			URL: str(d, "spec", "url"), Chart: str(d, "spec", "source", "chart")}
+			URL: str(d, "spec", "url"), Chart: str(d, "spec", "source", "chart"), Path: str(d, "spec", "path")}
+		if o.Path == "" {
+			o.Path = str(d, "spec", "source", "path")
+		}
 		if o.Kind == "" {
 			continue
 		}

@@ -36,7 +36,9 @@ func corpus(t *testing.T, name, config string) *forgetest.Fake {
 	if config != "" {
 		files[".gitops-bot.yaml"] = config
 	}
-	return bottest.NewFake(files)
+	f := forgetest.New(files) // as it is: no directory added
+	f.Permissions["alice"] = forge.PermWrite
+	return f
 }
 
 // built is what kustomize builds of dir with the last proposal applied.
@@ -166,4 +168,20 @@ func TestAppTemplateSetImageAndScale(t *testing.T) {
 	bottest.Handle(t, f, "/scale atuin 2 --env home")
 	bottest.OnlyLinesChanged(t, f.Files[release], bottest.LastChange(t, f, 2)[release],
 		"                memory: 256Mi\n", "                memory: 256Mi\n        replicas: 2\n")
+}
+
+// With no .gitops-bot.yaml the default directory clusters/<env> does not
+// exist in this repository: the bot writes nothing no cluster would apply,
+// and says what applies directories here and the config to write.
+func TestNoInventedDirectory(t *testing.T) {
+	f := corpus(t, homeOps, "")
+	reply := bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
+	for _, want := range []string{"this repository has no `clusters/staging`", "Kustomization `atuin` (`kubernetes/apps/default/atuin/ks.yaml`) applies `kubernetes/apps/default/atuin/app`", "environments:\n  - name: staging\n    dir: kubernetes/apps/default/atuin/app"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply lacks %q:\n%s", want, reply)
+		}
+	}
+	if len(f.Proposals()) != 0 {
+		t.Error("a pull request into an invented directory")
+	}
 }

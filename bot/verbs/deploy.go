@@ -87,6 +87,11 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err != nil {
 		return command.Result{}, err
 	}
+	for _, e := range envs {
+		if err := req.Workloads().CheckTarget(ctx, e); err != nil {
+			return command.Result{}, err
+		}
+	}
 	values, err := a.values(ctx, req)
 	if err != nil {
 		return command.Result{}, err

@@ -43,6 +43,11 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	if err != nil {
 		return command.Result{}, err
 	}
+	for _, e := range envs {
+		if err := req.Workloads().CheckTarget(ctx, e); err != nil {
+			return command.Result{}, err
+		}
+	}
 	if req.Repo.CloneURL == "" {
 		return command.Result{}, errs.Invalid("this repository has no clone URL for Argo CD or Flux to fetch it from")
 	}

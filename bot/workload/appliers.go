@@ -1,0 +1,80 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+)
+
+// Applier is a Flux Kustomization or an Argo CD Application of this
+// repository, and the directory it applies.
+type Applier struct {
+	Kind, Name, Dir, File string
+}
+
+// Appliers lists the Flux Kustomizations and Argo CD Applications the
+// repository holds, with the directories they apply.
+func (w *Repo) Appliers(ctx context.Context) ([]Applier, error) {
+	files, err := w.Files.YAMLUnder(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Applier
+	for _, f := range files {
+		objs, err := w.Files.Objects(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			isFlux := o.Kind == "Kustomization" && strings.HasPrefix(o.APIVersion, "kustomize.toolkit.fluxcd.io/")
+			isArgo := o.Kind == "Application" && strings.HasPrefix(o.APIVersion, "argoproj.io/")
+			if (isFlux || isArgo) && o.Path != "" {
+				out = append(out, Applier{Kind: o.Kind, Name: o.Name, Dir: path.Clean(strings.TrimPrefix(o.Path, "./")), File: f})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out, nil
+}
+
+// CheckTarget refuses to write an environment's objects into a directory
+// nothing would apply: with no environments in the repository config, the
+// default directory must exist. The reply says what the repository holds
+// and the config that would make it work.
+func (w *Repo) CheckTarget(ctx context.Context, env config.Environment) error {
+	if w.Config.ListsEnvironments() {
+		return nil
+	}
+	if p, err := w.Files.Existing(ctx, env.Dir); err != nil || p != "" {
+		return err
+	}
+	appliers, err := w.Appliers(ctx)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "this repository has no %s, where environment %s would go by default, and nothing here applies it, so I would write files no cluster applies.", md.Code(env.Dir), md.Code(env.Name))
+	if len(appliers) > 0 {
+		b.WriteString(" What applies directories here:\n\n")
+		for i, a := range appliers {
+			if i == 10 {
+				fmt.Fprintf(&b, "- and %d more\n", len(appliers)-10)
+				break
+			}
+			fmt.Fprintf(&b, "- %s %s (%s) applies %s\n", a.Kind, md.Code(a.Name), md.Code(a.File), md.Code(a.Dir))
+		}
+	}
+	dir := "DIRECTORY"
+	if len(appliers) > 0 {
+		dir = appliers[0].Dir
+	}
+	fmt.Fprintf(&b, "\nSay where %s's objects go in `%s`, for example:\n\n%s", md.Code(env.Name), config.Path,
+		md.CodeBlock("yaml", fmt.Sprintf("environments:\n  - name: %s\n    dir: %s   # a directory that a Flux Kustomization or an Argo CD Application applies", env.Name, dir)))
+	return errs.Invalid("%s", b.String())
+}
