@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/kustfile"
+	"github.com/gitops-bot/gitops-bot/providers/preflight"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
 
@@ -166,6 +169,11 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 	if err != nil {
 		return Change{}, err
 	}
+	if overlay != "" && !strings.HasPrefix(t.Path, overlay+"/") {
+		// The Deployment is the base every environment builds from: the
+		// change goes into this environment's overlay, as a patch.
+		return w.resourcesPatch(ctx, t, overlay, app, env, cpu, mem)
+	}
 	root := resourcesRoot(t, app)
 	var edits []edit
 	if cpu != "" {
@@ -179,6 +187,11 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 	if overlay != "" {
 		c.Overlays = []string{overlay}
 	}
+	describeResources(&c, app, env, cpu, mem, t.Desc)
+	return c, err
+}
+
+func describeResources(c *Change, app string, env config.Environment, cpu, mem, where string) {
 	var what []string
 	if cpu != "" {
 		what = append(what, "CPU request "+md.Code(cpu))
@@ -187,15 +200,142 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 		what = append(what, "memory "+md.Code(mem))
 	}
 	c.Title = fmt.Sprintf("Set %s resources in %s", app, env.Name)
-	c.Summary = fmt.Sprintf("Sets %s of %s in %s, in %s.", strings.Join(what, " and "), md.Code(app), md.Code(env.Name), t.Desc)
-	return c, err
+	c.Summary = fmt.Sprintf("Sets %s of %s in %s, in %s.", strings.Join(what, " and "), md.Code(app), md.Code(env.Name), where)
+	c.Expect = append(c.Expect, resourcesExpect(app, cpu, mem)...)
+}
+
+// resourcesExpect: the built Deployment's container has the resources.
+func resourcesExpect(app, cpu, mem string) []Expect {
+	var out []Expect
+	get := func(field string) func(o map[string]any) string {
+		return func(o map[string]any) string {
+			containers, _ := lookup(o, At("spec.template.spec.containers")).([]any)
+			for _, c := range containers {
+				if lookupString(c, At("name")) == app || len(containers) == 1 {
+					return lookupString(c, At("resources", field))
+				}
+			}
+			return ""
+		}
+	}
+	if cpu != "" {
+		out = append(out, Expect{Kind: "Deployment", Name: app, What: "the CPU request", Want: cpu, Get: get("requests.cpu")})
+	}
+	if mem != "" {
+		out = append(out, Expect{Kind: "Deployment", Name: app, What: "the memory limit", Want: mem, Get: get("limits.memory")})
+	}
+	return out
+}
+
+// resourcesPatch writes, or edits, the overlay's patch of the base
+// Deployment's resources, and lists a new one in the overlay's
+// kustomization.
+func (w *Repo) resourcesPatch(ctx context.Context, base Target, overlay, app string, env config.Environment, cpu, mem string) (Change, error) {
+	name, err := w.containerName(ctx, base, app)
+	if err != nil {
+		return Change{}, err
+	}
+	patch := path.Join(overlay, app+"-resources.yaml")
+	root := At("spec.template.spec.containers", where{"name", name}, "resources")
+	var edits []edit
+	if cpu != "" {
+		edits = append(edits, edit{field: At(root, "requests.cpu"), value: cpu})
+	}
+	if mem != "" {
+		edits = append(edits, edit{field: At(root, "requests.memory"), value: mem}, edit{field: At(root, "limits.memory"), value: mem})
+	}
+	if p, err := w.Files.Existing(ctx, patch); err != nil {
+		return Change{}, err
+	} else if p != "" {
+		t := Target{Kind: InDeployment, Name: app, Path: patch, Desc: "the overlay's patch " + md.Code(patch)}
+		c, err := w.change(ctx, t, "resources", app, env.Name, edits)
+		describeResources(&c, app, env, cpu, mem, t.Desc)
+		return c, err
+	}
+	resources := map[string]any{}
+	requests := map[string]any{}
+	if cpu != "" {
+		requests["cpu"] = cpu
+	}
+	if mem != "" {
+		requests["memory"] = mem
+		resources["limits"] = map[string]any{"memory": mem}
+	}
+	resources["requests"] = requests
+	content, err := providers.Encode([]providers.Object{{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": app},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
+			map[string]any{"name": name, "resources": resources}}}}},
+	}})
+	if err != nil {
+		return Change{}, err
+	}
+	kpath, err := w.Files.Existing(ctx, kustfile.In(overlay)...)
+	if err != nil || kpath == "" {
+		return Change{}, errs.Invalid("no kustomization in %s to add the patch to", md.Code(overlay))
+	}
+	ksrc, err := w.Files.Read(ctx, kpath)
+	if err != nil {
+		return Change{}, err
+	}
+	kust, err := yamledit.AppendValue(ksrc, 0, At("patches"), map[string]string{"path": path.Base(patch)})
+	if err != nil {
+		return Change{}, &preflight.Error{Problems: []preflight.Problem{{File: kpath, Err: err.Error()}}}
+	}
+	c := Change{Verb: "resources", App: app, Env: env.Name,
+		Target:    Target{Kind: InDeployment, Name: app, Path: patch, Desc: fmt.Sprintf("a new patch %s of the overlay, since %s is the base every environment builds from", md.Code(patch), md.Code(base.Path))},
+		Manifests: []providers.Manifest{{Path: kpath, Env: env.Name, Raw: kust}, {Path: patch, Env: env.Name, Raw: append([]byte(providers.Header), content...)}},
+		Overlays:  []string{overlay}, Patches: []string{patch, kpath},
+	}
+	describeResources(&c, app, env, cpu, mem, c.Target.Desc)
+	return c, nil
+}
+
+// containerName is the name of app's container in a Deployment: the one
+// named app, or the first.
+func (w *Repo) containerName(ctx context.Context, d Target, app string) (string, error) {
+	src, err := w.Files.Read(ctx, d.Path)
+	if err != nil {
+		return "", err
+	}
+	docs, err := yamledit.Docs(src)
+	if err != nil || d.Doc >= len(docs) {
+		return "", errs.Invalid("%s does not parse: %v", md.Code(d.Path), err)
+	}
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct{ Name string } `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	if err := docs[d.Doc].Decode(&dep); err != nil || len(dep.Spec.Template.Spec.Containers) == 0 {
+		return "", errs.Invalid("the Deployment in %s has no containers", md.Code(d.Path))
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		if c.Name == app {
+			return c.Name, nil
+		}
+	}
+	return dep.Spec.Template.Spec.Containers[0].Name, nil
 }
 
 // MemoryLimit reads the memory limit of app in env ("" when none is set).
 func (w *Repo) MemoryLimit(ctx context.Context, app string, env config.Environment) (string, error) {
-	t, _, err := w.resourcesTarget(ctx, app, env)
+	t, overlay, err := w.resourcesTarget(ctx, app, env)
 	if err != nil {
 		return "", err
+	}
+	if overlay != "" {
+		// The environment's own patch, when it sets the limit, wins.
+		patch := Target{Kind: InDeployment, Path: path.Join(overlay, app+"-resources.yaml")}
+		if name, err := w.containerName(ctx, t, app); err == nil {
+			if v := w.current(ctx, patch, At("spec.template.spec.containers", where{"name", name}, "resources.limits.memory")); v != "" {
+				return v, nil
+			}
+		}
 	}
 	return w.current(ctx, t, At(resourcesRoot(t, app), "limits.memory")), nil
 }
@@ -212,9 +352,6 @@ func (w *Repo) resourcesTarget(ctx context.Context, app string, env config.Envir
 	d, err := w.deploymentOf(ctx, t.Path, app)
 	if err != nil {
 		return Target{}, "", err
-	}
-	if !strings.HasPrefix(d.Path, overlay+"/") {
-		d.Desc += ", the base every environment builds from"
 	}
 	return d, overlay, nil
 }

@@ -275,6 +275,57 @@ func lastLine(n *yaml.Node) int {
 	return l
 }
 
+// AppendValue adds value (a mapping or list, written as YAML) as the last
+// item of the block sequence at path, or adds the key with a one-item
+// sequence when it is missing; the rest of the file is kept byte for byte.
+func AppendValue(src []byte, doc int, path []Step, value any) ([]byte, error) {
+	docs, err := Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc >= len(docs) {
+		return nil, fmt.Errorf("no document %d", doc)
+	}
+	seq := Find(docs[doc], path)
+	if seq == nil {
+		if len(path) == 0 {
+			return nil, errors.New("no path to add to")
+		}
+		return Insert(src, doc, path[:len(path)-1], path[len(path)-1].Key, []any{value})
+	}
+	if seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle != 0 || len(seq.Content) == 0 {
+		return nil, fmt.Errorf("%s is not a block list", path[len(path)-1].Key)
+	}
+	dashLine := offset(src, seq.Content[0].Line, 1)
+	dashCol := strings.Index(string(src[dashLine:]), "-")
+	if dashCol < 0 {
+		return nil, errors.New("cannot find the list's dashes")
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(value); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for i, l := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		lead := "  "
+		if i == 0 {
+			lead = "- "
+		}
+		b.WriteString(strings.Repeat(" ", dashCol) + lead + l + "\n")
+	}
+	at := offset(src, lastLine(seq)+1, 1)
+	if at < 0 {
+		out := append([]byte{}, src...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		return append(out, b.String()...), nil
+	}
+	return append(append(append([]byte{}, src[:at]...), b.String()...), src[at:]...), nil
+}
+
 // Append adds value (a scalar) as the last item of the sequence at path,
 // in the sequence's own style (block items with the same indentation and
 // dash, or a flow list), or adds the key with a one-item block sequence

@@ -123,3 +123,16 @@ func TestAppend(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendValue(t *testing.T) {
+	src := "resources:\n  - ../base\npatches:\n  - path: a.yaml # first\n    target: {kind: Deployment}\nimages: []\n"
+	got, err := AppendValue([]byte(src), 0, []Step{{Key: "patches"}}, map[string]string{"path": "web-resources.yaml"})
+	want := "resources:\n  - ../base\npatches:\n  - path: a.yaml # first\n    target: {kind: Deployment}\n  - path: web-resources.yaml\nimages: []\n"
+	if err != nil || string(got) != want {
+		t.Errorf("got %q, %v", got, err)
+	}
+	got, err = AppendValue([]byte("resources:\n- ../base\n"), 0, []Step{{Key: "patches"}}, map[string]string{"path": "p.yaml"})
+	if err != nil || string(got) != "resources:\n- ../base\npatches:\n  - path: p.yaml\n" {
+		t.Errorf("missing key: %q, %v", got, err)
+	}
+}
