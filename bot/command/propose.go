@@ -26,6 +26,10 @@ type Proposal struct {
 	Manifests           []providers.Manifest
 	// Validated: the preflight already checked every object.
 	Validated bool
+	// Built gives objects' namespaces as the environment's build sets them
+	// (by "Kind/name"), where a kustomization moves them: the marker names
+	// objects as the cluster will have them.
+	Built map[string]string
 }
 
 // branch is deterministic, so the same request always lands on the same
@@ -49,7 +53,11 @@ func (p Proposal) files(ctx context.Context) ([]forge.File, []marker.Object, err
 	var objs []marker.Object
 	for _, m := range p.Manifests {
 		for _, o := range m.Objects {
-			objs = append(objs, marker.Object{Ref: o.Ref(), Env: m.Env, Path: m.Path})
+			ref := o.Ref()
+			if ns, ok := p.Built[ref.Kind+"/"+ref.Name]; ok {
+				ref.Namespace = ns
+			}
+			objs = append(objs, marker.Object{Ref: ref, Env: m.Env, Path: m.Path})
 		}
 	}
 	return files, objs, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/bot/bottest"
+	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -183,5 +184,28 @@ func TestNoInventedDirectory(t *testing.T) {
 	}
 	if len(f.Proposals()) != 0 {
 		t.Error("a pull request into an invented directory")
+	}
+}
+
+// The marker names objects as the environment's build has them: a
+// kustomization that sets a namespace moves them there.
+func TestMarkerNamesObjectsAsBuilt(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	k := "apps/staging/kustomization.yaml"
+	f.Files[k] = strings.Replace(f.Files[k], "      kind: HelmRelease\n", "      kind: HelmRelease\n      name: podinfo\n", 1)
+	f.Files[k] = strings.Replace(f.Files[k], "kind: Kustomization\n", "kind: Kustomization\nnamespace: staging-apps\n", 1)
+	bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
+	ps := f.Proposals()
+	if len(ps) != 1 {
+		t.Fatalf("replies %v", f.Replies())
+	}
+	m, ok, err := marker.Parse(ps[0].Body)
+	if !ok || err != nil {
+		t.Fatalf("marker: %v", err)
+	}
+	for _, o := range m.Objects {
+		if o.Namespace != "staging-apps" {
+			t.Errorf("%s %s in %q, want the built namespace", o.Kind, o.Name, o.Namespace)
+		}
 	}
 }

@@ -116,8 +116,9 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err != nil {
 		return command.Result{}, err
 	}
+	var builtNS map[string]string
 	if len(listed) > 0 {
-		if err := validateWithParents(ctx, req, manifests, listed); err != nil {
+		if builtNS, err = validateWithParents(ctx, req, manifests, listed); err != nil {
 			return command.Result{}, err
 		}
 	}
@@ -132,6 +133,7 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		Summary: fmt.Sprintf("Deploys the Helm chart %s version %s as %s into namespace %s with %s.",
 			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), md.Code(a.namespace), providerTitle(prov.Name())),
 		Manifests: manifests,
+		Built:     builtNS,
 	})
 }
 
@@ -183,24 +185,26 @@ func listInParents(ctx context.Context, req *command.Request, ms []providers.Man
 
 // validateWithParents checks the generated objects and builds every
 // kustomization that now lists them: the new file must be in the build of
-// its directory, which is what the environment's applier applies.
-func validateWithParents(ctx context.Context, req *command.Request, ms, parents []providers.Manifest) error {
+// its directory, which is what the environment's applier applies. It
+// returns the namespaces the build gives the new objects.
+func validateWithParents(ctx context.Context, req *command.Request, ms, parents []providers.Manifest) (map[string]string, error) {
 	changes, err := command.Encode(append(append([]providers.Manifest{}, ms...), parents...))
 	if err != nil {
-		return errs.Bug(err)
+		return nil, errs.Bug(err)
 	}
+	namespaces := map[string]string{}
 	tree := preflight.NewLazyTree(ctx, req.Files, changes)
 	check := preflight.Request{Manifests: ms}
 	for _, p := range parents {
 		check.Kustomizations = append(check.Kustomizations, path.Dir(p.Path))
 	}
 	if err := preflight.Check(ctx, tree, check); err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range parents {
 		built, err := preflight.Build(tree, path.Dir(p.Path))
 		if err != nil {
-			return errs.Invalid("%v", err)
+			return nil, errs.Invalid("%v", err)
 		}
 		for _, m := range ms {
 			if m.Env != p.Env {
@@ -209,18 +213,19 @@ func validateWithParents(ctx context.Context, req *command.Request, ms, parents 
 			for _, o := range m.Objects {
 				b := inBuild(built, o.Ref())
 				if b == nil {
-					return errs.Invalid("%s %s would not be applied: it is not in the build of %s", o.Ref().Kind, md.Code(o.Ref().Name), md.Code(path.Dir(p.Path)))
+					return nil, errs.Invalid("%s %s would not be applied: it is not in the build of %s", o.Ref().Kind, md.Code(o.Ref().Name), md.Code(path.Dir(p.Path)))
 				}
 				// What the directory's patches do to the new object counts too.
 				want, got := chartVersion(o), chartVersion(b)
 				if want != got {
-					return errs.Invalid("the build of %s changes the chart version of %s %s from %s to %s (a patch of the directory applies to it), so the release would not run what was asked",
+					return nil, errs.Invalid("the build of %s changes the chart version of %s %s from %s to %s (a patch of the directory applies to it), so the release would not run what was asked",
 						md.Code(path.Dir(p.Path)), o.Ref().Kind, md.Code(o.Ref().Name), md.Code(want), md.Code(got))
 				}
+				namespaces[o.Ref().Kind+"/"+o.Ref().Name] = providers.Object(b).Ref().Namespace
 			}
 		}
 	}
-	return nil
+	return namespaces, nil
 }
 
 // inBuild returns the object of ref's kind and name in a build, or nil.
