@@ -109,6 +109,11 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		if err != nil {
 			return command.Result{}, err
 		}
+		for _, m := range ms {
+			if err := req.Workloads().CheckAPIVersions(ctx, e.Dir, m.Objects); err != nil {
+				return command.Result{}, err
+			}
+		}
 		manifests = append(manifests, ms...)
 	}
 	// A directory with a kustomization applies only what it lists.

@@ -197,3 +197,13 @@ func TestDeployChartReusesHelmRepository(t *testing.T) {
 		t.Errorf("the existing HelmRepository was not reused:\n%s", content)
 	}
 }
+
+// A repository whose HelmReleases are of an older API gets a reply naming
+// it, not objects its cluster may not serve.
+func TestDeployRespectsTheRepositorysAPIVersions(t *testing.T) {
+	f := bottest.NewFake(map[string]string{"clusters/staging/old.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2beta1\nkind: HelmRelease\nmetadata: {name: old}\nspec: {interval: 5m, chart: {spec: {chart: old, sourceRef: {kind: HelmRepository, name: old}}}}\n"})
+	reply := bottest.Handle(t, f, podinfo)
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, "are `helm.toolkit.fluxcd.io/v2beta1`, and I write `helm.toolkit.fluxcd.io/v2`") {
+		t.Errorf("proposals %d; reply:\n%s", len(f.Proposals()), reply)
+	}
+}

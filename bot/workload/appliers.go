@@ -10,6 +10,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/providers"
 )
 
 // Applier is a Flux Kustomization or an Argo CD Application of this
@@ -77,4 +78,40 @@ func (w *Repo) CheckTarget(ctx context.Context, env config.Environment) error {
 	fmt.Fprintf(&b, "\nSay where %s's objects go in `%s`, for example:\n\n%s", md.Code(env.Name), config.Path,
 		md.CodeBlock("yaml", fmt.Sprintf("environments:\n  - name: %s\n    dir: %s   # a directory that a Flux Kustomization or an Argo CD Application applies", env.Name, dir)))
 	return errs.Invalid("%s", b.String())
+}
+
+// CheckAPIVersions refuses objects of a newer API version than the
+// repository's own objects of the same kind use: a cluster whose
+// controllers serve only the older version would reject them. The reply
+// names the version found.
+func (w *Repo) CheckAPIVersions(ctx context.Context, dir string, generated []providers.Object) error {
+	files, err := w.Files.YAMLUnder(ctx, dir)
+	if err != nil {
+		return err
+	}
+	have := map[string]string{} // kind -> an apiVersion the repository uses
+	for _, f := range files {
+		objs, err := w.Files.Objects(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			have[o.Kind] = o.APIVersion
+		}
+	}
+	for _, g := range generated {
+		ref := g.Ref()
+		found, ok := have[ref.Kind]
+		if !ok || found == ref.APIVersion || group(found) != group(ref.APIVersion) {
+			continue
+		}
+		return errs.Invalid("the %s objects in %s are %s, and I write %s, which a cluster with controllers of that age does not serve; upgrade them (Flux's `flux migrate` does) or write this one by hand",
+			ref.Kind, md.Code(dir), md.Code(found), md.Code(ref.APIVersion))
+	}
+	return nil
+}
+
+func group(apiVersion string) string {
+	g, _, _ := strings.Cut(apiVersion, "/")
+	return g
 }
