@@ -87,6 +87,10 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	if err != nil {
 		return command.Result{}, errs.Bug(err)
 	}
+	wiring, generated, err := dropGenerated(ctx, req, prov.Name(), ar, wiring)
+	if err != nil {
+		return command.Result{}, err
+	}
 	edits, err := listInParents(ctx, req, wiring)
 	if err != nil {
 		return command.Result{}, err
@@ -103,8 +107,8 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	return req.Propose(ctx, command.Proposal{
 		Verb: "deploy", App: name, Envs: envNames, Provider: prov.Name(),
 		Title: fmt.Sprintf("Deploy %s %s to %s", name, image.Tag, strings.Join(envNames, ", ")),
-		Summary: fmt.Sprintf("Deploys %s (%s, port %d, %d replicas) into namespace %s as %s, with %s.",
-			md.Code(name), md.Code(image.String()), a.port, a.replicas, md.Code(a.namespace), what, providerTitle(prov.Name())),
+		Summary: fmt.Sprintf("Deploys %s (%s, port %d, %d replicas) into namespace %s as %s, with %s.%s",
+			md.Code(name), md.Code(image.String()), a.port, a.replicas, md.Code(a.namespace), what, providerTitle(prov.Name()), generated),
 		Manifests: manifests,
 		Validated: true,
 	})
@@ -137,6 +141,35 @@ func (a *deploy) appRequest(l config.Layout, provider, name string, image provid
 		ar.Envs = append(ar.Envs, ae)
 	}
 	return ar, nil
+}
+
+// dropGenerated leaves out the Application of an environment whose overlay
+// an ApplicationSet of the repository already generates one for: a second
+// one would own the same workload. It returns what it left out, for the
+// pull request.
+func dropGenerated(ctx context.Context, req *command.Request, provider string, ar providers.AppRequest, wiring []providers.Manifest) ([]providers.Manifest, string, error) {
+	if provider != "argocd" || ar.Format != providers.FormatKustomize {
+		return wiring, "", nil
+	}
+	skip := map[string]bool{}
+	var notes []string
+	for _, e := range ar.Envs {
+		set, file, err := req.Workloads().GeneratedBy(ctx, e.Overlay)
+		if err != nil {
+			return nil, "", err
+		}
+		if set != "" {
+			skip[e.Name] = true
+			notes = append(notes, fmt.Sprintf(" The ApplicationSet %s (%s) generates the Application of %s from its overlay, so none is added.", md.Code(set), md.Code(file), md.Code(e.Name)))
+		}
+	}
+	var out []providers.Manifest
+	for _, m := range wiring {
+		if !skip[m.Env] {
+			out = append(out, m)
+		}
+	}
+	return out, strings.Join(notes, ""), nil
 }
 
 // checkApp builds and validates everything the change touches before a

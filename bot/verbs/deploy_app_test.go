@@ -6,6 +6,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/bot/bottest"
 	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/examples"
 )
 
 func TestDeployAppGolden(t *testing.T) {
@@ -105,5 +106,26 @@ func BenchmarkDeployAppThreeEnvironments(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// An ApplicationSet of the repository that generates an Application from
+// every overlay: the new overlay is enough, a second Application would own
+// the same workload.
+func TestDeployAppLeavesItToTheApplicationSet(t *testing.T) {
+	set := "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: overlays, namespace: argocd}\nspec:\n  generators:\n    - git:\n        repoURL: " + examples.URL + "\n        revision: HEAD\n        directories:\n          - path: apps/overlays/*/*\n  template:\n    metadata: {name: '{{path.basename}}-{{path[2]}}'}\n    spec:\n      project: default\n      source: {repoURL: " + examples.URL + ", targetRevision: HEAD, path: '{{path}}'}\n      destination: {server: https://kubernetes.default.svc, namespace: '{{path.basename}}'}\n"
+	f := bottest.Fleet(t, "argocd", map[string]string{"clusters/staging/overlays-appset.yaml": set})
+	reply := bottest.Handle(t, f, "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging")
+	got := bottest.LastChange(t, f, 0)
+	for p := range got {
+		if strings.HasPrefix(p, "clusters/") {
+			t.Errorf("an Application beside the ApplicationSet: %s\n%s", p, got[p])
+		}
+	}
+	if _, ok := got["apps/overlays/staging/web/kustomization.yaml"]; !ok {
+		t.Errorf("no overlay; reply %s", reply)
+	}
+	if body := f.Proposals()[0].Body; !strings.Contains(body, "The ApplicationSet `overlays` (`clusters/staging/overlays-appset.yaml`) generates the Application of `staging`") {
+		t.Errorf("body:\n%s", body)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
 
 // Applier is a Flux Kustomization or an Argo CD Application of this
@@ -114,4 +115,89 @@ func (w *Repo) CheckAPIVersions(ctx context.Context, dir string, generated []pro
 func group(apiVersion string) string {
 	g, _, _ := strings.Cut(apiVersion, "/")
 	return g
+}
+
+// appSet is what the bot reads of an Argo CD ApplicationSet: its git
+// directory generators, also inside matrix and merge generators.
+type appSet struct {
+	Spec struct {
+		Generators []generator `yaml:"generators"`
+	} `yaml:"spec"`
+}
+
+type generator struct {
+	Git *struct {
+		RepoURL     string `yaml:"repoURL"`
+		Directories []struct {
+			Path    string `yaml:"path"`
+			Exclude bool   `yaml:"exclude"`
+		} `yaml:"directories"`
+	} `yaml:"git"`
+	Matrix *struct {
+		Generators []generator `yaml:"generators"`
+	} `yaml:"matrix"`
+	Merge *struct {
+		Generators []generator `yaml:"generators"`
+	} `yaml:"merge"`
+}
+
+// GeneratedBy returns the ApplicationSet (name and file) whose git
+// directory generator will make an Application of dir, this repository's
+// directory, or "" when none will.
+func (w *Repo) GeneratedBy(ctx context.Context, dir string) (string, string, error) {
+	files, err := w.Files.YAMLUnder(ctx, "")
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range files {
+		objs, err := w.Files.Objects(ctx, f)
+		if err != nil {
+			return "", "", err
+		}
+		for _, o := range objs {
+			if o.Kind != "ApplicationSet" {
+				continue
+			}
+			src, err := w.Files.Read(ctx, f)
+			if err != nil {
+				return "", "", err
+			}
+			docs, err := yamledit.Docs(src)
+			if err != nil || o.Doc >= len(docs) {
+				continue
+			}
+			var set appSet
+			if docs[o.Doc].Decode(&set) != nil {
+				continue
+			}
+			if w.generates(set.Spec.Generators, dir) {
+				return o.Name, f, nil
+			}
+		}
+	}
+	return "", "", nil
+}
+
+func (w *Repo) generates(gens []generator, dir string) bool {
+	for _, g := range gens {
+		if g.Matrix != nil && w.generates(g.Matrix.Generators, dir) || g.Merge != nil && w.generates(g.Merge.Generators, dir) {
+			return true
+		}
+		if g.Git == nil || !providers.SameRepo(g.Git.RepoURL, w.CloneURL) {
+			continue
+		}
+		matched := false
+		for _, d := range g.Git.Directories {
+			ok, _ := path.Match(strings.TrimPrefix(d.Path, "./"), dir)
+			if ok && d.Exclude {
+				matched = false
+				break
+			}
+			matched = matched || ok
+		}
+		if matched {
+			return true
+		}
+	}
+	return false
 }
