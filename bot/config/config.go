@@ -40,6 +40,8 @@ type Config struct {
 	// explicitEnvs is true when the file lists environments, which then
 	// become the only ones accepted.
 	explicitEnvs bool
+	// providerDefaulted: the file names no provider.
+	providerDefaulted bool
 }
 
 // Access says who may run commands.
@@ -174,6 +176,7 @@ func Parse(b []byte) (*Config, error) {
 func (c *Config) complete() error {
 	if c.Provider == "" {
 		c.Provider = DefaultProvider
+		c.providerDefaulted = true
 	}
 	if c.Provider != "flux" && c.Provider != "argocd" {
 		return fmt.Errorf("provider %q: want flux or argocd", c.Provider)
@@ -293,6 +296,10 @@ func checkBranchPrefix(p string) error {
 	}
 	return nil
 }
+
+// ProviderDefaulted reports whether the file names no provider, so that
+// what the repository holds may decide.
+func (c *Config) ProviderDefaulted() bool { return c.providerDefaulted }
 
 // ListsEnvironments reports whether the file names the environments (and
 // their directories), rather than the defaults standing in.

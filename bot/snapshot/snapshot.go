@@ -17,6 +17,9 @@ type Snapshot struct {
 	Reader forge.Reader
 	Repo   forge.Repo
 	Ref    string
+	// AlongPaths: the mirror could not be fetched and reads go through the
+	// host's API, so what needs the whole repository (discovery) is skipped.
+	AlongPaths bool
 
 	mu     sync.Mutex
 	listed map[string][]string          // directory ("" for all) -> files under it

@@ -41,5 +41,7 @@ func (s Source) Open(ctx context.Context, host forge.Reader, repo forge.Repo) (*
 		}
 	}
 	log.Warn("the repository's mirror cannot be fetched; reading through the host's API", "err", err)
-	return New(fallback, repo, ref), func() {}
+	snap := New(fallback, repo, ref)
+	snap.AlongPaths = true
+	return snap, func() {}
 }

@@ -207,3 +207,16 @@ func TestDeployRespectsTheRepositorysAPIVersions(t *testing.T) {
 		t.Errorf("proposals %d; reply:\n%s", len(f.Proposals()), reply)
 	}
 }
+
+// With no provider in the config, what the repository holds decides: an
+// Argo CD fleet gets an Application, not Flux objects.
+func TestProviderFromWhatTheRepositoryHolds(t *testing.T) {
+	f := bottest.Fleet(t, "argocd", nil)
+	delete(f.Files, ".gitops-bot.yaml")
+	f.Files["clusters/staging/guestbook.yaml"] = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\nspec: {project: default, source: {repoURL: https://github.com/acme/fleet, path: guestbook}, destination: {server: https://kubernetes.default.svc, namespace: guestbook}}\n"
+	bottest.Handle(t, f, podinfo)
+	ps := f.Proposals()
+	if len(ps) != 1 || !strings.Contains(string(ps[0].Files[0].Content), "kind: Application") || strings.Contains(string(ps[0].Files[0].Content), "HelmRelease") {
+		t.Errorf("proposals %+v; replies %v", ps, f.Replies())
+	}
+}

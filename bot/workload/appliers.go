@@ -23,6 +23,9 @@ type Applier struct {
 // Appliers lists the Flux Kustomizations and Argo CD Applications the
 // repository holds, with the directories they apply.
 func (w *Repo) Appliers(ctx context.Context) ([]Applier, error) {
+	if w.Files.AlongPaths {
+		return nil, nil // a scan of the whole repository through the API: not worth it
+	}
 	files, err := w.Files.YAMLUnder(ctx, "")
 	if err != nil {
 		return nil, err
@@ -145,6 +148,9 @@ type generator struct {
 // directory generator will make an Application of dir, this repository's
 // directory, or "" when none will.
 func (w *Repo) GeneratedBy(ctx context.Context, dir string) (string, string, error) {
+	if w.Files.AlongPaths {
+		return "", "", nil
+	}
 	files, err := w.Files.YAMLUnder(ctx, "")
 	if err != nil {
 		return "", "", err
@@ -200,4 +206,39 @@ func (w *Repo) generates(gens []generator, dir string) bool {
 		}
 	}
 	return false
+}
+
+// DetectProvider says which tool applies the repository, from what it
+// holds: Argo CD when it has Applications or ApplicationSets and no Flux
+// Kustomization; "" when nothing tells.
+func (w *Repo) DetectProvider(ctx context.Context) (string, error) {
+	if w.Files.AlongPaths {
+		return "", nil
+	}
+	files, err := w.Files.YAMLUnder(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	var flux, argo bool
+	for _, f := range files {
+		objs, err := w.Files.Objects(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		for _, o := range objs {
+			switch group(o.APIVersion) {
+			case "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io", "source.toolkit.fluxcd.io":
+				flux = true
+			case "argoproj.io":
+				argo = true
+			}
+		}
+	}
+	switch {
+	case argo && !flux:
+		return "argocd", nil
+	case flux && !argo:
+		return "flux", nil
+	}
+	return "", nil
 }
