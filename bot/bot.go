@@ -84,9 +84,6 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	snap, done := b.Snapshots.Open(ctx, f, ev.Repo)
 	defer done()
 	cfg, cfgErr := config.Load(ctx, snap.Reader, ev.Repo, ev.Repo.DefaultBranch)
-	if cfgErr == nil {
-		detectProvider(ctx, cfg, snap)
-	}
 	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr, snap: snap}
 	var sections []string
 	for _, inv := range invs {
@@ -240,18 +237,6 @@ func (c *commentRun) inOtherRepo(ctx context.Context, ew *workload.Elsewhere, in
 	}
 	res.Body = fmt.Sprintf("The workload is applied from %s, so the change is there.\n\n%s", md.Code(repo.FullName()), res.Body)
 	return res, nil
-}
-
-// detectProvider: a repository whose config names no provider gets the one
-// whose objects it holds (Argo CD's or Flux's), not the default.
-func detectProvider(ctx context.Context, cfg *config.Config, snap *snapshot.Snapshot) {
-	if !cfg.ProviderDefaulted() {
-		return
-	}
-	w := &workload.Repo{Files: snap, Config: cfg}
-	if p, err := w.DetectProvider(ctx); err == nil && p != "" {
-		cfg.Provider = p
-	}
 }
 
 func knownVerbs() string {

@@ -159,7 +159,7 @@ const (
 	deployCmd   = "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging"
 )
 
-var fleetSizes = []int{1000, 20000, 100000}
+var fleetSizes = []int{1000, 2000, 20000, 100000}
 
 // BenchmarkReadPath: a command's REST calls, bytes fetched over git, wall
 // time and peak heap, on the first command on a repository (an empty

@@ -53,9 +53,22 @@ func (r *Request) Workloads() *workload.Repo {
 	return &workload.Repo{Files: r.Files, Config: r.Config, Owners: r.Owners, CloneURL: r.Repo.CloneURL, Redirected: r.Redirected}
 }
 
-// Provider resolves a --provider flag against the repository config.
-func (r *Request) Provider(flag string) (providers.Provider, error) {
+// Provider resolves a --provider flag against the repository config; a
+// config that names no provider leaves it to the objects the environments'
+// directories hold.
+func (r *Request) Provider(ctx context.Context, flag string, envs []config.Environment) (providers.Provider, error) {
 	name := r.Config.Provider
+	if r.Config.ProviderDefaulted() {
+		var dirs []string
+		for _, e := range envs {
+			dirs = append(dirs, e.Dir)
+		}
+		if found, err := r.Workloads().DetectProvider(ctx, dirs...); err != nil {
+			return nil, err
+		} else if found != "" {
+			name = found
+		}
+	}
 	if flag != "" {
 		name = flag
 	}

@@ -83,7 +83,7 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err := checkVersion(a.version); err != nil {
 		return command.Result{}, errs.Usage("%v", err)
 	}
-	envs, prov, err := a.target(req, app)
+	envs, prov, err := a.target(ctx, req, app)
 	if err != nil {
 		return command.Result{}, err
 	}
@@ -144,7 +144,7 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 
 // target checks the flags both kinds of deploy share: the namespace (APP
 // by default), the environments and the provider.
-func (a *deploy) target(req *command.Request, app string) ([]config.Environment, providers.Provider, error) {
+func (a *deploy) target(ctx context.Context, req *command.Request, app string) ([]config.Environment, providers.Provider, error) {
 	if a.namespace == "" {
 		a.namespace = app
 	}
@@ -155,7 +155,7 @@ func (a *deploy) target(req *command.Request, app string) ([]config.Environment,
 	if err != nil {
 		return nil, nil, errs.Usage("%v", err)
 	}
-	prov, err := req.Provider(a.provider)
+	prov, err := req.Provider(ctx, a.provider, envs)
 	if err != nil {
 		return nil, nil, errs.Usage("%v", err)
 	}

@@ -39,7 +39,7 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 			return command.Result{}, errs.Usage("--ingress %q is not a host name: %s", a.ingress, strings.Join(problems, "; "))
 		}
 	}
-	envs, prov, err := a.target(req, name)
+	envs, prov, err := a.target(ctx, req, name)
 	if err != nil {
 		return command.Result{}, err
 	}

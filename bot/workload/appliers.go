@@ -208,16 +208,17 @@ func (w *Repo) generates(gens []generator, dir string) bool {
 	return false
 }
 
-// DetectProvider says which tool applies the repository, from what it
-// holds: Argo CD when it has Applications or ApplicationSets and no Flux
-// Kustomization; "" when nothing tells.
-func (w *Repo) DetectProvider(ctx context.Context) (string, error) {
-	if w.Files.AlongPaths {
-		return "", nil
-	}
-	files, err := w.Files.YAMLUnder(ctx, "")
-	if err != nil {
-		return "", err
+// DetectProvider says which tool applies the environments' directories,
+// from the objects they hold: Argo CD when they have Argo CD objects and no
+// Flux ones, Flux the other way round; "" when nothing tells.
+func (w *Repo) DetectProvider(ctx context.Context, dirs ...string) (string, error) {
+	var files []string
+	for _, d := range dirs {
+		fs, err := w.Files.YAMLUnder(ctx, d)
+		if err != nil {
+			return "", err
+		}
+		files = append(files, fs...)
 	}
 	var flux, argo bool
 	for _, f := range files {
