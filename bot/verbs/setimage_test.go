@@ -55,3 +55,16 @@ func TestSetImageAddsTheKeyToAValuesFile(t *testing.T) {
 	bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.5.0 --env staging")
 	bottest.OnlyLinesChanged(t, f.Files[values], bottest.LastChange(t, f, n)[values], "replicaCount: 2\n", "replicaCount: 2\nimage:\n  tag: 1.5.0\n")
 }
+
+// An overlay without an images: entry gets one, for the image its base
+// runs; an image from elsewhere sets newName too. The build shows it.
+func TestSetImageAddsAnOverlayImagesEntry(t *testing.T) {
+	f := bottest.Fleet(t, "flux", nil)
+	bottest.Merged(t, f, web)
+	overlay := "apps/overlays/staging/web/kustomization.yaml"
+	f.Files[overlay] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: web\nresources:\n  - ../../../base/web\n  - namespace.yaml\n"
+	n := len(f.Proposals())
+	bottest.Handle(t, f, "/set-image web registry.example.com/mirror/web:2.0.0 --env staging")
+	bottest.OnlyLinesChanged(t, f.Files[overlay], bottest.LastChange(t, f, n)[overlay],
+		"  - namespace.yaml\n", "  - namespace.yaml\nimages:\n  - name: ghcr.io/acme/web\n    newName: registry.example.com/mirror/web\n    newTag: 2.0.0\n")
+}

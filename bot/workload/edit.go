@@ -159,6 +159,11 @@ func (w *Repo) change(ctx context.Context, t Target, verb, app, env string, edit
 	if err != nil {
 		return Change{}, &preflight.Error{Problems: []preflight.Problem{{File: t.Path, Err: err.Error()}}}
 	}
+	return w.changed(ctx, t, verb, app, env, out)
+}
+
+// changed is the change of the target's file to out.
+func (w *Repo) changed(ctx context.Context, t Target, verb, app, env string, out []byte) (Change, error) {
 	c := Change{Verb: verb, App: app, Env: env, Target: t, Manifests: []providers.Manifest{{Path: t.Path, Env: env, Raw: out}}}
 	if t.Kind == InOverlay {
 		c.Overlays = []string{path.Dir(t.Path)}

@@ -19,6 +19,68 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
 
+// overlayImage sets the image in an overlay's images: its entry for the
+// image the base runs (found in the overlay's build), with newName when
+// the image named comes from elsewhere; a new entry when there is none.
+func (w *Repo) overlayImage(ctx context.Context, t Target, app string, image providers.Image) ([]byte, error) {
+	src, err := w.Files.Read(ctx, t.Path)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := yamledit.Docs(src)
+	if err != nil || len(docs) == 0 {
+		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
+	}
+	if yamledit.Find(docs[0], At("images", where{"name", image.Name})) != nil {
+		return apply(src, []edit{{field: At("images", where{"name", image.Name}, "newTag"), value: image.Tag}})
+	}
+	base, err := w.builtImageName(ctx, path.Dir(t.Path), app)
+	if err != nil {
+		return nil, err
+	}
+	entry := At("images", where{"name", base})
+	if yamledit.Find(docs[0], entry) != nil {
+		edits := []edit{{field: At(entry, "newTag"), value: image.Tag}}
+		if !sameImage(base, image.Name) {
+			edits = append(edits, edit{field: At(entry, "newName"), value: image.Name})
+		}
+		return apply(src, edits)
+	}
+	item := map[string]string{"name": base, "newTag": image.Tag}
+	if !sameImage(base, image.Name) {
+		item["newName"] = image.Name
+	}
+	out, err := yamledit.AppendValue(src, 0, At("images"), item)
+	if err != nil {
+		return nil, &preflight.Error{Problems: []preflight.Problem{{File: t.Path, Err: err.Error()}}}
+	}
+	return out, nil
+}
+
+// builtImageName is the image name (without tag or digest) that the
+// Deployment app of an overlay's build runs, as its base writes it.
+func (w *Repo) builtImageName(ctx context.Context, overlay, app string) (string, error) {
+	d, err := w.deploymentOf(ctx, path.Join(overlay, "kustomization.yaml"), app)
+	if err != nil {
+		return "", err
+	}
+	name, err := w.containerName(ctx, d, app)
+	if err != nil {
+		return "", err
+	}
+	img := w.current(ctx, d, At("spec.template.spec.containers", where{"name", name}, "image"))
+	if img == "" {
+		return "", errs.Invalid("the Deployment %s in %s names no image", md.Code(app), md.Code(d.Path))
+	}
+	if i := strings.Index(img, "@"); i >= 0 {
+		img = img[:i]
+	}
+	if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
+		img = img[:i]
+	}
+	return img, nil
+}
+
 // imageExpect is what the build says after /set-image: the workload's
 // container runs the image, or the chart's values hold its tag. A chart's
 // values in this repository are not rendered here: no expectation.
@@ -103,18 +165,15 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 	var edits []edit
 	switch t.Kind {
 	case InOverlay:
-		src, err := w.Files.Read(ctx, t.Path)
+		out, err := w.overlayImage(ctx, t, app, image)
 		if err != nil {
 			return Change{}, err
 		}
-		docs, err := yamledit.Docs(src)
-		if err != nil || len(docs) == 0 {
-			return Change{}, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
-		}
-		if yamledit.Find(docs[0], At("images", where{"name", image.Name})) == nil {
-			return Change{}, errs.Invalid("%s has no `images:` entry for %s; I only change the image an overlay already sets", md.Code(t.Path), md.Code(image.Name))
-		}
-		edits = []edit{{field: At("images", where{"name", image.Name}, "newTag"), value: image.Tag}}
+		c, err := w.changed(ctx, t, "set-image", app, env.Name, out)
+		c.Expect = imageExpect(t, app, image)
+		c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
+		c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), t.Desc)
+		return c, err
 	case InValues, InHelmRelease, InApplication:
 		values, err := w.valuesNode(ctx, t)
 		if err != nil {
