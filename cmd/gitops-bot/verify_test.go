@@ -80,7 +80,7 @@ func TestMergeToCheckRunEndToEnd(t *testing.T) {
 	json.Unmarshal(merged, &mp)
 	repository := mp["repository"].(map[string]any) // ailisp/gcbapp-buildconfig-example, default branch master
 
-	gh := githubtest.New(t, "ailisp", "gcbapp-buildconfig-example", map[string]string{"README.md": "x\n"})
+	gh := githubtest.New(t, "ailisp", "gcbapp-buildconfig-example", map[string]string{"README.md": "x\n", "clusters/staging/.keep": ""})
 	gh.AddBranch("master", "main")
 	gh.SetPermission("Codertocat", "write")
 

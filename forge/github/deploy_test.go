@@ -22,6 +22,10 @@ const deployCmd = "/deploy podinfo --chart https://stefanprodan.github.io/podinf
 func fleet(t testing.TB, config string) *githubtest.Server {
 	t.Helper()
 	files := map[string]string{"README.md": "fleet\n"}
+	// The environment directories the default layout expects.
+	for _, env := range append([]string{"staging", "production"}, envNames(20)...) {
+		files["clusters/"+env+"/.keep"] = ""
+	}
 	if config != "" {
 		files[".gitops-bot.yaml"] = config
 	}
@@ -139,6 +143,14 @@ func deployCalls(t testing.TB, n int, cold bool) int {
 		t.Fatalf("no pull request: %v", s.Comments(1))
 	}
 	return len(s.Requests())
+}
+
+func envNames(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, fmt.Sprintf("e%02d", i))
+	}
+	return out
 }
 
 func TestDeployCallCountDoesNotGrowWithFiles(t *testing.T) {

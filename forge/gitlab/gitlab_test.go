@@ -179,6 +179,16 @@ const podinfo = "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/
 
 func fakeProject(t testing.TB, files map[string]string) (*gitlabtest.Server, *gl.Client) {
 	t.Helper()
+	if files == nil {
+		files = map[string]string{}
+	}
+	// The environment directories the default layout expects.
+	for _, env := range []string{"staging", "production"} {
+		files["clusters/"+env+"/.keep"] = ""
+	}
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("clusters/e%02d/.keep", i)] = ""
+	}
 	s := gitlabtest.New(t, "gitlab-org/gitlab-test", "glpat-test", files)
 	s.AddBranch("master", "main")
 	s.SetMember("root", 40)
