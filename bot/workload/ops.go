@@ -140,8 +140,8 @@ func kindOf(k Kind) string {
 	return "Deployment"
 }
 
-// valuesNode is the values mapping of a chart target (nil when it has none yet).
-func (w *Repo) valuesNode(ctx context.Context, t Target) (*yaml.Node, error) {
+// doc reads the target's document.
+func (w *Repo) doc(ctx context.Context, t Target) (*yaml.Node, error) {
 	src, err := w.Files.Read(ctx, t.Path)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,16 @@ func (w *Repo) valuesNode(ctx context.Context, t Target) (*yaml.Node, error) {
 	if err != nil || t.Doc >= len(docs) {
 		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
 	}
-	return yamledit.Find(docs[t.Doc], valuesRoot(t.Kind)), nil
+	return docs[t.Doc], nil
+}
+
+// valuesNode is the values mapping of a chart target (nil when it has none yet).
+func (w *Repo) valuesNode(ctx context.Context, t Target) (*yaml.Node, error) {
+	d, err := w.doc(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return yamledit.Find(d, valuesRoot(t.Kind)), nil
 }
 
 // MaxReplicas bounds what a command or an alert may scale to.
@@ -353,13 +362,9 @@ func (w *Repo) resourcesPatch(ctx context.Context, base Target, overlay, app str
 // containerName is the name of app's container in a Deployment: the one
 // named app, or the first.
 func (w *Repo) containerName(ctx context.Context, d Target, app string) (string, error) {
-	src, err := w.Files.Read(ctx, d.Path)
+	node, err := w.doc(ctx, d)
 	if err != nil {
 		return "", err
-	}
-	docs, err := yamledit.Docs(src)
-	if err != nil || d.Doc >= len(docs) {
-		return "", errs.Invalid("%s does not parse: %v", md.Code(d.Path), err)
 	}
 	var dep struct {
 		Spec struct {
@@ -370,7 +375,7 @@ func (w *Repo) containerName(ctx context.Context, d Target, app string) (string,
 			} `yaml:"template"`
 		} `yaml:"spec"`
 	}
-	if err := docs[d.Doc].Decode(&dep); err != nil || len(dep.Spec.Template.Spec.Containers) == 0 {
+	if err := node.Decode(&dep); err != nil || len(dep.Spec.Template.Spec.Containers) == 0 {
 		return "", errs.Invalid("the Deployment in %s has no containers", md.Code(d.Path))
 	}
 	for _, c := range dep.Spec.Template.Spec.Containers {
@@ -446,15 +451,10 @@ type Version struct {
 
 // Versions reads the versions a target pins.
 func (w *Repo) Versions(ctx context.Context, t Target) ([]Version, error) {
-	src, err := w.Files.Read(ctx, t.Path)
+	d, err := w.doc(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	docs, err := yamledit.Docs(src)
-	if err != nil || t.Doc >= len(docs) {
-		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
-	}
-	d := docs[t.Doc]
 	var out []Version
 	add := func(label string, field []yamledit.Step) {
 		if v := scalar(d, field); v != "" {

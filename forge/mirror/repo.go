@@ -82,19 +82,30 @@ func (r *Repo) fetchCommit(ctx context.Context, h plumbing.Hash) error {
 	return err
 }
 
+// tree is the root tree at ref, read under the mirror's read lock, which
+// done releases.
+func (r *Repo) tree(ctx context.Context, ref string) (*object.Tree, func(), error) {
+	c, err := r.commit(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.e.fetch.RLock()
+	tree, err := c.Tree()
+	if err != nil {
+		r.e.fetch.RUnlock()
+		return nil, nil, err
+	}
+	return tree, r.e.fetch.RUnlock, nil
+}
+
 // ReadFile reads a file at ref; forge.ErrNotFound when it is not there,
 // ErrNotMirrored when the ref cannot be read here.
 func (r *Repo) ReadFile(ctx context.Context, ref, path string) ([]byte, error) {
-	c, err := r.commit(ctx, ref)
+	tree, done, err := r.tree(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	r.e.fetch.RLock()
-	defer r.e.fetch.RUnlock()
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
+	defer done()
 	f, err := tree.File(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, forge.ErrNotFound)
@@ -109,16 +120,11 @@ func (r *Repo) ReadFile(ctx context.Context, ref, path string) ([]byte, error) {
 
 // Entries lists the files under dir at ref ("" is the whole tree), sorted.
 func (r *Repo) Entries(ctx context.Context, ref, dir string) ([]forge.Entry, error) {
-	c, err := r.commit(ctx, ref)
+	tree, done, err := r.tree(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	r.e.fetch.RLock()
-	defer r.e.fetch.RUnlock()
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
+	defer done()
 	dir = strings.Trim(dir, "/")
 	if dir != "" {
 		if tree, err = tree.Tree(dir); err != nil {

@@ -339,53 +339,23 @@ func Append(src []byte, doc int, path []Step, value string) ([]byte, error) {
 		return nil, fmt.Errorf("no document %d", doc)
 	}
 	seq := Find(docs[doc], path)
-	if seq == nil {
-		if len(path) == 0 {
-			return nil, errors.New("no path to add to")
-		}
-		return Insert(src, doc, path[:len(path)-1], path[len(path)-1].Key, []string{value})
+	if seq == nil || seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle == 0 {
+		return AppendValue(src, doc, path, value)
 	}
-	if seq.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s is not a list", path[len(path)-1].Key)
+	// [a, b] -> [a, b, value]: before the closing bracket of the list.
+	start := offset(src, seq.Line, seq.Column)
+	if start < 0 {
+		return nil, errors.New("cannot find the list")
 	}
-	item := render(value, 0)
-	if seq.Style&yaml.FlowStyle != 0 {
-		// [a, b] -> [a, b, value]: before the closing bracket of the list.
-		start := offset(src, seq.Line, seq.Column)
-		if start < 0 {
-			return nil, errors.New("cannot find the list")
-		}
-		end := closing(src, start)
-		if end < 0 {
-			return nil, errors.New("cannot find the end of the list")
-		}
-		sep := ", "
-		if len(seq.Content) == 0 {
-			sep = ""
-		}
-		return append(append(append([]byte{}, src[:end]...), sep+item...), src[end:]...), nil
+	end := closing(src, start)
+	if end < 0 {
+		return nil, errors.New("cannot find the end of the list")
 	}
+	sep := ", "
 	if len(seq.Content) == 0 {
-		return nil, errors.New("an empty block list")
+		sep = ""
 	}
-	first := seq.Content[0]
-	// The dash of an item sits two columns before its content ("- x"),
-	// whatever the list's indentation.
-	dashLine := offset(src, first.Line, 1)
-	dashCol := strings.Index(string(src[dashLine:]), "-")
-	if dashCol < 0 {
-		return nil, errors.New("cannot find the list's dashes")
-	}
-	line := strings.Repeat(" ", dashCol) + "- " + item + "\n"
-	at := offset(src, lastLine(seq)+1, 1)
-	if at < 0 {
-		out := append([]byte{}, src...)
-		if len(out) > 0 && out[len(out)-1] != '\n' {
-			out = append(out, '\n')
-		}
-		return append(out, line...), nil
-	}
-	return append(append(append([]byte{}, src[:at]...), line...), src[at:]...), nil
+	return append(append(append([]byte{}, src[:end]...), sep+render(value, 0)...), src[end:]...), nil
 }
 
 // closing finds the "]" that closes the flow list opening at start.
