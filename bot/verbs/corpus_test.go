@@ -209,3 +209,18 @@ func TestMarkerNamesObjectsAsBuilt(t *testing.T) {
 		}
 	}
 }
+
+// With no .gitops-bot.yaml at all, the environment's cluster directory is
+// followed to what it applies: clusters/staging/apps.yaml applies the
+// artifact that the ArtifactGenerator copies from apps/staging, where
+// staging's patch of podinfo lives.
+func TestFluxExampleWithoutConfig(t *testing.T) {
+	f := corpus(t, fluxExample, "")
+	reply := bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.8.0 --env staging")
+	patch := "apps/staging/podinfo-values.yaml"
+	got := bottest.LastChange(t, f, 0)
+	if len(got) != 1 {
+		t.Fatalf("files %v; reply %s", keys(got), reply)
+	}
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      tag: 6.8.0\n")
+}

@@ -84,9 +84,17 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 			found = append(found, Target{Kind: InValues, Path: p, Desc: "the chart values " + md.Code(p)})
 		}
 	}
-	files, err := w.Files.YAMLUnder(ctx, env.Dir)
+	roots, err := w.Roots(ctx, env.Dir)
 	if err != nil {
 		return Target{}, err
+	}
+	var files []string
+	for _, r := range roots {
+		fs, err := w.Files.YAMLUnder(ctx, r)
+		if err != nil {
+			return Target{}, err
+		}
+		files = append(files, fs...)
 	}
 	var flux, argo bool
 	for _, f := range files {
@@ -107,6 +115,7 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 			}
 		}
 	}
+	found = preferOverlay(found)
 	found, err = w.preferValuesFile(ctx, found)
 	if err != nil {
 		return Target{}, err
@@ -181,6 +190,31 @@ func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment
 		return p, nil
 	}
 	return "", nil
+}
+
+// preferOverlay: a Deployment in an overlay's directory is one of its
+// patches (as /resources writes them); the overlay is the application.
+func preferOverlay(found []Target) []Target {
+	var overlays []string
+	for _, t := range found {
+		if t.Kind == InOverlay {
+			overlays = append(overlays, path.Dir(t.Path)+"/")
+		}
+	}
+	if len(overlays) == 0 {
+		return found
+	}
+	var out []Target
+	for _, t := range found {
+		inside := false
+		for _, o := range overlays {
+			inside = inside || t.Kind == InDeployment && strings.HasPrefix(t.Path, o)
+		}
+		if !inside {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // preferValuesFile: a HelmRelease or Application that takes the
