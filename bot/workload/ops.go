@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,11 @@ func (w *Repo) overlayImage(ctx context.Context, t Target, app string, image pro
 	if err != nil {
 		return nil, err
 	}
+	return w.setOverlayImage(ctx, t, src, app, image)
+}
+
+// setOverlayImage is overlayImage on the overlay's content src.
+func (w *Repo) setOverlayImage(ctx context.Context, t Target, src []byte, app string, image providers.Image) ([]byte, error) {
 	docs, err := yamledit.Docs(src)
 	if err != nil || len(docs) == 0 {
 		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
@@ -509,6 +515,9 @@ func (w *Repo) Promote(ctx context.Context, app string, from, to config.Environm
 	if src.Kind != dst.Kind {
 		return Promotion{}, errs.Invalid("%s is %s in %s but %s in %s: promote it by hand", md.Code(app), src.Desc, md.Code(from.Name), dst.Desc, md.Code(to.Name))
 	}
+	if src.Kind == InOverlay {
+		return w.promoteOverlay(ctx, app, src, dst, from, to)
+	}
 	have, err := w.Versions(ctx, src)
 	if err != nil {
 		return Promotion{}, err
@@ -538,6 +547,86 @@ func (w *Repo) Promote(ctx context.Context, app string, from, to config.Environm
 	c.Title = fmt.Sprintf("Promote %s from %s to %s", app, from.Name, to.Name)
 	c.Summary = fmt.Sprintf("Copies the versions of %s from %s to %s, in %s:\n\n%s", md.Code(app), md.Code(from.Name), md.Code(to.Name), dst.Desc, strings.Join(lines, "\n"))
 	return Promotion{Change: c, Lines: lines}, err
+}
+
+// promoteOverlay compares the images the two environments' builds run, so
+// that images set by patches count too, and sets each differing one in the
+// target's overlay.
+func (w *Repo) promoteOverlay(ctx context.Context, app string, src, dst Target, from, to config.Environment) (Promotion, error) {
+	have, err := w.builtImages(ctx, path.Dir(src.Path), app)
+	if err != nil {
+		return Promotion{}, err
+	}
+	want, err := w.builtImages(ctx, path.Dir(dst.Path), app)
+	if err != nil {
+		return Promotion{}, err
+	}
+	content, err := w.Files.Read(ctx, dst.Path)
+	if err != nil {
+		return Promotion{}, err
+	}
+	var lines []string
+	var expect []Expect
+	for container, img := range have {
+		old, ok := want[container]
+		if !ok || old == img {
+			continue
+		}
+		image, err := splitImage(img)
+		if err != nil {
+			continue // a digest or no tag: not a version to copy
+		}
+		if content, err = w.setOverlayImage(ctx, dst, content, app, image); err != nil {
+			return Promotion{}, err
+		}
+		oldTag := old
+		if o, err := splitImage(old); err == nil && o.Name == image.Name {
+			oldTag = o.Tag
+		}
+		lines = append(lines, fmt.Sprintf("- image %s: %s → %s", image.Name, md.Code(oldTag), md.Code(image.Tag)))
+		expect = append(expect, imageExpect(dst, app, image)...)
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return Promotion{Change: Change{Verb: "promote", App: app, Env: to.Name, Target: dst}}, nil
+	}
+	c, err := w.changed(ctx, dst, "promote", app, to.Name, content)
+	c.Expect = expect
+	c.Title = fmt.Sprintf("Promote %s from %s to %s", app, from.Name, to.Name)
+	c.Summary = fmt.Sprintf("Copies the versions of %s from %s to %s, in %s:\n\n%s", md.Code(app), md.Code(from.Name), md.Code(to.Name), dst.Desc, strings.Join(lines, "\n"))
+	return Promotion{Change: c, Lines: lines}, err
+}
+
+// builtImages are the images of the Deployment app in an overlay's build,
+// by container name.
+func (w *Repo) builtImages(ctx context.Context, overlay, app string) (map[string]string, error) {
+	objs, err := preflight.Build(preflight.NewLazyTree(ctx, w.Files, nil), overlay)
+	if err != nil {
+		return nil, errs.Invalid("%v", err)
+	}
+	out := map[string]string{}
+	for _, o := range objs {
+		if r := providers.Object(o).Ref(); r.Kind != "Deployment" || r.Name != app {
+			continue
+		}
+		containers, _ := lookup(o, At("spec.template.spec.containers")).([]any)
+		for _, c := range containers {
+			out[lookupString(c, At("name"))] = lookupString(c, At("image"))
+		}
+	}
+	return out, nil
+}
+
+// splitImage reads "name:tag" (no digest).
+func splitImage(s string) (providers.Image, error) {
+	if strings.Contains(s, "@") {
+		return providers.Image{}, fmt.Errorf("%s is pinned by digest", s)
+	}
+	i := strings.LastIndex(s, ":")
+	if i <= strings.LastIndex(s, "/") {
+		return providers.Image{}, fmt.Errorf("%s has no tag", s)
+	}
+	return providers.Image{Name: s[:i], Tag: s[i+1:]}, nil
 }
 
 // CheckQuantity reads a positive resource quantity ("" is allowed: unset).
