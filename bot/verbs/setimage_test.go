@@ -1,6 +1,7 @@
 package verbs_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/bot/bottest"
@@ -67,4 +68,17 @@ func TestSetImageAddsAnOverlayImagesEntry(t *testing.T) {
 	bottest.Handle(t, f, "/set-image web registry.example.com/mirror/web:2.0.0 --env staging")
 	bottest.OnlyLinesChanged(t, f.Files[overlay], bottest.LastChange(t, f, n)[overlay],
 		"  - namespace.yaml\n", "  - namespace.yaml\nimages:\n  - name: ghcr.io/acme/web\n    newName: registry.example.com/mirror/web\n    newTag: 2.0.0\n")
+}
+
+// An Argo CD Application's Helm parameters win over its values: a value a
+// parameter sets is changed there, or the change would not take effect.
+func TestSetImageOnArgoHelmParameters(t *testing.T) {
+	f := bottest.NewFake(argoFleet(t))
+	file := "clusters/staging/podinfo.yaml"
+	f.Files[file] = strings.Replace(f.Files[file], "      valuesObject:\n", "      parameters:\n        - name: image.tag\n          value: 6.7.0\n      valuesObject:\n", 1)
+	if !strings.Contains(f.Files[file], "parameters:") {
+		t.Fatalf("fixture:\n%s", f.Files[file])
+	}
+	bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.7.1 --env staging")
+	bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, 0)[file], "          value: 6.7.0\n", "          value: 6.7.1\n")
 }

@@ -105,9 +105,9 @@ func imageExpect(t Target, app string, image providers.Image) []Expect {
 			return ""
 		}}}
 	case InHelmRelease, InApplication:
-		field := t.field
+		field, root := t.field, len(valuesRoot(t.Kind))
 		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "the image tag", Want: image.Tag,
-			Get: func(o map[string]any) string { return lookupString(o, field) }}}
+			Get: func(o map[string]any) string { return effective(o, field, root) }}}
 	case InDeployment:
 		field := At(container(app), "image")
 		return []Expect{{Kind: "Deployment", Name: t.Name, What: "the image", Want: image.String(),
@@ -128,9 +128,9 @@ func replicasExpect(t Target, app string, n int) []Expect {
 		return []Expect{{Kind: "Deployment", Name: name, What: "the replicas", Want: want,
 			Get: func(o map[string]any) string { return lookupString(o, At("spec.replicas")) }}}
 	case InHelmRelease, InApplication:
-		field := replicasField(t, app)
-		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "replicaCount", Want: want,
-			Get: func(o map[string]any) string { return lookupString(o, field) }}}
+		field, root := replicasField(t, app), len(valuesRoot(t.Kind))
+		return []Expect{{Kind: kindOf(t.Kind), Name: t.Name, What: "the replicas", Want: want,
+			Get: func(o map[string]any) string { return effective(o, field, root) }}}
 	}
 	return nil
 }
@@ -157,6 +157,54 @@ func (w *Repo) doc(ctx context.Context, t Target) (*yaml.Node, error) {
 		return nil, errs.Invalid("%s does not parse: %v", md.Code(t.Path), err)
 	}
 	return docs[t.Doc], nil
+}
+
+// helmParameters: an Argo CD Application's spec.source.helm.parameters
+// win over its values, so a value a parameter sets is changed there.
+func (w *Repo) helmParameters(ctx context.Context, t Target, edits []edit) ([]edit, error) {
+	if t.Kind != InApplication {
+		return edits, nil
+	}
+	d, err := w.doc(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	root := len(valuesRoot(t.Kind))
+	out := make([]edit, 0, len(edits))
+	for _, e := range edits {
+		name := dotted(e.field[root:])
+		if name != "" && yamledit.Find(d, At("spec.source.helm.parameters", where{"name", name})) != nil {
+			e.field = At("spec.source.helm.parameters", where{"name", name}, "value")
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// dotted is a values path as Helm's --set writes it ("" with list steps).
+func dotted(p []yamledit.Step) string {
+	var keys []string
+	for _, s := range p {
+		if s.Key == "" || strings.Contains(s.Key, ".") {
+			return ""
+		}
+		keys = append(keys, s.Key)
+	}
+	return strings.Join(keys, ".")
+}
+
+// effective reads a chart value as Argo CD computes it: a Helm parameter
+// of the same name wins over the values.
+func effective(o map[string]any, field []yamledit.Step, root int) string {
+	if name := dotted(field[root:]); name != "" {
+		params, _ := lookup(o, At("spec.source.helm.parameters")).([]any)
+		for _, p := range params {
+			if lookupString(p, At("name")) == name {
+				return lookupString(p, At("value"))
+			}
+		}
+	}
+	return lookupString(o, field)
 }
 
 // valuesNode is the values mapping of a chart target (nil when it has none yet).
@@ -195,6 +243,9 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 			return Change{}, err
 		}
 		edits, t.field = imageEdits(values, valuesRoot(t.Kind), t.Doc, image)
+		if edits, err = w.helmParameters(ctx, t, edits); err != nil {
+			return Change{}, err
+		}
 	case InDeployment:
 		edits = []edit{{doc: t.Doc, field: At(container(app), "image"), value: image.String()}}
 	}
@@ -211,14 +262,19 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 	if err != nil {
 		return Change{}, err
 	}
+	edits := []edit{{doc: t.Doc, field: replicasField(t, app), value: n}}
 	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {
 		values, err := w.valuesNode(ctx, t)
 		if err != nil {
 			return Change{}, err
 		}
 		t.field = At(valuesRoot(t.Kind), replicasPath(values))
+		edits = []edit{{doc: t.Doc, field: t.field, value: n}}
+		if edits, err = w.helmParameters(ctx, t, edits); err != nil {
+			return Change{}, err
+		}
 	}
-	c, err := w.change(ctx, t, "scale", app, env.Name, []edit{{doc: t.Doc, field: replicasField(t, app), value: n}})
+	c, err := w.change(ctx, t, "scale", app, env.Name, edits)
 	c.Expect = replicasExpect(t, app, n)
 	c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
 	c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), t.Desc)
