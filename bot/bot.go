@@ -37,6 +37,9 @@ type Bot struct {
 	Owners workload.Owners
 	// Snapshots reads repositories: from local mirrors when it has them.
 	Snapshots snapshot.Source
+	// Charts renders charts of Helm repositories to judge changes of a
+	// release's values; nil: not rendered.
+	Charts workload.ChartRenderer
 }
 
 // New returns a bot with both providers.
@@ -184,6 +187,7 @@ func (c *commentRun) request(line string, args []string, host forge.Forge, snap 
 		Host: host, Repo: snap.Repo, Config: cfg,
 		Files:     snap,
 		Owners:    c.bot.Owners,
+		Charts:    c.bot.Charts,
 		Providers: c.bot.Providers,
 		Author:    c.ev.Author, Thread: c.ev.Thread, IsPR: c.ev.IsPR,
 	}

@@ -36,8 +36,10 @@ type Handler struct {
 	Owners workload.Owners
 	// Snapshots reads repositories: from local mirrors when it has them.
 	Snapshots snapshot.Source
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Charts renders charts of Helm repositories; nil: not rendered.
+	Charts workload.ChartRenderer
+	Log    *slog.Logger
+	Now    func() time.Time
 
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
@@ -158,6 +160,7 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		Host: f, Repo: repo, Config: cfg,
 		Files:  snap,
 		Owners: h.Owners,
+		Charts: h.Charts,
 		Author: "alertmanager",
 		Plan:   r.DryRun,
 		Branch: cfg.BranchPrefix + branchOf(r.Name, g.GroupKey),

@@ -127,7 +127,7 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 // ProposeChange builds and validates a day-2 change of the workload
 // engine, then proposes it.
 func (r *Request) ProposeChange(ctx context.Context, w *workload.Repo, c workload.Change) (Result, error) {
-	if err := w.Check(ctx, c); err != nil {
+	if err := w.Check(ctx, &c); err != nil {
 		return Result{}, err
 	}
 	return r.Propose(ctx, Proposal{

@@ -27,6 +27,8 @@ type Request struct {
 	Providers map[string]providers.Provider
 	// Merges starts post-merge verifications (/verify); nil without a cluster.
 	Merges Merges
+	// Charts renders charts of Helm repositories; nil: not rendered.
+	Charts workload.ChartRenderer
 
 	Author string
 	Thread int
@@ -50,7 +52,7 @@ type Merges interface {
 
 // Workloads gives a verb the workload engine for this request.
 func (r *Request) Workloads() *workload.Repo {
-	return &workload.Repo{Files: r.Files, Config: r.Config, Owners: r.Owners, CloneURL: r.Repo.CloneURL, Redirected: r.Redirected}
+	return &workload.Repo{Files: r.Files, Config: r.Config, Owners: r.Owners, CloneURL: r.Repo.CloneURL, Redirected: r.Redirected, Charts: r.Charts}
 }
 
 // Provider resolves a --provider flag against the repository config; a

@@ -31,6 +31,10 @@ type Change struct {
 	Patches []string
 	// Expect is what the built objects must say after the change.
 	Expect []Expect
+	// Rendered, for a HelmRelease, is what the objects its chart renders
+	// must show after the change ("" when they do): the chart is rendered
+	// when the bot can fetch it.
+	Rendered func(objs []map[string]any) string
 }
 
 // Expect is a value an object must have after a change, as the cluster
@@ -211,8 +215,9 @@ func (w *Repo) current(ctx context.Context, t Target, field []yamledit.Step) str
 }
 
 // Check builds the overlays of a change and validates the objects of the
-// edited files, on the repository as it would be after the change.
-func (w *Repo) Check(ctx context.Context, c Change) error {
+// edited files, on the repository as it would be after the change. What it
+// could not check is said in the change's summary.
+func (w *Repo) Check(ctx context.Context, c *Change) error {
 	req := preflight.Request{Kustomizations: c.Overlays}
 	var changes []providers.Manifest
 	for _, m := range c.Manifests {
@@ -234,11 +239,97 @@ func (w *Repo) Check(ctx context.Context, c Change) error {
 	return w.takesEffect(ctx, c, tree)
 }
 
+// rendersAsAsked renders the chart of the changed HelmRelease with its
+// values as built, and checks what the chart makes.
+func (w *Repo) rendersAsAsked(ctx context.Context, c *Change, built []map[string]any) error {
+	if c.Rendered == nil || c.Target.Kind != InHelmRelease {
+		return nil
+	}
+	var hr map[string]any
+	for _, o := range built {
+		if r := providers.Object(o).Ref(); r.Kind == "HelmRelease" && r.Name == c.Target.Name {
+			hr = o
+		}
+	}
+	notRendered := func(why string) error {
+		c.Summary += fmt.Sprintf("\n\nThe chart was not rendered (%s), so this change is checked on the release's values, not on what the chart makes of them.", why)
+		return nil
+	}
+	if hr == nil {
+		return notRendered("the release is not in the build")
+	}
+	chart := lookupString(hr, At("spec.chart.spec.chart"))
+	version := lookupString(hr, At("spec.chart.spec.version"))
+	if lookupString(hr, At("spec.chart.spec.sourceRef.kind")) != "HelmRepository" || chart == "" {
+		return notRendered("its chart is not taken from a Helm repository")
+	}
+	if w.Charts == nil {
+		return notRendered("the bot renders no charts")
+	}
+	url, err := w.helmRepositoryURL(ctx, lookupString(hr, At("spec.chart.spec.sourceRef.name")), c.Target.Path, built)
+	if err != nil || url == "" {
+		return notRendered("its HelmRepository is not in this repository")
+	}
+	ref := providers.Object(hr).Ref()
+	ns := lookupString(hr, At("spec.targetNamespace"))
+	release := lookupString(hr, At("spec.releaseName"))
+	switch {
+	case release != "":
+	case ns != "":
+		release = ns + "-" + ref.Name // Flux's default release name
+	default:
+		release = ref.Name
+	}
+	if ns == "" {
+		ns = ref.Namespace
+	}
+	values, _ := lookup(hr, At("spec.values")).(map[string]any)
+	objs, err := w.Charts.Render(ctx, url, chart, version, release, ns, values)
+	if err != nil {
+		return notRendered(err.Error())
+	}
+	if why := c.Rendered(objs); why != "" {
+		return errs.Invalid("the change would not take effect: the chart %s %s, rendered with the release's values, %s", md.Code(chart), md.Code(version), why)
+	}
+	c.Summary += fmt.Sprintf("\n\nChecked by rendering the chart %s %s with the release's values.", md.Code(chart), md.Code(version))
+	return nil
+}
+
+// helmRepositoryURL finds the HelmRepository name: in the build, or among
+// the files of the release's directory and the directories above it.
+func (w *Repo) helmRepositoryURL(ctx context.Context, name, file string, built []map[string]any) (string, error) {
+	for _, o := range built {
+		if r := providers.Object(o).Ref(); r.Kind == "HelmRepository" && r.Name == name {
+			return lookupString(o, At("spec.url")), nil
+		}
+	}
+	for dir := path.Dir(file); ; dir = path.Dir(dir) {
+		files, err := w.Files.YAMLUnder(ctx, dir)
+		if err != nil {
+			return "", err
+		}
+		for _, f := range files {
+			objs, err := w.Files.Objects(ctx, f)
+			if err != nil {
+				return "", err
+			}
+			for _, o := range objs {
+				if o.Kind == "HelmRepository" && o.Name == name {
+					return o.URL, nil
+				}
+			}
+		}
+		if dir == "." || dir == "/" || !strings.Contains(dir, "/") {
+			return "", nil
+		}
+	}
+}
+
 // takesEffect checks the change's expectations on what the cluster will
 // build: the overlays' builds when there are any, the edited file's
 // objects otherwise.
-func (w *Repo) takesEffect(ctx context.Context, c Change, after *preflight.Tree) error {
-	if len(c.Expect) == 0 {
+func (w *Repo) takesEffect(ctx context.Context, c *Change, after *preflight.Tree) error {
+	if len(c.Expect) == 0 && c.Rendered == nil {
 		return nil
 	}
 	var built []map[string]any
@@ -276,7 +367,7 @@ func (w *Repo) takesEffect(ctx context.Context, c Change, after *preflight.Tree)
 			return errs.Invalid("the change would not take effect: after it, %s of the %s %s as built is %s, not %s", e.What, e.Kind, md.Code(e.Name), md.Code(got), md.Code(e.Want))
 		}
 	}
-	return nil
+	return w.rendersAsAsked(ctx, c, built)
 }
 
 func contains(s []string, v string) bool {

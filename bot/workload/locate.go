@@ -37,6 +37,14 @@ type Repo struct {
 	// Redirected: already running in the repository another one pointed
 	// to; a workload applied from yet another repository is an error then.
 	Redirected bool
+	// Charts renders charts kept in Helm repositories, to judge a
+	// release's values by what the chart makes; nil: not rendered.
+	Charts ChartRenderer
+}
+
+// ChartRenderer renders a chart of a Helm repository (chartrender.Renderer).
+type ChartRenderer interface {
+	Render(ctx context.Context, repoURL, name, version, release, namespace string, values map[string]any) ([]map[string]any, error)
 }
 
 // Kind is where an application's settings live, by what the repository holds.

@@ -87,6 +87,51 @@ func (w *Repo) builtImageName(ctx context.Context, overlay, app string) (string,
 	return img, nil
 }
 
+// workloads are the pod-running objects a chart renders.
+func workloads(objs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		switch providers.Object(o).Ref().Kind {
+		case "Deployment", "StatefulSet", "DaemonSet":
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// rendersImage: some container the chart renders runs image.
+func rendersImage(image providers.Image) func([]map[string]any) string {
+	return func(objs []map[string]any) string {
+		var seen []string
+		for _, o := range workloads(objs) {
+			containers, _ := lookup(o, At("spec.template.spec.containers")).([]any)
+			for _, c := range containers {
+				img := lookupString(c, At("image"))
+				seen = append(seen, md.Code(img))
+				if i := strings.Index(img, "@"); i >= 0 {
+					img = img[:i]
+				}
+				if got, err := splitImage(img); err == nil && sameImage(got.Name, image.Name) && got.Tag == image.Tag {
+					return ""
+				}
+			}
+		}
+		return fmt.Sprintf("runs no container of %s (it runs %s)", md.Code(image.String()), strings.Join(seen, ", "))
+	}
+}
+
+// rendersReplicas: some workload the chart renders has n replicas.
+func rendersReplicas(n int) func([]map[string]any) string {
+	return func(objs []map[string]any) string {
+		for _, o := range workloads(objs) {
+			if lookupString(o, At("spec.replicas")) == strconv.Itoa(n) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("sets no workload's replicas to %d", n)
+	}
+}
+
 // imageExpect is what the build says after /set-image: the workload's
 // container runs the image, or the chart's values hold its tag. A chart's
 // values in this repository are not rendered here: no expectation.
@@ -251,6 +296,7 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 	}
 	c, err := w.change(ctx, t, "set-image", app, env.Name, edits)
 	c.Expect = imageExpect(t, app, image)
+	c.Rendered = rendersImage(image)
 	c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
 	c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), t.Desc)
 	return c, err
@@ -276,6 +322,7 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 	}
 	c, err := w.change(ctx, t, "scale", app, env.Name, edits)
 	c.Expect = replicasExpect(t, app, n)
+	c.Rendered = rendersReplicas(n)
 	c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
 	c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), t.Desc)
 	return c, err

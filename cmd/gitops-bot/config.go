@@ -47,7 +47,16 @@ type serverConfig struct {
 		// not used for longest are removed first.
 		MaxBytes int64 `yaml:"maxBytes"`
 	} `yaml:"mirrors"`
+	// Charts: rendering the charts of Helm repositories to judge a change
+	// of a release's values.
+	Charts struct {
+		// Disabled judges releases on their values only.
+		Disabled bool `yaml:"disabled"`
+	} `yaml:"charts"`
 }
+
+// chartTimeout bounds fetching a chart to render it.
+const chartTimeout = 20 * time.Second
 
 // defaultMirrorBytes bounds the mirrors when the config does not.
 const defaultMirrorBytes = 10 << 30

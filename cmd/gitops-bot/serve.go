@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/gitops-bot/gitops-bot/forge/mirror"
+	"github.com/gitops-bot/gitops-bot/providers/chartrender"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -129,6 +130,9 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		}
 		b.Snapshots = snapshot.Source{Mirrors: mirrors}
 	}
+	if !cfg.Charts.Disabled {
+		b.Charts = chartrender.New(&http.Client{Timeout: chartTimeout}, chartTimeout)
+	}
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx}
@@ -173,7 +177,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	verifier := verify.New(verify.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
 	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
-		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			store.Close()
 			return nil, err

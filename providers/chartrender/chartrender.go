@@ -1,0 +1,197 @@
+// Package chartrender renders a chart kept in a Helm repository, as the
+// cluster's controller would install it, so that a change to a release's
+// values is judged on the objects the chart makes. Charts are fetched over
+// HTTP(S) within a time limit and kept in memory by URL.
+package chartrender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/lru"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// maxDownload bounds an index or a chart archive.
+const maxDownload = 32 << 20
+
+// Renderer fetches and renders charts. The zero value is not usable: use New.
+type Renderer struct {
+	client  *http.Client
+	timeout time.Duration
+	charts  *lru.Cache // chart URL -> *chart.Chart
+}
+
+// New returns a renderer whose fetches take at most timeout each.
+func New(client *http.Client, timeout time.Duration) *Renderer {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return &Renderer{client: client, timeout: timeout, charts: lru.New(64)}
+}
+
+// Render renders chart name at version (an exact version or a semver
+// range, as a HelmRelease gives it) from the Helm repository at repoURL,
+// with values, as release in namespace.
+func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, namespace string, values map[string]any) ([]map[string]any, error) {
+	if strings.HasPrefix(repoURL, "oci://") {
+		return nil, errors.New("charts in OCI registries are not rendered here")
+	}
+	ch, err := r.chart(ctx, repoURL, name, version)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := engine.Render(ch, vals)
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	names := make([]string, 0, len(rendered))
+	for n := range rendered {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []map[string]any
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml") {
+			continue
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(rendered[n])), 4096)
+		for {
+			obj := map[string]any{}
+			err := dec.Decode(&obj)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			if len(obj) > 0 {
+				out = append(out, obj)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (r *Renderer) chart(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	base := strings.TrimSuffix(repoURL, "/")
+	b, err := r.get(ctx, base+"/index.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("the index of %s: %w", repoURL, err)
+	}
+	var idx index
+	if err := sigsyaml.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("the index of %s does not parse: %w", repoURL, err)
+	}
+	ref, ok := idx.find(name, version)
+	if !ok {
+		return nil, fmt.Errorf("no chart %s %s in %s", name, version, repoURL)
+	}
+	u, err := resolve(base+"/", ref)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := r.charts.Get(u); ok {
+		return v.(*chart.Chart), nil
+	}
+	archive, err := r.get(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", u, err)
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(archive))
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", u, err)
+	}
+	r.charts.Add(u, ch)
+	return ch, nil
+}
+
+// index is what the renderer reads of a Helm repository's index.yaml.
+type index struct {
+	Entries map[string][]struct {
+		Version string   `json:"version"`
+		URLs    []string `json:"urls"`
+	} `json:"entries"`
+}
+
+// find returns the archive URL of the newest version of name that version
+// (exact or a semver range; empty for any) allows, as Helm picks it.
+func (i index) find(name, version string) (string, bool) {
+	c, err := semver.NewConstraint(version)
+	if version == "" {
+		c, err = semver.NewConstraint("*")
+	}
+	var best *semver.Version
+	url := ""
+	for _, e := range i.Entries[name] {
+		v, verr := semver.NewVersion(e.Version)
+		if verr != nil || len(e.URLs) == 0 {
+			continue
+		}
+		if err != nil {
+			if e.Version == version {
+				return e.URLs[0], true
+			}
+			continue
+		}
+		if c.Check(v) && (best == nil || v.GreaterThan(best)) {
+			best, url = v, e.URLs[0]
+		}
+	}
+	return url, url != ""
+}
+
+func resolve(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	u, err := b.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func (r *Renderer) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxDownload {
+		return nil, fmt.Errorf("%s is larger than %d MB", u, maxDownload>>20)
+	}
+	return b, nil
+}

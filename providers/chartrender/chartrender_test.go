@@ -1,0 +1,51 @@
+package chartrender
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gitops-bot/gitops-bot/providers/chartrender/chartrendertest"
+)
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}, namespace: {{ .Release.Namespace }}}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+`
+
+func TestRenderFromARepository(t *testing.T) {
+	values := "replicaCount: 1\nimage: {repository: ghcr.io/acme/web, tag: latest}\n"
+	repo := chartrendertest.Serve(t,
+		chartrendertest.Chart("web", "1.0.0", values, map[string]string{"deployment.yaml": deployment}),
+		chartrendertest.Chart("web", "1.1.0", values, map[string]string{"deployment.yaml": deployment}))
+	r := New(repo.Client(), 5*time.Second)
+	ctx := context.Background()
+	objs, err := r.Render(ctx, repo.URL(), "web", ">=1.0.0", "web", "apps", map[string]any{"image": map[string]any{"tag": "2.0.0"}, "replicaCount": 3})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("Render = %v, %v", objs, err)
+	}
+	spec := objs[0]["spec"].(map[string]any)
+	c := spec["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	if c["image"] != "ghcr.io/acme/web:2.0.0" || spec["replicas"] != float64(3) && spec["replicas"] != int64(3) {
+		t.Errorf("rendered %v", objs[0])
+	}
+	if _, err := r.Render(ctx, repo.URL(), "web", "1.0.0", "web", "apps", nil); err != nil || repo.Fetched.Load() != 2 {
+		t.Errorf("second version: %v, %d archives fetched", err, repo.Fetched.Load())
+	}
+	if _, err := r.Render(ctx, repo.URL(), "web", ">=1.0.0", "web", "apps", nil); err != nil || repo.Fetched.Load() != 2 {
+		t.Errorf("a chart fetched again: %v, %d archives fetched", err, repo.Fetched.Load())
+	}
+	if _, err := r.Render(ctx, repo.URL(), "web", "9.9.9", "web", "apps", nil); err == nil {
+		t.Error("a missing version rendered")
+	}
+	if _, err := r.Render(ctx, "oci://ghcr.io/acme/charts", "web", "1.0.0", "web", "apps", nil); err == nil {
+		t.Error("an OCI chart rendered")
+	}
+}
