@@ -1,6 +1,7 @@
 package verbs_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/bot/bottest"
@@ -30,4 +31,25 @@ func TestScale(t *testing.T) {
 		bottest.Handle(t, f, "/scale podinfo 5 --env staging")
 		bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, n)[file], "replicaCount: 2", "replicaCount: 5")
 	})
+}
+
+// An Argo CD Application's kustomize overrides win over its overlay: the
+// image and replicas it overrides are changed there.
+func TestArgoKustomizeOverrides(t *testing.T) {
+	f := bottest.Fleet(t, "argocd", nil)
+	bottest.Merged(t, f, "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging")
+	app := "clusters/staging/web.yaml"
+	if !strings.Contains(f.Files[app], "path: apps/overlays/staging/web") {
+		t.Fatalf("fixture:\n%s", f.Files[app])
+	}
+	f.Files[app] = strings.Replace(f.Files[app], "    path: apps/overlays/staging/web\n", "    path: apps/overlays/staging/web\n    kustomize:\n      images:\n        - ghcr.io/acme/web:1.4.2 # pinned by hand\n      replicas:\n        - name: web\n          count: 2\n", 1)
+	n := len(f.Proposals())
+	reply := bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.5.0 --env staging")
+	bottest.OnlyLinesChanged(t, f.Files[app], bottest.LastChange(t, f, n)[app], "- ghcr.io/acme/web:1.4.2 #", "- ghcr.io/acme/web:1.5.0 #")
+	if !strings.Contains(f.Proposals()[n].Body, "Argo CD applies it over the overlay") {
+		t.Errorf("reply %s", reply)
+	}
+	n = len(f.Proposals())
+	bottest.Handle(t, f, "/scale web 5 --env staging")
+	bottest.OnlyLinesChanged(t, f.Files[app], bottest.LastChange(t, f, n)[app], "count: 2", "count: 5")
 }

@@ -62,6 +62,8 @@ func At(parts ...any) []yamledit.Step {
 			}
 		case where:
 			out = append(out, yamledit.Step{Field: v.field, Equals: v.equals})
+		case yamledit.Step:
+			out = append(out, v)
 		case []yamledit.Step:
 			out = append(out, v...)
 		}
@@ -124,6 +126,8 @@ func describe(p []yamledit.Step) string {
 				b.WriteString(".")
 			}
 			b.WriteString(s.Key)
+		} else if s.Image != "" {
+			fmt.Fprintf(&b, "[%s]", s.Image)
 		} else {
 			fmt.Fprintf(&b, "[%s=%s]", s.Field, s.Equals)
 		}

@@ -273,6 +273,18 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 	var edits []edit
 	switch t.Kind {
 	case InOverlay:
+		base, err := w.builtImageName(ctx, path.Dir(t.Path), app)
+		if err != nil {
+			return Change{}, err
+		}
+		if at, ok, err := w.argoOverride(ctx, env, path.Dir(t.Path), At("images", yamledit.Step{Image: base})); err != nil {
+			return Change{}, err
+		} else if ok {
+			c, err := w.argoImage(ctx, at, base, image, app, env.Name)
+			c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
+			c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s (Argo CD applies it over the overlay).", md.Code(app), md.Code(env.Name), md.Code(image.String()), at.Desc)
+			return c, err
+		}
 		out, err := w.overlayImage(ctx, t, app, image)
 		if err != nil {
 			return Change{}, err
@@ -307,6 +319,20 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 	t, err := w.Locate(ctx, app, env)
 	if err != nil {
 		return Change{}, err
+	}
+	if t.Kind == InOverlay {
+		field := At("replicas", where{"name", app})
+		if at, ok, err := w.argoOverride(ctx, env, path.Dir(t.Path), field); err != nil {
+			return Change{}, err
+		} else if ok {
+			count := At("spec.source.kustomize", field, "count")
+			c, err := w.change(ctx, at, "scale", app, env.Name, []edit{{doc: at.Doc, field: count, value: n}})
+			c.Expect = []Expect{{Kind: "Application", Name: at.Name, What: "the replicas override", Want: strconv.Itoa(n),
+				Get: func(o map[string]any) string { return lookupString(o, count) }}}
+			c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
+			c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s (Argo CD applies it over the overlay).", md.Code(app), n, md.Code(env.Name), at.Desc)
+			return c, err
+		}
 	}
 	edits := []edit{{doc: t.Doc, field: replicasField(t, app), value: n}}
 	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {

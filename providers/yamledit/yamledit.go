@@ -19,6 +19,10 @@ import (
 type Step struct {
 	Key           string
 	Field, Equals string
+	// Image selects the scalar list item that names this image, as
+	// kustomize's image overrides write them: "name", "name:tag",
+	// "name@digest" or "name=newName:tag".
+	Image string
 }
 
 // Path parses "spec.template.spec.containers[name=web].image".
@@ -76,6 +80,8 @@ func Find(doc *yaml.Node, path []Step) *yaml.Node {
 		switch {
 		case s.Key != "":
 			n = mapValue(n, s.Key)
+		case s.Image != "":
+			n = imageItem(n, s.Image)
 		default:
 			n = listItem(n, s.Field, s.Equals)
 		}
@@ -97,6 +103,23 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
 			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func imageItem(n *yaml.Node, image string) *yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, item := range n.Content {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode {
+			continue
+		}
+		v := item.Value
+		if v == image || strings.HasPrefix(v, image+":") || strings.HasPrefix(v, image+"=") || strings.HasPrefix(v, image+"@") {
+			return item
 		}
 	}
 	return nil
@@ -219,7 +242,9 @@ func render(v string, style yaml.Style) string {
 	}
 	// Plain, unless YAML would read it as something else than the string.
 	var probe any
-	if err := yaml.Unmarshal([]byte("v: "+v), &probe); err != nil || fmt.Sprint(probe.(map[string]any)["v"]) != v || strings.ContainsAny(v, "#:\n") {
+	// ": " and " #" end a plain scalar; a colon inside one (an image tag) does not.
+	if err := yaml.Unmarshal([]byte("v: "+v), &probe); err != nil || fmt.Sprint(probe.(map[string]any)["v"]) != v ||
+		strings.Contains(v, ": ") || strings.Contains(v, " #") || strings.HasSuffix(v, ":") || strings.HasPrefix(v, "#") || strings.Contains(v, "\n") {
 		return strconv.Quote(v)
 	}
 	return v
