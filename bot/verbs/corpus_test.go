@@ -224,3 +224,37 @@ func TestFluxExampleWithoutConfig(t *testing.T) {
 	}
 	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      tag: 6.8.0\n")
 }
+
+// The other day-2 verbs on the Flux example: resources into the
+// environment's patch, a promotion of the chart version range staging
+// pins, and the rollback of a merged change.
+func TestFluxExampleResourcesPromoteRollback(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	patch := "apps/production/podinfo-values.yaml"
+	reply := bottest.Handle(t, f, "/resources podinfo --memory 256Mi --env production")
+	got := bottest.LastChange(t, f, 0)
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.production\n", "        - podinfo.production\n    resources:\n      requests:\n        memory: 256Mi\n      limits:\n        memory: 256Mi\n")
+	if v := values(t, object(built(t, f, "apps/production"), "HelmRelease", "podinfo")); v["resources"] == nil {
+		t.Errorf("built values %v; reply %s", v, reply)
+	}
+
+	n := len(f.Proposals())
+	reply = bottest.Handle(t, f, "/promote podinfo --from staging --to production")
+	got = bottest.LastChange(t, f, n)
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], `version: ">=1.0.0"`, `version: ">=1.0.0-alpha"`)
+	if !strings.Contains(f.Proposals()[n].Body, "chart version: `>=1.0.0` → `>=1.0.0-alpha`") {
+		t.Errorf("reply %s", reply)
+	}
+
+	// The promotion is merged; /rollback puts the file back.
+	before := f.Snapshot()
+	for path, content := range got {
+		f.Files[path] = content
+	}
+	f.MergedAs(42, before, f.Proposals()[n].Body, patch)
+	n = len(f.Proposals())
+	bottest.Handle(t, f, "/rollback 42")
+	if got := bottest.LastChange(t, f, n)[patch]; got != before[patch] {
+		t.Errorf("rolled back:\n%s", got)
+	}
+}

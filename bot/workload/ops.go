@@ -390,11 +390,11 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 	if overlay != "" {
 		c.Overlays = []string{overlay}
 	}
-	describeResources(&c, app, env, cpu, mem, t.Desc)
+	describeResources(&c, t, app, env, cpu, mem, t.Desc)
 	return c, err
 }
 
-func describeResources(c *Change, app string, env config.Environment, cpu, mem, where string) {
+func describeResources(c *Change, t Target, app string, env config.Environment, cpu, mem, where string) {
 	var what []string
 	if cpu != "" {
 		what = append(what, "CPU request "+md.Code(cpu))
@@ -404,12 +404,28 @@ func describeResources(c *Change, app string, env config.Environment, cpu, mem, 
 	}
 	c.Title = fmt.Sprintf("Set %s resources in %s", app, env.Name)
 	c.Summary = fmt.Sprintf("Sets %s of %s in %s, in %s.", strings.Join(what, " and "), md.Code(app), md.Code(env.Name), where)
-	c.Expect = append(c.Expect, resourcesExpect(app, cpu, mem)...)
+	c.Expect = append(c.Expect, resourcesExpect(t, app, cpu, mem)...)
 }
 
-// resourcesExpect: the built Deployment's container has the resources.
-func resourcesExpect(app, cpu, mem string) []Expect {
+// resourcesExpect: the built Deployment's container has the resources, or
+// the release's values hold them.
+func resourcesExpect(t Target, app, cpu, mem string) []Expect {
 	var out []Expect
+	switch t.Kind {
+	case InValues:
+		return nil // a chart of this repository: its render is checked by the preflight
+	case InHelmRelease, InApplication:
+		root := At(valuesRoot(t.Kind), "resources")
+		if cpu != "" {
+			out = append(out, Expect{Kind: kindOf(t.Kind), Name: t.Name, What: "the CPU request", Want: cpu,
+				Get: func(o map[string]any) string { return lookupString(o, At(root, "requests.cpu")) }})
+		}
+		if mem != "" {
+			out = append(out, Expect{Kind: kindOf(t.Kind), Name: t.Name, What: "the memory limit", Want: mem,
+				Get: func(o map[string]any) string { return lookupString(o, At(root, "limits.memory")) }})
+		}
+		return out
+	}
 	get := func(field string) func(o map[string]any) string {
 		return func(o map[string]any) string {
 			containers, _ := lookup(o, At("spec.template.spec.containers")).([]any)
@@ -452,7 +468,7 @@ func (w *Repo) resourcesPatch(ctx context.Context, base Target, overlay, app str
 	} else if p != "" {
 		t := Target{Kind: InDeployment, Name: app, Path: patch, Desc: "the overlay's patch " + md.Code(patch)}
 		c, err := w.change(ctx, t, "resources", app, env.Name, edits)
-		describeResources(&c, app, env, cpu, mem, t.Desc)
+		describeResources(&c, t, app, env, cpu, mem, t.Desc)
 		return c, err
 	}
 	resources := map[string]any{}
@@ -490,7 +506,7 @@ func (w *Repo) resourcesPatch(ctx context.Context, base Target, overlay, app str
 		Manifests: []providers.Manifest{{Path: kpath, Env: env.Name, Raw: kust}, {Path: patch, Env: env.Name, Raw: append([]byte(providers.Header), content...)}},
 		Overlays:  []string{overlay}, Patches: []string{patch, kpath},
 	}
-	describeResources(&c, app, env, cpu, mem, c.Target.Desc)
+	describeResources(&c, c.Target, app, env, cpu, mem, c.Target.Desc)
 	return c, nil
 }
 
