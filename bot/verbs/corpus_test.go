@@ -258,3 +258,13 @@ func TestFluxExampleResourcesPromoteRollback(t *testing.T) {
 		t.Errorf("rolled back:\n%s", got)
 	}
 }
+
+// app-template keeps a container's resources beside its image.
+func TestAppTemplateResources(t *testing.T) {
+	f := corpus(t, homeOps, homeOpsConfig)
+	release := "kubernetes/apps/default/atuin/app/helmrelease.yaml"
+	bottest.Handle(t, f, "/resources atuin --memory 512Mi --cpu 20m --env home")
+	bottest.OnlyLinesChanged(t, f.Files[release], bottest.LastChange(t, f, 0)[release],
+		"                cpu: 10m\n", "                cpu: 20m\n                memory: 512Mi\n",
+		"                memory: 256Mi\n", "                memory: 512Mi\n")
+}

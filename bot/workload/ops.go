@@ -378,6 +378,14 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 		return w.resourcesPatch(ctx, t, overlay, app, env, cpu, mem)
 	}
 	root := resourcesRoot(t, app)
+	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {
+		values, err := w.valuesNode(ctx, t)
+		if err != nil {
+			return Change{}, err
+		}
+		root = At(valuesRoot(t.Kind), chartResources(values))
+		t.field = root
+	}
 	var edits []edit
 	if cpu != "" {
 		edits = append(edits, edit{doc: t.Doc, field: At(root, "requests.cpu"), value: cpu})
@@ -415,7 +423,7 @@ func resourcesExpect(t Target, app, cpu, mem string) []Expect {
 	case InValues:
 		return nil // a chart of this repository: its render is checked by the preflight
 	case InHelmRelease, InApplication:
-		root := At(valuesRoot(t.Kind), "resources")
+		root := resourcesRoot(t, app)
 		if cpu != "" {
 			out = append(out, Expect{Kind: kindOf(t.Kind), Name: t.Name, What: "the CPU request", Want: cpu,
 				Get: func(o map[string]any) string { return lookupString(o, At(root, "requests.cpu")) }})
@@ -590,7 +598,20 @@ func resourcesRoot(t Target, app string) []yamledit.Step {
 	if t.Kind == InDeployment {
 		return At(container(app), "resources")
 	}
+	if t.field != nil {
+		return t.field
+	}
 	return At(valuesRoot(t.Kind), "resources")
+}
+
+// chartResources is where a chart's values set the container's resources:
+// beside its image when the image sits in a container mapping (app-template
+// controllers.<c>.containers.<c>), at the top level otherwise.
+func chartResources(values *yaml.Node) []yamledit.Step {
+	if slots := imageSlots(values); len(slots) == 1 && len(slots[0].path) > 1 {
+		return At(slots[0].path[:len(slots[0].path)-1], "resources")
+	}
+	return At("resources")
 }
 
 // Version is one versioned field of a target, e.g. an image tag.
