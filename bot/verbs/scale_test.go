@@ -53,3 +53,19 @@ func TestArgoKustomizeOverrides(t *testing.T) {
 	bottest.Handle(t, f, "/scale web 5 --env staging")
 	bottest.OnlyLinesChanged(t, f.Files[app], bottest.LastChange(t, f, n)[app], "count: 2", "count: 5")
 }
+
+// Argo CD's parameter override file in the app's directory (as
+// argocd-image-updater writes it) wins over the Application.
+func TestArgoSourceOverrideFile(t *testing.T) {
+	f := bottest.Fleet(t, "argocd", nil)
+	bottest.Merged(t, f, "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging")
+	override := "apps/overlays/staging/web/.argocd-source-web-staging.yaml"
+	f.Files[override] = "kustomize:\n  images:\n  - ghcr.io/acme/web:1.4.2\n"
+	n := len(f.Proposals())
+	bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.6.0 --env staging")
+	got := bottest.LastChange(t, f, n)
+	if len(got) != 1 {
+		t.Fatalf("files %v", keys(got))
+	}
+	bottest.OnlyLinesChanged(t, f.Files[override], got[override], "ghcr.io/acme/web:1.4.2", "ghcr.io/acme/web:1.6.0")
+}

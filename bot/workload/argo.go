@@ -39,6 +39,25 @@ func (w *Repo) argoOverride(ctx context.Context, env config.Environment, dir str
 				}
 				t := Target{Kind: InApplication, Name: o.Name, Path: f, Doc: o.Doc,
 					Desc: fmt.Sprintf("the kustomize override of the Application %s in %s", md.Code(o.Name), md.Code(f))}
+				// Argo CD's parameter override files in the app's directory
+				// win over the Application (argocd-image-updater writes them).
+				for _, name := range []string{".argocd-source-" + o.Name + ".yaml", ".argocd-source.yaml"} {
+					file := path.Join(dir, name)
+					if p, err := w.Files.Existing(ctx, file); err != nil {
+						return Target{}, false, err
+					} else if p == "" {
+						continue
+					}
+					ov := Target{Kind: InApplication, Name: o.Name, Path: file, override: true,
+						Desc: fmt.Sprintf("Argo CD's override file %s of the Application %s", md.Code(file), md.Code(o.Name))}
+					d, err := w.doc(ctx, ov)
+					if err != nil {
+						return Target{}, false, err
+					}
+					if yamledit.Find(d, At("kustomize", field)) != nil {
+						return ov, true, nil
+					}
+				}
 				d, err := w.doc(ctx, t)
 				if err != nil {
 					return Target{}, false, err
@@ -55,12 +74,15 @@ func (w *Repo) argoOverride(ctx context.Context, env config.Environment, dir str
 // argoImage sets an image override of an Application ("name:tag", or
 // "name=newName:tag" for an image from elsewhere).
 func (w *Repo) argoImage(ctx context.Context, t Target, base string, image providers.Image, app, env string) (Change, error) {
-	field := At("spec.source.kustomize.images", yamledit.Step{Image: base})
+	field := At(t.kustomizeRoot(), "images", yamledit.Step{Image: base})
 	value := base + ":" + image.Tag
 	if !sameImage(base, image.Name) {
 		value = base + "=" + image.Name + ":" + image.Tag
 	}
 	c, err := w.change(ctx, t, "set-image", app, env, []edit{{doc: t.Doc, field: field, value: value}})
+	if t.override {
+		return c, err // an override file is no object: the edit is checked where it is
+	}
 	c.Expect = []Expect{{Kind: "Application", Name: t.Name, What: "the image override", Want: value, Get: func(o map[string]any) string {
 		images, _ := lookup(o, At("spec.source.kustomize.images")).([]any)
 		for _, i := range images {
@@ -71,4 +93,12 @@ func (w *Repo) argoImage(ctx context.Context, t Target, base string, image provi
 		return ""
 	}}}
 	return c, err
+}
+
+// kustomizeRoot is where a target keeps Argo CD's kustomize overrides.
+func (t Target) kustomizeRoot() []yamledit.Step {
+	if t.override {
+		return At("kustomize")
+	}
+	return At("spec.source.kustomize")
 }

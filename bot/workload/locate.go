@@ -68,6 +68,8 @@ type Target struct {
 	// field, once an operation found it, is where the value it changes
 	// sits in the target (a chart's image tag, its replicas).
 	field []yamledit.Step
+	// override: an Argo CD parameter override file (.argocd-source-*.yaml).
+	override bool
 }
 
 // Elsewhere says the workload is applied from another repository.

@@ -325,10 +325,12 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 		if at, ok, err := w.argoOverride(ctx, env, path.Dir(t.Path), field); err != nil {
 			return Change{}, err
 		} else if ok {
-			count := At("spec.source.kustomize", field, "count")
+			count := At(at.kustomizeRoot(), field, "count")
 			c, err := w.change(ctx, at, "scale", app, env.Name, []edit{{doc: at.Doc, field: count, value: n}})
-			c.Expect = []Expect{{Kind: "Application", Name: at.Name, What: "the replicas override", Want: strconv.Itoa(n),
-				Get: func(o map[string]any) string { return lookupString(o, count) }}}
+			if !at.override {
+				c.Expect = []Expect{{Kind: "Application", Name: at.Name, What: "the replicas override", Want: strconv.Itoa(n),
+					Get: func(o map[string]any) string { return lookupString(o, count) }}}
+			}
 			c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
 			c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s (Argo CD applies it over the overlay).", md.Code(app), n, md.Code(env.Name), at.Desc)
 			return c, err
