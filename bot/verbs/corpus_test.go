@@ -268,3 +268,24 @@ func TestAppTemplateResources(t *testing.T) {
 		"                cpu: 10m\n", "                cpu: 20m\n                memory: 512Mi\n",
 		"                memory: 256Mi\n", "                memory: 512Mi\n")
 }
+
+// Argo CD's own ApplicationSet example generates an Application from every
+// directory under cluster-addons/: a new application deployed there gets
+// its overlay, and no second Application.
+func TestArgoApplicationSetGeneratesTheApplication(t *testing.T) {
+	config := "provider: argocd\nlayout:\n  base: applicationset/examples/bases/{app}\n  overlay: applicationset/examples/git-generator-directory/cluster-addons/{app}\nenvironments:\n- name: staging\n  dir: applicationset/examples/git-generator-directory\n  argocd: {namespace: argocd, project: my-project}\n"
+	f := corpus(t, "argoproj-argo-cd-applicationset", config)
+	ev := bottest.Comment(1, "alice", "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging")
+	ev.Repo.CloneURL = "https://github.com/argoproj/argo-cd.git"
+	reply := bottest.HandleEvent(t, nil, f, ev)
+	got := bottest.LastChange(t, f, 0)
+	if _, ok := got["applicationset/examples/git-generator-directory/cluster-addons/web/kustomization.yaml"]; !ok {
+		t.Fatalf("files %v; reply %s", keys(got), reply)
+	}
+	if _, ok := got["applicationset/examples/git-generator-directory/web.yaml"]; ok {
+		t.Error("an Application beside the ApplicationSet that generates one")
+	}
+	if !strings.Contains(f.Proposals()[0].Body, "The ApplicationSet `cluster-addons`") {
+		t.Errorf("body:\n%s", f.Proposals()[0].Body)
+	}
+}
