@@ -289,3 +289,13 @@ func TestArgoApplicationSetGeneratesTheApplication(t *testing.T) {
 		t.Errorf("body:\n%s", f.Proposals()[0].Body)
 	}
 }
+
+// Day-2 commands on a repository the defaults do not fit get the same
+// answer: what applies directories here, and the config to write.
+func TestDay2WithoutConfigOnAnotherLayout(t *testing.T) {
+	f := corpus(t, homeOps, "")
+	reply := bottest.Handle(t, f, "/set-image atuin ghcr.io/atuinsh/atuin:18.20.0 --env staging")
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, "this repository has no `clusters/staging`") || !strings.Contains(reply, "dir: kubernetes/apps/default/atuin/app") {
+		t.Errorf("reply:\n%s", reply)
+	}
+}

@@ -82,6 +82,9 @@ func (e *Elsewhere) Error() string {
 // Locate finds where app's settings live in env, from the repository,
 // narrowed by what the cluster says applies it.
 func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (Target, error) {
+	if err := w.CheckTarget(ctx, env); err != nil {
+		return Target{}, err // no environment directory, and no config to say where
+	}
 	l := w.Config.Layout
 	var found []Target
 	if dir, err := l.Path(l.Overlay, app, env.Name); err == nil {
