@@ -82,3 +82,22 @@ func TestSetImageOnArgoHelmParameters(t *testing.T) {
 	bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.7.1 --env staging")
 	bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, 0)[file], "          value: 6.7.0\n", "          value: 6.7.1\n")
 }
+
+// An Argo CD Application of a chart in the repository merges its
+// valueFiles in order: the change goes into the last one, which wins.
+func TestSetImageOnArgoValueFiles(t *testing.T) {
+	f := bottest.Fleet(t, "argocd", map[string]string{
+		"guestbook/Chart.yaml":             "apiVersion: v2\nname: guestbook\nversion: 0.1.0\n",
+		"guestbook/values.yaml":            "image:\n  repository: gcr.io/heptio-images/ks-guestbook-demo\n  tag: '0.1'\n",
+		"guestbook/values-production.yaml": "# production\nreplicaCount: 3\n",
+		"guestbook/templates/d.yaml":       "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: guestbook}\nspec:\n  replicas: {{ .Values.replicaCount | default 1 }}\n  selector: {matchLabels: {app: guestbook}}\n  template:\n    metadata: {labels: {app: guestbook}}\n    spec: {containers: [{name: guestbook, image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"}]}\n",
+		"clusters/staging/guestbook.yaml":  "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\nspec:\n  project: default\n  source:\n    repoURL: https://github.com/acme/fleet\n    path: guestbook\n    helm:\n      valueFiles:\n        - values.yaml\n        - values-production.yaml\n  destination: {server: https://kubernetes.default.svc, namespace: guestbook}\n",
+	})
+	reply := bottest.Handle(t, f, "/set-image guestbook gcr.io/heptio-images/ks-guestbook-demo:0.2 --env staging")
+	file := "guestbook/values-production.yaml"
+	got := bottest.LastChange(t, f, 0)
+	if len(got) != 1 {
+		t.Fatalf("files %v; reply %s", keys(got), reply)
+	}
+	bottest.OnlyLinesChanged(t, f.Files[file], got[file], "replicaCount: 3\n", "replicaCount: 3\nimage:\n  tag: \"0.2\"\n")
+}

@@ -107,7 +107,13 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 		if err != nil {
 			return Target{}, err
 		}
-		files = append(files, fs...)
+		for _, f := range fs {
+			if tmpl, err := w.inChartTemplates(ctx, f); err != nil {
+				return Target{}, err
+			} else if !tmpl {
+				files = append(files, f)
+			}
+		}
 	}
 	var flux, argo bool
 	for _, f := range files {
@@ -123,6 +129,15 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 			case o.Kind == "Application" && (o.Name == app || o.Name == app+"-"+env.Name) && o.Chart != "":
 				argo = true
 				found = append(found, Target{Kind: InApplication, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Application %s in %s", md.Code(o.Name), md.Code(f))})
+			case o.Kind == "Application" && (o.Name == app || o.Name == app+"-"+env.Name) && o.Chart == "" && o.Path != "":
+				t, ok, err := w.valueFilesTarget(ctx, f, o.Doc, o.Name, o.Path)
+				if err != nil {
+					return Target{}, err
+				}
+				if ok {
+					argo = true
+					found = append(found, t)
+				}
 			case o.Kind == "Deployment" && o.Name == app:
 				found = append(found, Target{Kind: InDeployment, Name: o.Name, Path: f, Doc: o.Doc, Desc: fmt.Sprintf("the Deployment %s in %s", md.Code(o.Name), md.Code(f))})
 			}
@@ -203,6 +218,55 @@ func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment
 		return p, nil
 	}
 	return "", nil
+}
+
+// inChartTemplates reports whether file is a template of a chart (its
+// directory is templates/ beside a Chart.yaml): a template, not a manifest.
+func (w *Repo) inChartTemplates(ctx context.Context, file string) (bool, error) {
+	dir := path.Dir(file)
+	for d := dir; d != "." && d != "/"; d = path.Dir(d) {
+		if path.Base(d) == "templates" {
+			p, err := w.Files.Existing(ctx, path.Join(path.Dir(d), "Chart.yaml"))
+			return p != "", err
+		}
+	}
+	return false, nil
+}
+
+// valueFilesTarget: an Argo CD Application of a chart in this repository
+// merges its helm.valueFiles in order, the last one winning, so the
+// environment's settings go into the last of them.
+func (w *Repo) valueFilesTarget(ctx context.Context, file string, doc int, name, chartPath string) (Target, bool, error) {
+	d, err := w.doc(ctx, Target{Path: file, Doc: doc})
+	if err != nil {
+		return Target{}, false, err
+	}
+	var app struct {
+		Spec struct {
+			Source struct {
+				Helm struct {
+					ValueFiles []string `yaml:"valueFiles"`
+				} `yaml:"helm"`
+			} `yaml:"source"`
+		} `yaml:"spec"`
+	}
+	if d.Decode(&app) != nil {
+		return Target{}, false, nil
+	}
+	files := app.Spec.Source.Helm.ValueFiles
+	for i := len(files) - 1; i >= 0; i-- {
+		p := path.Clean(path.Join(strings.TrimPrefix(chartPath, "./"), files[i]))
+		if strings.HasPrefix(p, "..") {
+			continue
+		}
+		if found, err := w.Files.Existing(ctx, p); err != nil {
+			return Target{}, false, err
+		} else if found != "" {
+			return Target{Kind: InValues, Name: name, Path: p,
+				Desc: fmt.Sprintf("the values file %s, the last of the Application %s's valueFiles", md.Code(p), md.Code(name))}, true, nil
+		}
+	}
+	return Target{}, false, nil
 }
 
 // preferOverlay: a Deployment in an overlay's directory is one of its
