@@ -299,3 +299,27 @@ func TestDay2WithoutConfigOnAnotherLayout(t *testing.T) {
 		t.Errorf("reply:\n%s", reply)
 	}
 }
+
+// An environment that builds the release from the shared base with inline
+// patches, or none, holds nothing of it in its own files: the change is a
+// new patch in the environment's directory, listed in its kustomization,
+// and judged by the environment's build.
+func TestFluxExampleWithTheValuesInline(t *testing.T) {
+	f := corpus(t, fluxExample, fluxExampleConfig)
+	k := "apps/staging/kustomization.yaml"
+	delete(f.Files, "apps/staging/podinfo-values.yaml")
+	f.Files[k] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base/podinfo\npatches:\n  - patch: |\n      - op: add\n        path: /spec/values/replicaCount\n        value: 2\n    target:\n      kind: HelmRelease\n      name: podinfo\n"
+	reply := bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.8.0 --env staging")
+	got := bottest.LastChange(t, f, 0)
+	patch := "apps/staging/podinfo-set-image.yaml"
+	if _, ok := got[patch]; !ok {
+		t.Fatalf("files %v; reply %s", keys(got), reply)
+	}
+	if !strings.HasSuffix(got[k], "      name: podinfo\n  - path: podinfo-set-image.yaml\n") || !strings.HasPrefix(got[k], f.Files[k]) {
+		t.Errorf("kustomization:\n%s", got[k])
+	}
+	img := values(t, object(built(t, f, "apps/staging"), "HelmRelease", "podinfo"))["image"].(map[string]any)
+	if img["tag"] != "6.8.0" {
+		t.Errorf("built image %v", img)
+	}
+}

@@ -89,9 +89,15 @@ func imageEdits(values *yaml.Node, root []yamledit.Step, doc int, image provider
 		tag := At(root, match[0].path, "tag")
 		return []edit{{doc: doc, field: tag, value: image.Tag}}, tag
 	}
-	if len(match) == 0 && len(slots) == 1 {
+	var images []imageSlot // slots that are a workload's image, not a sidecar's or a dependency's
+	for _, s := range slots {
+		if n := len(s.path); n > 0 && s.path[n-1].Key == "image" {
+			images = append(images, s)
+		}
+	}
+	if len(match) == 0 && len(images) == 1 {
 		// One image in the values, under another name: the asked one replaces it.
-		s := slots[0]
+		s := images[0]
 		tag := At(root, s.path, "tag")
 		edits := []edit{{doc: doc, field: tag, value: image.Tag}}
 		if s.registry != "" {

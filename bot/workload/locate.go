@@ -56,6 +56,9 @@ const (
 	InHelmRelease Kind = "helmrelease" // a Flux HelmRelease: spec.values, spec.chart.spec.version
 	InApplication Kind = "application" // an Argo CD Application with a Helm source
 	InDeployment  Kind = "deployment"  // the Deployment itself
+	// InBuild: the object comes from a base the environment's kustomization
+	// builds from; the environment's change is a patch in its directory.
+	InBuild Kind = "build"
 )
 
 // Target is the place an application's settings live in one environment.
@@ -70,6 +73,8 @@ type Target struct {
 	field []yamledit.Step
 	// override: an Argo CD parameter override file (.argocd-source-*.yaml).
 	override bool
+	// built is, for InBuild, the object as the environment builds it.
+	built map[string]any
 }
 
 // Elsewhere says the workload is applied from another repository.
@@ -168,6 +173,9 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 	case len(found) > 1:
 		return Target{}, errs.Invalid("%s is defined in several places in %s: %s; say which by editing it by hand", md.Code(app), md.Code(env.Name), descs(found))
 	case len(found) == 0:
+		if t, ok, err := w.fromBuild(ctx, app, roots); err != nil || ok {
+			return t, err
+		}
 		return Target{}, errs.Invalid("no workload %s in environment %s: I looked for its overlay, its chart values and a HelmRelease, Application or Deployment in %s", md.Code(app), md.Code(env.Name), md.Code(env.Dir))
 	}
 	return found[0], nil

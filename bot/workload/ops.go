@@ -294,6 +294,23 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 		c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
 		c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), t.Desc)
 		return c, err
+	case InBuild:
+		es, field := imageEdits(t.builtValues(), At("spec.values"), 0, image)
+		sets := map[string]any{}
+		for _, e := range es {
+			k, err := dottedPath(e.field)
+			if err != nil {
+				return Change{}, err
+			}
+			sets[k] = e.value
+		}
+		c, err := w.envPatch(ctx, t, "set-image", app, env.Name, sets)
+		t.Kind, t.field = InHelmRelease, field
+		c.Expect, c.Rendered = imageExpect(t, app, image), rendersImage(image)
+		c.Target.Kind = InHelmRelease
+		c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
+		c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), c.Target.Desc)
+		return c, err
 	case InValues, InHelmRelease, InApplication:
 		values, err := w.valuesNode(ctx, t)
 		if err != nil {
@@ -335,6 +352,20 @@ func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n 
 			c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s (Argo CD applies it over the overlay).", md.Code(app), n, md.Code(env.Name), at.Desc)
 			return c, err
 		}
+	}
+	if t.Kind == InBuild {
+		field := At("spec.values", replicasPath(t.builtValues()))
+		k, err := dottedPath(field)
+		if err != nil {
+			return Change{}, err
+		}
+		c, err := w.envPatch(ctx, t, "scale", app, env.Name, map[string]any{k: n})
+		t.Kind, t.field = InHelmRelease, field
+		c.Expect, c.Rendered = replicasExpect(t, app, n), rendersReplicas(n)
+		c.Target.Kind = InHelmRelease
+		c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
+		c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), c.Target.Desc)
+		return c, err
 	}
 	edits := []edit{{doc: t.Doc, field: replicasField(t, app), value: n}}
 	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {
@@ -378,6 +409,25 @@ func (w *Repo) SetResources(ctx context.Context, app string, env config.Environm
 		// The Deployment is the base every environment builds from: the
 		// change goes into this environment's overlay, as a patch.
 		return w.resourcesPatch(ctx, t, overlay, app, env, cpu, mem)
+	}
+	if t.Kind == InBuild {
+		root := At("spec.values", chartResources(t.builtValues()))
+		base, err := dottedPath(root)
+		if err != nil {
+			return Change{}, err
+		}
+		sets := map[string]any{}
+		if cpu != "" {
+			sets[base+".requests.cpu"] = cpu
+		}
+		if mem != "" {
+			sets[base+".requests.memory"], sets[base+".limits.memory"] = mem, mem
+		}
+		c, err := w.envPatch(ctx, t, "resources", app, env.Name, sets)
+		t.Kind, t.field = InHelmRelease, root
+		c.Target.Kind, c.Target.field = InHelmRelease, root
+		describeResources(&c, t, app, env, cpu, mem, c.Target.Desc)
+		return c, err
 	}
 	root := resourcesRoot(t, app)
 	if t.Kind == InValues || t.Kind == InHelmRelease || t.Kind == InApplication {
@@ -561,6 +611,9 @@ func (w *Repo) MemoryLimit(ctx context.Context, app string, env config.Environme
 				return v, nil
 			}
 		}
+	}
+	if t.Kind == InBuild {
+		return lookupString(t.built, At("spec.values", chartResources(t.builtValues()), "limits.memory")), nil
 	}
 	return w.current(ctx, t, At(resourcesRoot(t, app), "limits.memory")), nil
 }
