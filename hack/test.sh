@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The project's test command. It prepares what the tests need (a real
-# kube-apiserver and etcd, see hack/setup-envtest.sh, cached after the first
-# run), then runs go vet and go test over the whole module.
+# The project's test command. It prepares what the tests need (git for the
+# fake hosts' git endpoints; a real kube-apiserver and etcd, see
+# hack/setup-envtest.sh, cached after the first run), then runs go vet and
+# go test -race over the whole module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The fake hosts serve git with git's own http-backend (Debian's git).
+if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path 2>/dev/null)/git-http-backend" ]; then
+  echo "test: installing git" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq git >&2
+fi
 KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)
 export KUBEBUILDER_ASSETS
 # Cluster tests fail rather than skip when the control plane is missing.
