@@ -47,6 +47,12 @@ func expand(s *spec.Schema, defs spec.Definitions, visiting map[string]bool) *sp
 		return nil
 	}
 	out := *s
+	if s.Format == "int-or-string" {
+		// The API server takes a number or a string here (a port by number
+		// or by name); the OpenAPI document says "string" with this format.
+		out.Type, out.Format = spec.StringOrArray{"integer", "string"}, ""
+		return &out
+	}
 	if ref := s.Ref.String(); ref != "" {
 		name := strings.TrimPrefix(ref, "#/definitions/")
 		def, ok := defs[name]

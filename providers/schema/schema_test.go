@@ -123,3 +123,19 @@ func TestValidateBuiltins(t *testing.T) {
 		t.Error("a kind without a schema was reported as known")
 	}
 }
+
+// Int-or-string fields take a number or a name, as the API server does.
+func TestIntOrString(t *testing.T) {
+	svc := func(targetPort any) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "web"},
+			"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80), "targetPort": targetPort}}}}
+	}
+	for _, tp := range []any{int64(8080), float64(8080), "http"} {
+		if known, err := ValidateAny(context.Background(), svc(tp)); !known || err != nil {
+			t.Errorf("targetPort %v: known %v, %v", tp, known, err)
+		}
+	}
+	if _, err := ValidateAny(context.Background(), svc(true)); err == nil {
+		t.Error("a boolean targetPort was accepted")
+	}
+}
