@@ -66,7 +66,12 @@ func RevisionSHA(rev string) string {
 }
 
 // Condition is a status condition, read nil-safely.
-type Condition struct{ Type, Status, Reason, Message string }
+type Condition struct {
+	Type, Status, Reason, Message string
+	// ObservedGeneration is the generation the condition speaks of (0 when
+	// the condition does not say).
+	ObservedGeneration int64
+}
 
 // Conditions reads status.conditions.
 func Conditions(obj *unstructured.Unstructured) []Condition {
@@ -75,7 +80,11 @@ func Conditions(obj *unstructured.Unstructured) []Condition {
 	for _, r := range raw {
 		m, _ := r.(map[string]any)
 		s := func(k string) string { v, _ := m[k].(string); return v }
-		out = append(out, Condition{Type: s("type"), Status: s("status"), Reason: s("reason"), Message: s("message")})
+		gen, _, _ := unstructured.NestedInt64(m, "observedGeneration")
+		if f, ok := m["observedGeneration"].(float64); ok {
+			gen = int64(f)
+		}
+		out = append(out, Condition{Type: s("type"), Status: s("status"), Reason: s("reason"), Message: s("message"), ObservedGeneration: gen})
 	}
 	return out
 }

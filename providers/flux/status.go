@@ -26,7 +26,17 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 	ready, hasReady := providers.FindCondition(conds, "Ready")
 	stalled, _ := providers.FindCondition(conds, "Stalled")
 
-	o.Current = observed != 0 && observed == gen
+	reconciling, _ := providers.FindCondition(conds, "Reconciling")
+	// The Ready condition says which generation it speaks of: a controller
+	// that failed its first reconcile leaves status.observedGeneration at -1
+	// while Ready speaks of generation 1; a Ready of an older generation is
+	// not current even when the status says otherwise.
+	switch {
+	case hasReady && ready.ObservedGeneration != 0:
+		o.Current = ready.ObservedGeneration == gen
+	default:
+		o.Current = observed != 0 && observed == gen
+	}
 	o.Sync, o.Health, o.Message = "Unknown", "Unknown", ready.Message
 	// The CRDs default status to {observedGeneration: -1}: no controller yet.
 	if _, ok, _ := unstructured.NestedMap(obj.Object, "status"); !ok || observed <= 0 && len(conds) == 0 {
@@ -35,7 +45,7 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 	}
 	switch {
 	case !o.Current:
-		o.Message = fmt.Sprintf("the controller has not reconciled generation %d yet (observed %d)", gen, observed)
+		o.Message = fmt.Sprintf("the controller has not reconciled generation %d yet (observed %d)", gen, max(observed, ready.ObservedGeneration))
 	case hasReady:
 		o.Sync = ready.Reason
 		o.Health = map[string]string{"True": "Ready", "False": "Not ready"}[ready.Status]
@@ -53,6 +63,13 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 		o.Ready = o.Current && ready.Status == "True" && len(o.Revisions) == 1
 	} else {
 		o.Ready = o.Current && ready.Status == "True"
+	}
+	// Reconciling=True beside Ready=True: the controller is still at work.
+	if reconciling.Status == "True" {
+		o.Ready = false
+		if ready.Status != "False" && reconciling.Message != "" {
+			o.Message = reconciling.Message // a failure's message says more
+		}
 	}
 	o.Failed = o.Current && (stalled.Status == "True" || ready.Status == "False" && terminal[ready.Reason])
 	if stalled.Status == "True" && stalled.Message != "" {

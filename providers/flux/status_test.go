@@ -68,3 +68,41 @@ func TestObserveHelmRelease(t *testing.T) {
 		t.Errorf("stalled: %+v", o)
 	}
 }
+
+// What the real controllers write that hand-written statuses never showed:
+// a failed first reconcile leaves status.observedGeneration at -1 while
+// Ready speaks of generation 1; Reconciling=True beside Ready=True is work
+// still under way; a Ready of an older generation is not current.
+func TestObserveAsTheControllersWriteIt(t *testing.T) {
+	k := providertest.Load(t, variants, "Kustomization", "apps-build-failed")
+	gen := k.GetGeneration()
+	unstructured.SetNestedField(k.Object, int64(-1), "status", "observedGeneration")
+	setReadyGeneration(k, gen)
+	if o := Observe(k); !o.Current || !o.Failed {
+		t.Errorf("failed first reconcile: %+v", o)
+	}
+
+	ok := providertest.Load(t, variants, "Kustomization", "apps")
+	conds, _, _ := unstructured.NestedSlice(ok.Object, "status", "conditions")
+	conds = append(conds, map[string]any{"type": "Reconciling", "status": "True", "reason": "Progressing", "message": "Reconciliation in progress"})
+	unstructured.SetNestedSlice(ok.Object, conds, "status", "conditions")
+	if o := Observe(ok); o.Ready || o.Message != "Reconciliation in progress" {
+		t.Errorf("reconciling beside ready: %+v", o)
+	}
+
+	behind := providertest.Load(t, variants, "Kustomization", "apps")
+	setReadyGeneration(behind, behind.GetGeneration()-1)
+	if o := Observe(behind); o.Current || o.Ready {
+		t.Errorf("ready of an older generation: %+v", o)
+	}
+}
+
+func setReadyGeneration(k *unstructured.Unstructured, gen int64) {
+	conds, _, _ := unstructured.NestedSlice(k.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
+			m["observedGeneration"] = gen
+		}
+	}
+	unstructured.SetNestedSlice(k.Object, conds, "status", "conditions")
+}
