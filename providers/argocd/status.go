@@ -76,10 +76,29 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	if phase == "Running" && o.Message == "" {
 		o.Message = "sync running: " + opMessage
 	}
-	o.Ready = o.Current && o.Sync == "Synced" && o.Health == "Healthy" &&
-		(phase == "" || phase == "Succeeded") &&
+	// The last operation counts when it was for the revision now reported:
+	// a sync that failed at an older revision says nothing of a later one
+	// Argo CD compared as Synced and Healthy without a new operation.
+	opRev := operationRevision(obj)
+	staleOp := opRev != "" && len(o.Revisions) > 0 && !containsRev(o.Revisions, opRev)
+	_, requested := obj.Object["operation"] // a sync asked for and not started
+	pending := requested || phase != "" && phase != "Failed" && phase != "Error" && finished.IsZero()
+	o.Ready = o.Current && o.Sync == "Synced" && o.Health == "Healthy" && !pending &&
+		(phase == "" || phase == "Succeeded" || staleOp) &&
 		(finished.IsZero() || !reconciled.Before(finished))
+	if requested && o.Message == "" {
+		o.Message = "a sync was requested and has not started"
+	}
 	return o
+}
+
+func containsRev(revs []string, rev string) bool {
+	for _, r := range revs {
+		if r == rev {
+			return true
+		}
+	}
+	return false
 }
 
 // sameSources compares spec.source(s) with status.sync.comparedTo.

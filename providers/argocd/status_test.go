@@ -74,3 +74,31 @@ func TestObserveConditionsAndDegraded(t *testing.T) {
 		t.Errorf("degraded: %+v", o)
 	}
 }
+
+// A sync that failed at an older revision says nothing of the revision Argo
+// CD now reports Synced and Healthy with no new operation (the merge needed
+// no sync): ready. A requested sync not yet started, and an operation with
+// no finishedAt, are work still pending.
+func TestObserveOperationsAsArgoCDLeavesThem(t *testing.T) {
+	app := load(t, "application-synced-healthy-succeeded.yaml")
+	unstructured.SetNestedField(app.Object, "Failed", "status", "operationState", "phase")
+	unstructured.SetNestedField(app.Object, "old-revision", "status", "operationState", "syncResult", "revision")
+	if o := Observe(app, "https://github.com/foo/manifests-velero"); !o.Ready || o.Revisions[0] != "rev1" {
+		t.Errorf("failed at an older revision, synced now: %+v", o)
+	}
+	if o := Observe(app, "https://github.com/foo/manifests-velero"); !o.Failed || o.Attempted != "old-revision" {
+		t.Errorf("the old failure is still reported, for the verifier to place: %+v", o)
+	}
+
+	requested := load(t, "application-synced-healthy-succeeded.yaml")
+	requested.Object["operation"] = map[string]any{"sync": map[string]any{"revision": "rev2"}}
+	if o := Observe(requested, "https://github.com/foo/manifests-velero"); o.Ready || !strings.Contains(o.Message, "requested") && o.Message == "" {
+		t.Errorf("requested sync: %+v", o)
+	}
+
+	unfinished := load(t, "application-synced-healthy-succeeded.yaml")
+	unstructured.RemoveNestedField(unfinished.Object, "status", "operationState", "finishedAt")
+	if o := Observe(unfinished, "https://github.com/foo/manifests-velero"); o.Ready {
+		t.Errorf("operation without finishedAt: %+v", o)
+	}
+}
