@@ -88,3 +88,18 @@ func TestArgoWaits(t *testing.T) {
 		})
 	}
 }
+
+// The "chart + values" pattern: a chart from a Helm repository takes its
+// values file from this repository through a ref source with no path. A
+// change of that file is verified on the Application.
+func TestArgoChartWithValuesFromThisRepository(t *testing.T) {
+	h := newHarness(t)
+	h.argoRoot(
+		`  - {repoURL: "https://stefanprodan.github.io/podinfo", chart: podinfo, targetRevision: 6.7.0, helm: {valueFiles: ["$values/clusters/staging/podinfo.yaml"]}}`,
+		fmt.Sprintf(`  - {repoURL: %q, targetRevision: main, ref: values}`, h.repo.CloneURL),
+	)
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", time.Minute))
+	h.appStatus("root", "Synced", "Healthy", []string{"6.7.0", shaM}, operation("Succeeded", shaM, "successfully synced"), nil)
+	expect(t, h.done("staging"), "success", "Application/"+h.ns+"/root", shaM[:7])
+}

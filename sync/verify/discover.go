@@ -3,7 +3,9 @@ package verify
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -96,12 +98,35 @@ func tracks(app *unstructured.Unstructured, req Request) bool {
 	}
 	ss, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
 	sources = append(sources, ss...)
+	refs := map[string]bool{} // sources of this repository named by ref (the "chart + values" pattern)
 	for _, s := range sources {
 		m, _ := s.(map[string]any)
 		url, _ := m["repoURL"].(string)
 		path, _ := m["path"].(string)
-		if providers.SameRepo(url, req.Repo.CloneURL) && path != "" && holdsAny(path, req.Files) {
+		if !providers.SameRepo(url, req.Repo.CloneURL) {
+			continue
+		}
+		if path != "" && holdsAny(path, req.Files) {
 			return true
+		}
+		if ref, _ := m["ref"].(string); ref != "" {
+			refs[ref] = true
+		}
+	}
+	// A chart source takes values files from a ref source: $ref/path/to/values.yaml.
+	for _, s := range sources {
+		m, _ := s.(map[string]any)
+		files, _, _ := unstructured.NestedStringSlice(m, "helm", "valueFiles")
+		for _, f := range files {
+			ref, p, ok := strings.Cut(strings.TrimPrefix(f, "$"), "/")
+			if !ok || !strings.HasPrefix(f, "$") || !refs[ref] {
+				continue
+			}
+			for _, changed := range req.Files {
+				if changed == path.Clean(p) {
+					return true
+				}
+			}
 		}
 	}
 	return false
