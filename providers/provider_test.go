@@ -67,4 +67,9 @@ func TestPathContainsAndRevisionSHA(t *testing.T) {
 	if RevisionSHA("6.7.0") != "" {
 		t.Error("a chart version read as a commit")
 	}
+	for _, digest := range []string{"latest@sha256:3f2c9a7d1e4b5c6a7b8c9d0e1f2a3b4c5d6e7f803f2c9a7d1e4b5c6a7b8c9d0e", "sha256:" + sha + "abcdef0123456789abcdef01"} {
+		if got := RevisionSHA(digest); got != "" {
+			t.Errorf("an OCI digest read as a commit: %q from %q", got, digest)
+		}
+	}
 }

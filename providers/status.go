@@ -53,16 +53,22 @@ func GVRForKind(kind string) (schema.GroupVersionResource, bool) {
 	return schema.GroupVersionResource{}, false
 }
 
-var shaRE = regexp.MustCompile(`[0-9a-f]{40}`)
+var (
+	shaRE    = regexp.MustCompile(`(?:^|[^0-9a-f])([0-9a-f]{40})(?:$|[^0-9a-f])`)
+	digestRE = regexp.MustCompile(`sha256:[0-9a-f]+`)
+)
 
 // RevisionSHA extracts the commit from the revision strings controllers
 // write: "main@sha1:<sha>", "sha1:<sha>", "main/<sha>" or a bare SHA.
 func RevisionSHA(rev string) string {
-	m := shaRE.FindAllString(rev, -1)
+	// An OCI artifact's digest ("latest@sha256:...") is no commit, whatever
+	// its first 40 digits look like.
+	rev = digestRE.ReplaceAllString(rev, "")
+	m := shaRE.FindAllStringSubmatch(rev, -1)
 	if len(m) == 0 {
 		return ""
 	}
-	return m[len(m)-1]
+	return m[len(m)-1][1]
 }
 
 // Condition is a status condition, read nil-safely.

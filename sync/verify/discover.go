@@ -58,7 +58,8 @@ func (v *Verifier) discover(ctx context.Context, c *cluster.Cluster, req Request
 }
 
 // fluxAppliers: Kustomizations whose GitRepository points at this
-// repository and whose path holds a changed file.
+// repository (or whose OCIRepository's artifact was pushed from it) and
+// whose path holds a changed file.
 func (v *Verifier) fluxAppliers(ctx context.Context, c *cluster.Cluster, req Request) ([]providers.Ref, error) {
 	ks, err := c.Watch(ctx, providers.KustomizationGVR, v.syncWait)
 	if err != nil {
@@ -71,15 +72,29 @@ func (v *Verifier) fluxAppliers(ctx context.Context, c *cluster.Cluster, req Req
 	var out []providers.Ref
 	for _, o := range ks.GetStore().List() {
 		k := o.(*unstructured.Unstructured)
-		if providers.Str(k, "spec", "sourceRef", "kind") != "GitRepository" {
-			continue
-		}
 		ns := providers.Str(k, "spec", "sourceRef", "namespace")
 		if ns == "" {
 			ns = k.GetNamespace()
 		}
-		src, ok := c.Get(repos, ns, providers.Str(k, "spec", "sourceRef", "name"))
-		if !ok || !providers.SameRepo(providers.Str(src, "spec", "url"), req.Repo.CloneURL) {
+		name := providers.Str(k, "spec", "sourceRef", "name")
+		switch providers.Str(k, "spec", "sourceRef", "kind") {
+		case "GitRepository":
+			src, ok := c.Get(repos, ns, name)
+			if !ok || !providers.SameRepo(providers.Str(src, "spec", "url"), req.Repo.CloneURL) {
+				continue
+			}
+		case "OCIRepository":
+			// Manifests pushed from this repository as an OCI artifact: the
+			// artifact's metadata names the repository it came from.
+			ocis, err := c.Watch(ctx, providers.OCIRepositoryGVR, v.syncWait)
+			if err != nil {
+				continue
+			}
+			src, ok := c.Get(ocis, ns, name)
+			if !ok || !providers.SameRepo(providers.Str(src, "status", "artifact", "metadata", "org.opencontainers.image.source"), req.Repo.CloneURL) {
+				continue
+			}
+		default:
 			continue
 		}
 		if holdsAny(providers.Str(k, "spec", "path"), req.Files) {

@@ -98,6 +98,9 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 		return r, nil
 	}
 	o := observe(obj, req.Repo.CloneURL)
+	if obj.GetKind() == "Kustomization" && providers.Str(obj, "spec", "sourceRef", "kind") == "OCIRepository" {
+		v.ociRevisions(ctx, c, obj, &o)
+	}
 	r.Sync, r.Health, r.Message = o.Sync, o.Health, o.Message
 	if len(o.Revisions) > 0 {
 		r.Revision = o.Revisions[0]
@@ -138,6 +141,37 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
 	}
 	return r, nil
+}
+
+// ociRevisions: a Kustomization of an OCIRepository applied an artifact
+// (its revision is a digest); the artifact's metadata names the Git commit
+// it was pushed from (flux push artifact --revision), which is what is
+// compared with the merge.
+func (v *Verifier) ociRevisions(ctx context.Context, c *cluster.Cluster, k *unstructured.Unstructured, o *providers.Observation) {
+	inf, err := c.Watch(ctx, providers.OCIRepositoryGVR, v.syncWait)
+	if err != nil {
+		return
+	}
+	ns := providers.Str(k, "spec", "sourceRef", "namespace")
+	if ns == "" {
+		ns = k.GetNamespace()
+	}
+	src, ok := c.Get(inf, ns, providers.Str(k, "spec", "sourceRef", "name"))
+	if !ok {
+		return
+	}
+	digest := providers.Str(src, "status", "artifact", "revision")
+	commit := providers.RevisionSHA(providers.Str(src, "status", "artifact", "metadata", "org.opencontainers.image.revision"))
+	if digest == "" || commit == "" {
+		return
+	}
+	if providers.Str(k, "status", "lastAppliedRevision") == digest {
+		o.Revisions = []string{commit}
+		o.Ready = o.Current && o.Health == "Ready"
+	}
+	if providers.Str(k, "status", "lastAttemptedRevision") == digest {
+		o.Attempted = commit
+	}
 }
 
 func observe(obj *unstructured.Unstructured, repoURL string) providers.Observation {

@@ -126,3 +126,32 @@ func TestNothingToVerify(t *testing.T) {
 	v.Start(context.Background(), req)
 	expect(t, h.done("production"), "neutral", "No cluster named `prod-eu`")
 }
+
+// Manifests pushed from this repository as an OCI artifact: the
+// Kustomization applies a digest, and the OCIRepository's artifact metadata
+// names the commit it was pushed from. The digest is never read as a commit.
+func TestFluxFromAnOCIArtifact(t *testing.T) {
+	h := newHarness(t)
+	digest := "latest@sha256:" + strings.Repeat(shaOld[:32], 2)
+	h.objs.Create(providers.OCIRepositoryGVR, `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: manifests, namespace: `+h.ns+`}
+spec: {interval: 1m, url: oci://ghcr.io/acme/manifests, ref: {tag: latest}}`)
+	h.objs.Create(providers.KustomizationGVR, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: `+h.ns+`}
+spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: OCIRepository, name: manifests}}`)
+	h.objs.SetStatus(providers.OCIRepositoryGVR, h.ns, "manifests", map[string]any{"observedGeneration": "$generation",
+		"artifact": map[string]any{"revision": digest, "digest": "sha256:abc", "path": "x", "url": "http://x", "lastUpdateTime": time.Now().UTC().Format(time.RFC3339),
+			"metadata": map[string]any{"org.opencontainers.image.source": strings.TrimSuffix(h.repo.CloneURL, ".git"), "org.opencontainers.image.revision": "main@sha1:" + shaM}},
+		"conditions": []any{condition("Ready", "True", "Succeeded", "stored artifact")}})
+	v, _ := h.run()
+	if err := v.Start(context.Background(), h.request("flux", time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	h.kustomization(map[string]any{"observedGeneration": "$generation", "lastAppliedRevision": digest, "lastAttemptedRevision": digest,
+		"conditions": []any{condition("Ready", "True", "ReconciliationSucceeded", "Applied revision: "+digest)}})
+	expect(t, h.done("staging"), "success", "Kustomization/"+h.ns+"/apps", shaM[:7])
+}
