@@ -23,6 +23,9 @@ type Observation struct {
 	Ready bool
 	// Failed: the last attempt failed for good (not a retryable wait).
 	Failed bool
+	// Suspended says why the object will not move by itself (Flux
+	// spec.suspend, an Argo CD health of Suspended): no verdict will come.
+	Suspended string
 	// For the check run's table.
 	Sync, Health, Message string
 }

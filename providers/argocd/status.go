@@ -86,6 +86,9 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	o.Ready = o.Current && o.Sync == "Synced" && o.Health == "Healthy" && !pending &&
 		(phase == "" || phase == "Succeeded" || staleOp) &&
 		(finished.IsZero() || !reconciled.Before(finished))
+	if o.Health == "Suspended" {
+		o.Suspended = "Argo CD reports the application Suspended (a paused rollout or a suspended resource): it will not become Healthy until it is resumed"
+	}
 	if requested && o.Message == "" {
 		o.Message = "a sync was requested and has not started"
 	}

@@ -38,6 +38,9 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 		o.Current = observed != 0 && observed == gen
 	}
 	o.Sync, o.Health, o.Message = "Unknown", "Unknown", ready.Message
+	if suspend, _, _ := unstructured.NestedBool(obj.Object, "spec", "suspend"); suspend {
+		o.Suspended = fmt.Sprintf("the %s is suspended (spec.suspend: true): Flux will not apply anything to it until it is resumed", obj.GetKind())
+	}
 	// The CRDs default status to {observedGeneration: -1}: no controller yet.
 	if _, ok, _ := unstructured.NestedMap(obj.Object, "status"); !ok || observed <= 0 && len(conds) == 0 {
 		o.Message = "no status yet"

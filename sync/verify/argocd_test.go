@@ -103,3 +103,14 @@ func TestArgoChartWithValuesFromThisRepository(t *testing.T) {
 	h.appStatus("root", "Synced", "Healthy", []string{"6.7.0", shaM}, operation("Succeeded", shaM, "successfully synced"), nil)
 	expect(t, h.done("staging"), "success", "Application/"+h.ns+"/root", shaM[:7])
 }
+
+// A Suspended application (a paused rollout) will not become Healthy by
+// itself: neutral, naming the suspension.
+func TestArgoSuspended(t *testing.T) {
+	h := newHarness(t)
+	h.argoRoot()
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", time.Minute))
+	h.appStatus("root", "Synced", "Suspended", []string{shaM}, operation("Succeeded", shaM, "successfully synced"), nil)
+	expect(t, h.done("staging"), "neutral", "Suspended", "paused rollout")
+}

@@ -60,17 +60,21 @@ func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, 
 }
 
 func rollup(results []Result) Verdict {
-	all, any := true, false
+	all, any, held := true, false, false
 	for _, r := range results {
 		switch r.Verdict {
 		case Failed:
 			return Failed
+		case Neutral:
+			held = true
 		case Succeeded, PickedUp:
 			any = true
 		}
 		all = all && r.Verdict == Succeeded
 	}
 	switch {
+	case held:
+		return Neutral // a suspended target will give no verdict: say so now
 	case all && len(results) > 0:
 		return Succeeded
 	case any:
@@ -126,6 +130,8 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 
 	tracksRepo := t.Role == Applier || len(o.Revisions) > 0
 	switch {
+	case o.Suspended != "":
+		r.Verdict, r.Message = Neutral, o.Suspended
 	case o.Failed && (o.Attempted == "" || attemptedAtM || !tracksRepo):
 		r.Verdict = Failed
 		if o.Attempted != "" {

@@ -155,3 +155,23 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: O
 		"conditions": []any{condition("Ready", "True", "ReconciliationSucceeded", "Applied revision: "+digest)}})
 	expect(t, h.done("staging"), "success", "Kustomization/"+h.ns+"/apps", shaM[:7])
 }
+
+// A suspended Kustomization will apply nothing: the check says so at once,
+// neutral, instead of timing out in silence.
+func TestFluxSuspended(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	h.objs.Update(providers.KustomizationGVR, h.ns, "apps", func(u *unstructured.Unstructured) {
+		unstructured.SetNestedField(u.Object, true, "spec", "suspend")
+	})
+	h.kustomization(ready(shaOld))
+	v, _ := h.run()
+	if err := v.Start(context.Background(), h.request("flux", time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r := h.done("staging")
+	expect(t, r, "neutral", "spec.suspend: true")
+	if !strings.Contains(r.Title, "Suspended in default") {
+		t.Errorf("title %q", r.Title)
+	}
+}

@@ -29,6 +29,11 @@ func check(st *State, verdict Verdict, results []Result, clusterName string, not
 		c.Status, c.Title = "completed", fmt.Sprintf("No verdict within %s", req.Timeout)
 	case Neutral:
 		c.Status, c.Title = "completed", "Nothing to verify"
+		for _, r := range results {
+			if r.Verdict == Neutral {
+				c.Title = fmt.Sprintf("Suspended in %s: %s is not applied until it is resumed", clusterName, sha)
+			}
+		}
 	}
 	if c.Status == "completed" {
 		c.Conclusion = string(verdict)

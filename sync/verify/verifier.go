@@ -297,6 +297,8 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 	switch {
 	case verdict == Succeeded || verdict == Failed:
 		return v.complete(ctx, s, verdict, results, "")
+	case verdict == Neutral:
+		return v.complete(ctx, s, verdict, results, "A target is suspended, so the cluster will not apply this merge until it is resumed; see the table.")
 	case !v.now().Before(st().deadline()):
 		return v.complete(ctx, s, TimedOut, results, "")
 	case verdict != st().Reported:
