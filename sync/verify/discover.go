@@ -72,6 +72,9 @@ func (v *Verifier) fluxAppliers(ctx context.Context, c *cluster.Cluster, req Req
 	var out []providers.Ref
 	for _, o := range ks.GetStore().List() {
 		k := o.(*unstructured.Unstructured)
+		if !holdsAny(providers.Str(k, "spec", "path"), req.Files) {
+			continue // before its source is looked up: no informer for what does not matter
+		}
 		ns := providers.Str(k, "spec", "sourceRef", "namespace")
 		if ns == "" {
 			ns = k.GetNamespace()
@@ -97,9 +100,7 @@ func (v *Verifier) fluxAppliers(ctx context.Context, c *cluster.Cluster, req Req
 		default:
 			continue
 		}
-		if holdsAny(providers.Str(k, "spec", "path"), req.Files) {
-			out = append(out, providers.RefOf(k))
-		}
+		out = append(out, providers.RefOf(k))
 	}
 	return out, nil
 }

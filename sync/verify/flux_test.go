@@ -142,13 +142,15 @@ spec: {interval: 1m, url: oci://ghcr.io/acme/manifests, ref: {tag: latest}}`)
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: apps, namespace: `+h.ns+`}
-spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: OCIRepository, name: manifests}}`)
+spec: {interval: 10m, path: ./oci/staging, prune: true, sourceRef: {kind: OCIRepository, name: manifests}}`)
 	h.objs.SetStatus(providers.OCIRepositoryGVR, h.ns, "manifests", map[string]any{"observedGeneration": "$generation",
 		"artifact": map[string]any{"revision": digest, "digest": "sha256:abc", "path": "x", "url": "http://x", "lastUpdateTime": time.Now().UTC().Format(time.RFC3339),
 			"metadata": map[string]any{"org.opencontainers.image.source": strings.TrimSuffix(h.repo.CloneURL, ".git"), "org.opencontainers.image.revision": "main@sha1:" + shaM}},
 		"conditions": []any{condition("Ready", "True", "Succeeded", "stored artifact")}})
 	v, _ := h.run()
-	if err := v.Start(context.Background(), h.request("flux", time.Minute)); err != nil {
+	req := h.request("flux", time.Minute)
+	req.Files = []string{"oci/staging/podinfo.yaml"} // a path no other test's Kustomization applies
+	if err := v.Start(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	h.kustomization(map[string]any{"observedGeneration": "$generation", "lastAppliedRevision": digest, "lastAttemptedRevision": digest,
