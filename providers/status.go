@@ -23,6 +23,9 @@ type Observation struct {
 	Ready bool
 	// Failed: the last attempt failed for good (not a retryable wait).
 	Failed bool
+	// Retrying: the last attempt failed and the controller retries by
+	// itself; the failure is final only when it lasts (see verify).
+	Retrying bool
 	// Suspended says why the object will not move by itself (Flux
 	// spec.suspend, an Argo CD health of Suspended): no verdict will come.
 	Suspended string

@@ -33,6 +33,9 @@ type Config struct {
 	Environments []Environment `yaml:"environments"`
 	// VerifyTimeout bounds post-merge verification.
 	VerifyTimeout Duration `yaml:"verifyTimeout"`
+	// VerifyFailureGrace is how long a failure the controller retries may
+	// last before the check calls it final (default 5m).
+	VerifyFailureGrace Duration `yaml:"verifyFailureGrace"`
 	// VerifyAllMerges verifies every merged pull request that touches an
 	// environment's directory, not only the bot's own.
 	VerifyAllMerges bool `yaml:"verifyAllMerges"`

@@ -10,9 +10,15 @@ import (
 
 // Reasons after which Flux does not get better by itself at the same
 // revision: a fix needs a new commit.
-var terminal = map[string]bool{
+var terminal = map[string]bool{"BuildFailed": true, "PruneFailed": true}
+
+// Reasons of failures Flux retries by itself: the cluster may heal (a
+// namespace created a moment later, a slow rollout), so they are final only
+// when Flux stalls or the failure lasts (the verifier's grace period).
+var retried = map[string]bool{
 	// kustomize-controller
-	"BuildFailed": true, "HealthCheckFailed": true, "ReconciliationFailed": true, "PruneFailed": true,
+	// (DependencyNotReady is waiting, not failing: it is neither.)
+	"HealthCheckFailed": true, "ReconciliationFailed": true, "ArtifactFailed": true,
 	// helm-controller
 	"InstallFailed": true, "UpgradeFailed": true, "TestFailed": true, "RollbackSucceeded": true, "RollbackFailed": true,
 }
@@ -75,6 +81,7 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 		}
 	}
 	o.Failed = o.Current && (stalled.Status == "True" || ready.Status == "False" && terminal[ready.Reason])
+	o.Retrying = o.Current && !o.Failed && ready.Status == "False" && retried[ready.Reason]
 	if stalled.Status == "True" && stalled.Message != "" {
 		o.Message = stalled.Message
 	}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -46,6 +47,7 @@ func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, 
 		}
 		results[i] = r
 	}
+	v.graceRetries(st, results)
 	for i := range results {
 		if results[i].Verdict == Succeeded || results[i].Verdict == Failed {
 			results[i].Took = v.now().Sub(st.Started)
@@ -57,6 +59,50 @@ func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, 
 		}
 	}
 	return results, rollup(results), nil
+}
+
+// graceRetries turns a failure the controller retries into a final one
+// when it has lasted the request's grace period, and keeps when each
+// target was first seen failing (a new map, so earlier states stay as they
+// were). A retry that succeeds first is a success.
+func (v *Verifier) graceRetries(st *State, results []Result) {
+	now, grace := v.now(), st.Request.failureGrace()
+	since := map[string]time.Time{}
+	for i := range results {
+		r := &results[i]
+		if !r.Retrying {
+			continue
+		}
+		key := r.Ref.String()
+		first, ok := st.FailingSince[key]
+		if !ok {
+			first = now
+		}
+		since[key] = first
+		if now.Sub(first) >= grace {
+			r.Verdict = Failed
+			r.Message = fmt.Sprintf("still failing after %s while the controller retried: %s", grace.Round(time.Second), r.Message)
+		} else {
+			r.Message = fmt.Sprintf("failing, and the controller retries (final after %s): %s", grace.Round(time.Second), r.Message)
+		}
+	}
+	if len(since) == 0 {
+		since = nil
+	}
+	st.FailingSince = since
+}
+
+// retryWake is when a verification with failures the controller retries
+// must be looked at again even if nothing changes: the end of the first
+// grace period still running (zero when none).
+func retryWake(st *State) time.Time {
+	var wake time.Time
+	for _, first := range st.FailingSince {
+		if end := first.Add(st.Request.failureGrace()); wake.IsZero() || end.Before(wake) {
+			wake = end
+		}
+	}
+	return wake
 }
 
 func rollup(results []Result) Verdict {
@@ -134,6 +180,13 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 		r.Verdict, r.Message = Neutral, o.Suspended
 	case o.Failed && (o.Attempted == "" || attemptedAtM || !tracksRepo):
 		r.Verdict = Failed
+		if o.Attempted != "" {
+			r.Revision = o.Attempted
+		}
+	case o.Retrying && (o.Attempted == "" || attemptedAtM || !tracksRepo):
+		// Failing at the merge, and the controller retries: the grace period
+		// (evaluate) decides when it is final.
+		r.Verdict, r.Retrying = PickedUp, true
 		if o.Attempted != "" {
 			r.Revision = o.Attempted
 		}

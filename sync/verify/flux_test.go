@@ -177,3 +177,23 @@ func TestFluxSuspended(t *testing.T) {
 		t.Errorf("title %q", r.Title)
 	}
 }
+
+// A failure Flux retries (a namespace created a moment later) is not final:
+// the check stays in progress, says the controller retries, and succeeds
+// when a retry does; it is final only when it lasts the grace period.
+func TestFluxRetriedFailureThatHeals(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	v, _ := h.run()
+	req := h.request("flux", time.Minute)
+	req.FailureGrace = 10 * time.Second
+	v.Start(context.Background(), req)
+	h.kustomization(kustomizationStatus(shaOld, shaM, condition("Ready", "False", "ReconciliationFailed",
+		`Namespace/podinfo not found`)))
+	r := h.reported("in_progress")
+	if !strings.Contains(r.Summary, "the controller retries") {
+		t.Errorf("in progress: %s", r.Summary)
+	}
+	h.kustomization(ready(shaM))
+	expect(t, h.done("staging"), "success", shaM[:7])
+}

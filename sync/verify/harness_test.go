@@ -127,7 +127,8 @@ func (h *harness) run(opts ...func(*Options)) (v *Verifier, stop func()) {
 
 func (h *harness) request(provider string, timeout time.Duration, objects ...providers.Ref) Request {
 	return Request{Repo: h.repo, SHA: shaM, PR: 7, Env: "staging", Provider: provider,
-		Files: []string{"clusters/staging/podinfo.yaml"}, Objects: objects, Timeout: timeout}
+		Files: []string{"clusters/staging/podinfo.yaml"}, Objects: objects, Timeout: timeout,
+		FailureGrace: 500 * time.Millisecond}
 }
 
 // done waits for the check of env to complete and returns it.

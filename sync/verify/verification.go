@@ -27,6 +27,19 @@ type Request struct {
 	// Objects the pull request manages in this environment (its marker).
 	Objects []providers.Ref
 	Timeout time.Duration
+	// FailureGrace is how long a failure the controller retries may last
+	// before it is final (0: DefaultFailureGrace).
+	FailureGrace time.Duration `json:",omitempty"`
+}
+
+// DefaultFailureGrace: a failure Flux retries is final after this long.
+const DefaultFailureGrace = 5 * time.Minute
+
+func (r Request) failureGrace() time.Duration {
+	if r.FailureGrace > 0 {
+		return r.FailureGrace
+	}
+	return DefaultFailureGrace
 }
 
 // Role says how a target is judged.
@@ -56,6 +69,9 @@ type Result struct {
 	Health   string        `json:"health,omitempty"`
 	Message  string        `json:"message,omitempty"`
 	Verdict  Verdict       `json:"verdict"`
+	// Retrying: failing in a way the controller retries (judge's view,
+	// before the grace period decides).
+	Retrying bool          `json:"retrying,omitempty"`
 	Took     time.Duration `json:"took,omitempty"` // from start to the target's verdict
 }
 
@@ -84,6 +100,9 @@ type State struct {
 	// Completing: the final verdict was decided and is being sent; after a
 	// restart the check is read back before sending it again.
 	Completing bool `json:"completing,omitempty"`
+	// FailingSince: when each target (by ref) was first seen failing in a
+	// way its controller retries. Replaced, never changed in place.
+	FailingSince map[string]time.Time `json:"failingSince,omitempty"`
 }
 
 // Key identifies a verification: one environment of one merge.

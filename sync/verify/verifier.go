@@ -289,11 +289,20 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 			fmt.Sprintf("Nothing in cluster `%s` applies the changed files from this repository, and the pull request names no objects to watch.", clusterName))
 	}
 
+	failing := st().FailingSince
 	results, verdict, err := v.evaluate(ctx, cl, st(), checks)
 	if err != nil {
 		return err
 	}
 	st().Results = results
+	if !sameFailing(failing, st().FailingSince) {
+		if err := s.save(); err != nil { // when failures began outlives a restart
+			return err
+		}
+	}
+	if wake := retryWake(st()); !wake.IsZero() {
+		v.queue.AddAfter(key, wake.Sub(v.now())+time.Millisecond)
+	}
 	switch {
 	case verdict == Succeeded || verdict == Failed:
 		return v.complete(ctx, s, verdict, results, "")
@@ -312,6 +321,18 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 	}
 	v.scheduleDeadline(key, s.cur)
 	return nil
+}
+
+func sameFailing(a, b map[string]time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, t := range a {
+		if !b[k].Equal(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // complete sends the final verdict, then forgets the verification. The
