@@ -86,7 +86,7 @@ func (b *Bot) VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 		}
 		req := verify.Request{
 			Repo: ev.Repo, SHA: pr.MergeSHA, PR: pr.Number, Env: name, Cluster: env.Cluster,
-			Provider: provider, Files: files, Timeout: cfg.VerifyTimeout.Duration, FailureGrace: cfg.VerifyFailureGrace.Duration,
+			Provider: provider, Files: cfg.EnvironmentFiles(name, files), Timeout: cfg.VerifyTimeout.Duration, FailureGrace: cfg.VerifyFailureGrace.Duration,
 		}
 		for _, o := range mk.Objects {
 			if o.Env == name {

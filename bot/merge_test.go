@@ -33,7 +33,11 @@ func TestMergeOfBotPullVerifiesItsEnvironments(t *testing.T) {
 	}
 	st, prod := v.Reqs[0], v.Reqs[1]
 	if st.Env != "staging" || prod.Env != "production" || prod.Cluster != "prod-eu" || st.SHA != mergeSHA || st.PR != 100 ||
-		st.Provider != "flux" || st.Timeout != 3*time.Minute || len(st.Files) != 2 {
+		st.Provider != "flux" || st.Timeout != 3*time.Minute {
+		t.Errorf("requests = %+v", v.Reqs)
+	}
+	// Each environment waits only on its own files (and shared ones).
+	if len(st.Files) != 1 || st.Files[0] != "clusters/staging/podinfo.yaml" || len(prod.Files) != 1 || prod.Files[0] != "clusters/production/podinfo.yaml" {
 		t.Errorf("requests = %+v", v.Reqs)
 	}
 	if len(st.Objects) != 2 || st.Objects[1].Kind != "HelmRelease" || st.Objects[1].Namespace != "flux-system" {

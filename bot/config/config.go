@@ -308,6 +308,30 @@ func (c *Config) ProviderDefaulted() bool { return c.providerDefaulted }
 // their directories), rather than the defaults standing in.
 func (c *Config) ListsEnvironments() bool { return c.explicitEnvs }
 
+// EnvironmentFiles is what of a merge's files concerns environment name:
+// its own files and the shared ones (a base, a chart), not those inside
+// another environment's directory, whose appliers a verification of this
+// environment must not wait on.
+func (c *Config) EnvironmentFiles(name string, files []string) []string {
+	own, _ := c.Environment(name)
+	var out []string
+	for _, f := range files {
+		if own.Dir != "" && providers.PathContains(own.Dir, f) || !c.inOtherEnvironment(name, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (c *Config) inOtherEnvironment(name, f string) bool {
+	for _, other := range c.TouchedEnvironments([]string{f}) {
+		if other != name {
+			return true
+		}
+	}
+	return false
+}
+
 // TouchedEnvironments: the environments whose directory holds a changed
 // file. Without an environments list, clusters/<name>/ names one.
 func (c *Config) TouchedEnvironments(files []string) []string {

@@ -3,6 +3,7 @@ package gitlab
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -68,7 +69,13 @@ func (c *Client) Report(ctx context.Context, r forge.Repo, sha string, ch forge.
 	if target != "" {
 		opts.TargetURL = &target
 	}
-	st, _, err := c.gl.Commits.SetCommitStatus(pid(r), sha, opts, gl.WithContext(ctx))
+	st, resp, err := c.gl.Commits.SetCommitStatus(pid(r), sha, opts, gl.WithContext(ctx))
+	if err != nil && resp != nil && resp.StatusCode == http.StatusBadRequest && strings.Contains(err.Error(), "Cannot transition status") {
+		// The status is in this state already (running again with a new
+		// table): GitLab keeps the description it has; nothing is lost but
+		// the intermediate text.
+		return ch, nil
+	}
 	if err != nil {
 		return ch, fmt.Errorf("setting commit status %q: %w", ch.Name, err)
 	}

@@ -2,6 +2,7 @@ package flux
 
 import (
 	"fmt"
+	"regexp"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -22,6 +23,8 @@ var retried = map[string]bool{
 	// helm-controller
 	"InstallFailed": true, "UpgradeFailed": true, "TestFailed": true, "RollbackSucceeded": true, "RollbackFailed": true,
 }
+
+var fetchingRevision = regexp.MustCompile(`^Fetching manifests for revision (\S+) with a timeout`)
 
 // Observe reads a Flux object's status: a Kustomization by the revision it
 // applied, a HelmRelease or source by being Ready at its current generation.
@@ -66,6 +69,16 @@ func Observe(obj *unstructured.Unstructured) providers.Observation {
 	if obj.GetKind() == "Kustomization" {
 		applied := providers.Str(obj, "status", "lastAppliedRevision")
 		o.Attempted = providers.RevisionSHA(providers.Str(obj, "status", "lastAttemptedRevision"))
+		// A failure before the build (a deleted path: ArtifactFailed) leaves
+		// lastAttemptedRevision at the older commit; the revision it failed
+		// on is named only in the Reconciling message the controller wrote
+		// when it started ("Fetching manifests for revision R with a
+		// timeout of T").
+		if ready.Status == "False" && reconciling.Status == "True" {
+			if m := fetchingRevision.FindStringSubmatch(reconciling.Message); m != nil {
+				o.Attempted = providers.RevisionSHA(m[1])
+			}
+		}
 		if sha := providers.RevisionSHA(applied); sha != "" {
 			o.Revisions = []string{sha}
 		}

@@ -115,3 +115,21 @@ func setReadyGeneration(k *unstructured.Unstructured, gen int64) {
 	}
 	unstructured.SetNestedSlice(k.Object, conds, "status", "conditions")
 }
+
+// A deleted path, as kustomize-controller reports it (the status shown in
+// its own documentation, "Debugging a Kustomization"): the failed revision
+// is named only by the Reconciling message.
+func TestObserveArtifactFailedNamesRevisionInReconciling(t *testing.T) {
+	k := providertest.Load(t, variants, "Kustomization", "apps")
+	unstructured.SetNestedField(k.Object, "master/67e2c98a60dc92283531412a9e604dd4bae005a9", "status", "lastAttemptedRevision")
+	unstructured.SetNestedSlice(k.Object, []any{
+		map[string]any{"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+			"message": "Fetching manifests for revision master@sha1:1111111111111111111111111111111111111111 with a timeout of 4m30s"},
+		map[string]any{"type": "Ready", "status": "False", "reason": "ArtifactFailed",
+			"message": "kustomization path not found: stat /tmp/kustomization-1464362706/invalid: no such file or directory"},
+	}, "status", "conditions")
+	o := Observe(k)
+	if o.Attempted != "1111111111111111111111111111111111111111" || !o.Retrying || o.Failed || o.Ready || !strings.Contains(o.Message, "path not found") {
+		t.Errorf("%+v", o)
+	}
+}

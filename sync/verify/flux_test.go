@@ -2,12 +2,14 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/providers"
 )
 
@@ -81,6 +83,13 @@ func TestFluxFailures(t *testing.T) {
 			"kustomize build failed: accumulating resources: open clusters/staging/podinfo.yaml: no such file or directory")), "kustomize build failed"},
 		"HealthCheckFailed": {kustomizationStatus(shaM, shaM, condition("Ready", "False", "HealthCheckFailed",
 			"health check failed after 2m0s: timeout waiting for: [Deployment/podinfo/podinfo status: 'InProgress']")), "health check failed"},
+		// As kustomize-controller writes a deleted path: ArtifactFailed,
+		// retried, lastAttemptedRevision left at the older commit and the
+		// merge named only in the Reconciling message.
+		"ArtifactFailed": {kustomizationStatus(shaOld, shaOld,
+			condition("Reconciling", "True", "ProgressingWithRetry", "Fetching manifests for revision main@sha1:"+shaM+" with a timeout of 4m30s"),
+			condition("Ready", "False", "ArtifactFailed", "kustomization path not found: stat /tmp/kustomization-1464362706/clusters/staging: no such file or directory")),
+			"kustomization path not found"},
 		"Stalled": {kustomizationStatus(shaOld, shaM, condition("Ready", "False", "InvalidPath", "path not found"),
 			condition("Stalled", "True", "InvalidPath", "kustomization path not found: clusters/staging")), "kustomization path not found"},
 	}
@@ -196,4 +205,53 @@ func TestFluxRetriedFailureThatHeals(t *testing.T) {
 	}
 	h.kustomization(ready(shaM))
 	expect(t, h.done("staging"), "success", shaM[:7])
+}
+
+// The in-progress table follows each target, not only the overall verdict:
+// an applier that finishes while a release it manages is still rolling out
+// is shown as done at once.
+func TestFluxInProgressTableFollowsTargets(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	hr := h.helmRelease()
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("flux", time.Minute, hr))
+	h.kustomization(kustomizationStatus(shaOld, shaM,
+		condition("Reconciling", "True", "Progressing", "Fetching manifests for revision main@sha1:"+shaM+" with a timeout of 4m30s"),
+		condition("Ready", "Unknown", "Progressing", "Reconciliation in progress")))
+	if r := h.reported("in_progress"); strings.Contains(r.Summary, "Applied revision") {
+		t.Fatalf("applied before it was: %s", r.Summary)
+	}
+	h.kustomization(ready(shaM))
+	waitFor(t, "the table to show the applier done", func() bool {
+		r, ok := h.checks.Find(shaM, CheckName("staging"))
+		return ok && r.Status == "in_progress" && strings.Contains(r.Summary, "Applied revision: main@sha1:"+shaM)
+	})
+}
+
+// Rows that change quickly are sent no more often than TableInterval (200ms
+// in the harness), and the last of them is always shown.
+func TestFluxInProgressTableIsRateLimited(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	hr := h.helmRelease()
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("flux", time.Minute, hr))
+	h.kustomization(ready(shaM))
+	before := len(h.reported("in_progress").Updates)
+	start := time.Now()
+	const steps = 8
+	for i := 1; i <= steps; i++ {
+		h.objs.SetStatus(providers.HelmReleaseGVR, h.ns, "podinfo", map[string]any{"observedGeneration": "$generation",
+			"conditions": []any{condition("Ready", "Unknown", "Progressing", fmt.Sprintf("Running 'upgrade' action, step %d", i))}})
+	}
+	var r forgetest.Record
+	waitFor(t, "the last row", func() bool {
+		r, _ = h.checks.Find(shaM, CheckName("staging"))
+		return strings.Contains(r.Summary, fmt.Sprintf("step %d", steps))
+	})
+	sent, allowed := len(r.Updates)-before, int(time.Since(start)/(200*time.Millisecond))+2
+	if sent > allowed || sent == 0 {
+		t.Errorf("%d table updates in %s, at most %d allowed", sent, time.Since(start), allowed)
+	}
 }

@@ -99,7 +99,7 @@ func (h *harness) run(opts ...func(*Options)) (v *Verifier, stop func()) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	o := Options{Store: store, Clusters: cluster.Set{"": c}, Connector: h.checks, Log: quiet, SyncWait: 10 * time.Second}
+	o := Options{Store: store, Clusters: cluster.Set{"": c}, Connector: h.checks, Log: quiet, SyncWait: 10 * time.Second, TableInterval: 200 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -6,6 +6,8 @@
 package verify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -96,7 +98,11 @@ type State struct {
 	Targets    []Target  `json:"targets,omitempty"`
 	CheckID    int64     `json:"checkID,omitempty"`
 	Reported   Verdict   `json:"reported,omitempty"` // last status sent to the check
-	Results    []Result  `json:"results,omitempty"`
+	// ReportedTable fingerprints the table last sent, so a target that moves
+	// on is shown even while the overall verdict stays the same.
+	ReportedTable string    `json:"reportedTable,omitempty"`
+	ReportedAt    time.Time `json:"reportedAt,omitempty"`
+	Results       []Result  `json:"results,omitempty"`
 	// Completing: the final verdict was decided and is being sent; after a
 	// restart the check is read back before sending it again.
 	Completing bool `json:"completing,omitempty"`
@@ -124,3 +130,13 @@ func (s *State) clone() *State {
 }
 
 func (s *State) deadline() time.Time { return s.Started.Add(s.Request.Timeout) }
+
+// tableFingerprint is what the check's table shows of each target, less
+// the times (which change at every look and are not news).
+func tableFingerprint(results []Result) string {
+	h := sha256.New()
+	for _, r := range results {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00", r.Ref, r.Verdict, r.Revision, r.Sync, r.Health, r.Message)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}

@@ -35,7 +35,11 @@ type Options struct {
 	Log       *slog.Logger
 	Workers   int           // default 4
 	SyncWait  time.Duration // how long to wait for an informer's first list; default 30s
-	Now       func() time.Time
+	// TableInterval: the least time between two updates of one check that
+	// change only its table (default 10s), to stay clear of the host's
+	// limits on content-creating requests; a new verdict is sent at once.
+	TableInterval time.Duration
+	Now           func() time.Time
 }
 
 // Verifier runs verifications. Informer events and deadlines put keys on a
@@ -47,6 +51,7 @@ type Verifier struct {
 	log      *slog.Logger
 	workers  int
 	syncWait time.Duration
+	tableGap time.Duration
 	now      func() time.Time
 	queue    workqueue.TypedRateLimitingInterface[string]
 	ancestry *lru.Cache
@@ -54,7 +59,6 @@ type Verifier struct {
 	mu       sync.Mutex
 	pending  map[string]*State
 	watchers map[cluster.Key]map[string]bool // object -> verification keys
-	timers   map[string]bool                 // deadline already scheduled
 }
 
 // New returns a verifier; Run starts it.
@@ -65,6 +69,9 @@ func New(o Options) *Verifier {
 	if o.SyncWait <= 0 {
 		o.SyncWait = 30 * time.Second
 	}
+	if o.TableInterval <= 0 {
+		o.TableInterval = 10 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -73,14 +80,13 @@ func New(o Options) *Verifier {
 	}
 	v := &Verifier{
 		store: o.Store, clusters: o.Clusters, connect: o.Connector, log: o.Log,
-		workers: o.Workers, syncWait: o.SyncWait, now: o.Now,
+		workers: o.Workers, syncWait: o.SyncWait, tableGap: o.TableInterval, now: o.Now,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "verifications"}),
 		ancestry: lru.New(10000),
 		pending:  map[string]*State{},
 		watchers: map[cluster.Key]map[string]bool{},
-		timers:   map[string]bool{},
 	}
 	for _, c := range v.clusters {
 		c.Subscribe(v.objectChanged)
@@ -109,7 +115,6 @@ func (v *Verifier) Start(_ context.Context, req Request) error {
 		return fmt.Errorf("storing verification: %w", err)
 	}
 	v.pending[key] = st
-	delete(v.timers, key)
 	pendingGauge.Set(float64(len(v.pending)))
 	v.queue.Add(key)
 	return nil
@@ -257,7 +262,7 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 		if err != nil {
 			return fmt.Errorf("creating check: %w", err)
 		}
-		st().CheckID, st().Reported = c.ID, Waiting
+		st().CheckID, st().Reported, st().ReportedAt = c.ID, Waiting, v.now()
 		if err := s.save(); err != nil {
 			return err
 		}
@@ -300,9 +305,7 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 			return err
 		}
 	}
-	if wake := retryWake(st()); !wake.IsZero() {
-		v.queue.AddAfter(key, wake.Sub(v.now())+time.Millisecond)
-	}
+	wake := retryWake(st())
 	switch {
 	case verdict == Succeeded || verdict == Failed:
 		return v.complete(ctx, s, verdict, results, "")
@@ -310,16 +313,24 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 		return v.complete(ctx, s, verdict, results, "A target is suspended, so the cluster will not apply this merge until it is resumed; see the table.")
 	case !v.now().Before(st().deadline()):
 		return v.complete(ctx, s, TimedOut, results, "")
-	case verdict != st().Reported:
+	case verdict != st().Reported || tableFingerprint(results) != st().ReportedTable:
+		if verdict == st().Reported { // only rows changed: not more often than tableGap
+			if wait := st().ReportedAt.Add(v.tableGap).Sub(v.now()); wait > 0 {
+				wake = earliest(wake, v.now().Add(wait)) // then the rows as they are by that time
+				break
+			}
+		}
 		if _, err := checks.Report(ctx, req.Repo, req.SHA, check(st(), verdict, results, clusterName, "")); err != nil {
 			return fmt.Errorf("updating check: %w", err)
 		}
-		st().Reported = verdict
+		st().Reported, st().ReportedTable, st().ReportedAt = verdict, tableFingerprint(results), v.now()
 		if err := s.save(); err != nil {
 			return err
 		}
 	}
-	v.scheduleDeadline(key, s.cur)
+	// The work queue keeps one wake-up per key (the earliest), so every
+	// pass asks again for the next one it needs; the deadline is always one.
+	v.queue.AddAfter(key, earliest(wake, st().deadline()).Sub(v.now())+time.Millisecond)
 	return nil
 }
 
@@ -372,21 +383,18 @@ func (v *Verifier) finish(s *step, verdict Verdict) error {
 	}
 	v.unwatchLocked(key, s.cur)
 	delete(v.pending, key)
-	delete(v.timers, key)
 	pendingGauge.Set(float64(len(v.pending)))
 	verdicts.WithLabelValues(string(verdict)).Inc()
 	v.log.Info("verification completed", "key", key, "conclusion", verdict)
 	return nil
 }
 
-func (v *Verifier) scheduleDeadline(key string, st *State) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.timers[key] {
-		return
+// earliest of two times, the zero time being "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
 	}
-	v.timers[key] = true
-	v.queue.AddAfter(key, st.deadline().Sub(v.now())+time.Millisecond)
+	return a
 }
 
 // objectChanged is the informers' event handler: it queues only the

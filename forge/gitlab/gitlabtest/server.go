@@ -594,6 +594,17 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "description is too long (maximum is 255 characters)")
 		return
 	}
+	// GitLab moves a status through a state machine: the same pending or
+	// running state again is no transition, and it answers 400.
+	for i := len(s.statuses) - 1; i >= 0; i-- {
+		if prev := s.statuses[i]; prev.SHA == sha && prev.Name == in.Name {
+			if event := map[string]string{"pending": "enqueue", "running": "run"}[in.State]; event != "" && prev.State == in.State {
+				fail(w, http.StatusBadRequest, fmt.Sprintf("Cannot transition status via :%s from :%s (Reason(s): Status cannot transition via \"%s\")", event, prev.State, event))
+				return
+			}
+			break
+		}
+	}
 	st := &Status{ID: s.id(), SHA: sha, Name: in.Name, State: in.State, Description: in.Description, TargetURL: in.TargetURL}
 	s.statuses = append(s.statuses, st)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": st.ID, "sha": sha, "name": st.Name, "status": st.State, "description": st.Description, "target_url": st.TargetURL})
