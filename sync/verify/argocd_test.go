@@ -114,3 +114,16 @@ func TestArgoSuspended(t *testing.T) {
 	h.appStatus("root", "Synced", "Suspended", []string{shaM}, operation("Succeeded", shaM, "successfully synced"), nil)
 	expect(t, h.done("staging"), "neutral", "Suspended", "paused rollout")
 }
+
+// A neutral verdict names each Application and why it was passed over.
+func TestArgoNothingToVerifyExplains(t *testing.T) {
+	h := newHarness(t)
+	h.argoRoot()
+	v, _ := h.run()
+	req := h.request("argocd", time.Minute)
+	req.Files = []string{"docs/runbook.md"}
+	v.Start(context.Background(), req)
+	expect(t, h.done("staging"), "neutral", "- `docs/runbook.md`",
+		"Argo CD Applications considered, and why each was passed over:",
+		"Application/"+h.ns+"/root: its path `clusters/staging` holds none of the changed files")
+}

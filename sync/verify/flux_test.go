@@ -126,11 +126,40 @@ func TestFluxHelmReleaseFailure(t *testing.T) {
 
 func TestNothingToVerify(t *testing.T) {
 	h := newHarness(t)
+	h.objs.Create(providers.GitRepositoryGVR, fmt.Sprintf(`
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: other, namespace: %s}
+spec: {interval: 1m, url: "https://github.com/acme/other", ref: {branch: main}}`, h.ns))
+	for name, spec := range map[string]string{
+		"apps":   "{interval: 10m, path: ./clusters/explain, prune: true, sourceRef: {kind: GitRepository, name: other}}",
+		"infra":  "{interval: 10m, path: ./infrastructure, prune: true, sourceRef: {kind: GitRepository, name: other}}",
+		"orphan": "{interval: 10m, path: ./clusters/explain, prune: true, sourceRef: {kind: GitRepository, name: gone}}",
+	} {
+		h.objs.Create(providers.KustomizationGVR, fmt.Sprintf(`
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: %s, namespace: %s}
+spec: %s`, name, h.ns, spec))
+	}
 	v, _ := h.run()
-	v.Start(context.Background(), h.request("flux", time.Minute)) // no GitRepository of this repository
-	expect(t, h.done("staging"), "neutral", "Nothing in cluster `default` applies the changed files")
+	req := h.request("flux", time.Minute) // no GitRepository of this repository
+	req.Files = []string{"clusters/explain/podinfo.yaml"}
+	v.Start(context.Background(), req)
+	// The verdict explains itself: the files looked for, each applier and
+	// why it was passed over, those that came close (path) first. (Other
+	// tests' Kustomizations share the API server: only the close ones are
+	// sure to be within the first 20.)
+	r := h.done("staging")
+	expect(t, r, "neutral", "Nothing in cluster `default` applies the changed files",
+		"Changed files looked for:\n- `clusters/explain/podinfo.yaml`",
+		"Kustomizations considered, and why each was passed over:\n- Kustomization/"+h.ns+"/apps: its source GitRepository "+h.ns+"/other is `https://github.com/acme/other`, another repository\n"+
+			"- Kustomization/"+h.ns+"/orphan: its source GitRepository "+h.ns+"/gone is not in the cluster\n")
+	if i := strings.Index(r.Summary, "/infra: its path `./infrastructure` holds none"); i >= 0 && i < strings.Index(r.Summary, "/orphan:") {
+		t.Errorf("a far applier listed before a near one:\n%s", r.Summary)
+	}
 
-	req := h.request("flux", time.Minute)
+	req = h.request("flux", time.Minute)
 	req.Env, req.Cluster = "production", "prod-eu"
 	v.Start(context.Background(), req)
 	expect(t, h.done("production"), "neutral", "No cluster named `prod-eu`")

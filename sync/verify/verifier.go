@@ -272,7 +272,7 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 			fmt.Sprintf("No cluster named `%s` is configured on the bot, so this environment cannot be verified.", clusterName))
 	}
 	if !st().Discovered {
-		targets, err := v.discover(ctx, cl, req)
+		targets, err := v.discover(ctx, cl, req, nil)
 		if err != nil {
 			if v.now().After(st().deadline()) {
 				return v.complete(ctx, s, TimedOut, nil, err.Error())
@@ -291,7 +291,8 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 	}
 	if len(st().Targets) == 0 {
 		return v.complete(ctx, s, Neutral, nil,
-			fmt.Sprintf("Nothing in cluster `%s` applies the changed files from this repository, and the pull request names no objects to watch.", clusterName))
+			fmt.Sprintf("Nothing in cluster `%s` applies the changed files from this repository, and the pull request names no objects to watch.\n\n%s",
+				clusterName, v.explainNoTargets(ctx, cl, req)))
 	}
 
 	failing := st().FailingSince
