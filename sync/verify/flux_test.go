@@ -14,13 +14,7 @@ import (
 )
 
 func TestFluxSyncedAtMerge(t *testing.T) {
-	h := newHarness(t)
-	h.fluxSource()
-	hr := h.helmRelease()
-	v, _ := h.run()
-	if err := v.Start(context.Background(), h.request("flux", time.Minute, hr)); err != nil {
-		t.Fatal(err)
-	}
+	h := startWithRelease(t)
 	h.reported("queued")
 	h.kustomization(ready(shaM))
 	h.reported("in_progress") // the applier is at M; the HelmRelease is not ready yet
@@ -240,11 +234,7 @@ func TestFluxRetriedFailureThatHeals(t *testing.T) {
 // an applier that finishes while a release it manages is still rolling out
 // is shown as done at once.
 func TestFluxInProgressTableFollowsTargets(t *testing.T) {
-	h := newHarness(t)
-	h.fluxSource()
-	hr := h.helmRelease()
-	v, _ := h.run()
-	v.Start(context.Background(), h.request("flux", time.Minute, hr))
+	h := startWithRelease(t)
 	h.kustomization(kustomizationStatus(shaOld, shaM,
 		condition("Reconciling", "True", "Progressing", "Fetching manifests for revision main@sha1:"+shaM+" with a timeout of 4m30s"),
 		condition("Ready", "Unknown", "Progressing", "Reconciliation in progress")))
@@ -261,11 +251,7 @@ func TestFluxInProgressTableFollowsTargets(t *testing.T) {
 // Rows that change quickly are sent no more often than TableInterval (200ms
 // in the harness), and the last of them is always shown.
 func TestFluxInProgressTableIsRateLimited(t *testing.T) {
-	h := newHarness(t)
-	h.fluxSource()
-	hr := h.helmRelease()
-	v, _ := h.run()
-	v.Start(context.Background(), h.request("flux", time.Minute, hr))
+	h := startWithRelease(t)
 	h.kustomization(ready(shaM))
 	before := len(h.reported("in_progress").Updates)
 	start := time.Now()
@@ -283,4 +269,17 @@ func TestFluxInProgressTableIsRateLimited(t *testing.T) {
 	if sent > allowed || sent == 0 {
 		t.Errorf("%d table updates in %s, at most %d allowed", sent, time.Since(start), allowed)
 	}
+}
+
+// startWithRelease verifies the harness's merge on a Kustomization of this
+// repository and the HelmRelease the pull request names.
+func startWithRelease(t *testing.T) *harness {
+	h := newHarness(t)
+	h.fluxSource()
+	hr := h.helmRelease()
+	v, _ := h.run()
+	if err := v.Start(context.Background(), h.request("flux", time.Minute, hr)); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
