@@ -63,30 +63,13 @@ func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, 
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
-	names := make([]string, 0, len(rendered))
-	for n := range rendered {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var out []map[string]any
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml") {
-			continue
+	for _, n := range ManifestNames(rendered) {
+		objs, err := Decode(rendered[n])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(rendered[n])), 4096)
-		for {
-			obj := map[string]any{}
-			err := dec.Decode(&obj)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", n, err)
-			}
-			if len(obj) > 0 {
-				out = append(out, obj)
-			}
-		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }
@@ -194,4 +177,37 @@ func (r *Renderer) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d MB", u, maxDownload>>20)
 	}
 	return b, nil
+}
+
+// ManifestNames: the rendered files that hold manifests (.yaml, .yml), in
+// name order; NOTES.txt and the like are left out.
+func ManifestNames(rendered map[string]string) []string {
+	var names []string
+	for n := range rendered {
+		if strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Decode reads the objects of one rendered file, skipping empty documents;
+// on a parse error it returns the objects before it as well.
+func Decode(text string) ([]map[string]any, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(text), 4096)
+	var out []map[string]any
+	for {
+		obj := map[string]any{}
+		err := dec.Decode(&obj)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if len(obj) > 0 {
+			out = append(out, obj)
+		}
+	}
 }

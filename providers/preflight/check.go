@@ -1,11 +1,8 @@
 package preflight
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,11 +14,11 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/chartrender"
 	"github.com/gitops-bot/gitops-bot/providers/schema"
 )
 
@@ -147,30 +144,14 @@ func checkChart(ctx context.Context, t *Tree, c Chart) []Problem {
 	if err != nil {
 		return append(probs, Problem{File: chartFile, Err: "rendering: " + err.Error()})
 	}
-	names := make([]string, 0, len(rendered))
-	for n := range rendered {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml") {
-			continue
-		}
+	for _, n := range chartrender.ManifestNames(rendered) {
 		file := path.Join(path.Dir(c.Dir), n)
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(rendered[n])), 4096)
-		for {
-			obj := map[string]any{}
-			err := dec.Decode(&obj)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				probs = append(probs, Problem{File: file, Err: "rendered YAML does not parse: " + err.Error()})
-				break
-			}
-			if len(obj) > 0 {
-				probs = append(probs, validate(ctx, file, obj)...)
-			}
+		objs, err := chartrender.Decode(rendered[n])
+		for _, obj := range objs {
+			probs = append(probs, validate(ctx, file, obj)...)
+		}
+		if err != nil {
+			probs = append(probs, Problem{File: file, Err: "rendered YAML does not parse: " + err.Error()})
 		}
 	}
 	return probs

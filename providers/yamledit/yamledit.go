@@ -141,14 +141,11 @@ func listItem(n *yaml.Node, field, equals string) *yaml.Node {
 // returns the new file; every byte outside that scalar is kept. The new
 // value keeps the old one's quoting style.
 func SetScalar(src []byte, doc int, path []Step, value string) ([]byte, error) {
-	docs, err := Docs(src)
+	root, err := docAt(src, doc)
 	if err != nil {
 		return nil, err
 	}
-	if doc >= len(docs) {
-		return nil, fmt.Errorf("no document %d", doc)
-	}
-	n := Find(docs[doc], path)
+	n := Find(root, path)
 	if n == nil {
 		return nil, errMissing
 	}
@@ -254,14 +251,11 @@ func render(v string, style yaml.Style) string {
 // as the last entry of the block mapping at parent; the rest of the file is
 // kept byte for byte.
 func Insert(src []byte, doc int, parent []Step, key string, value any) ([]byte, error) {
-	docs, err := Docs(src)
+	root, err := docAt(src, doc)
 	if err != nil {
 		return nil, err
 	}
-	if doc >= len(docs) {
-		return nil, fmt.Errorf("no document %d", doc)
-	}
-	p := Find(docs[doc], parent)
+	p := Find(root, parent)
 	if p == nil || p.Kind != yaml.MappingNode || p.Style&yaml.FlowStyle != 0 || len(p.Content) == 0 {
 		return nil, fmt.Errorf("no block mapping to add %s to", key)
 	}
@@ -304,14 +298,11 @@ func lastLine(n *yaml.Node) int {
 // item of the block sequence at path, or adds the key with a one-item
 // sequence when it is missing; the rest of the file is kept byte for byte.
 func AppendValue(src []byte, doc int, path []Step, value any) ([]byte, error) {
-	docs, err := Docs(src)
+	root, err := docAt(src, doc)
 	if err != nil {
 		return nil, err
 	}
-	if doc >= len(docs) {
-		return nil, fmt.Errorf("no document %d", doc)
-	}
-	seq := Find(docs[doc], path)
+	seq := Find(root, path)
 	if seq == nil {
 		if len(path) == 0 {
 			return nil, errors.New("no path to add to")
@@ -356,14 +347,11 @@ func AppendValue(src []byte, doc int, path []Step, value any) ([]byte, error) {
 // dash, or a flow list), or adds the key with a one-item block sequence
 // when it is missing; the rest of the file is kept byte for byte.
 func Append(src []byte, doc int, path []Step, value string) ([]byte, error) {
-	docs, err := Docs(src)
+	root, err := docAt(src, doc)
 	if err != nil {
 		return nil, err
 	}
-	if doc >= len(docs) {
-		return nil, fmt.Errorf("no document %d", doc)
-	}
-	seq := Find(docs[doc], path)
+	seq := Find(root, path)
 	if seq == nil || seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle == 0 {
 		return AppendValue(src, doc, path, value)
 	}
@@ -406,4 +394,16 @@ func closing(src []byte, start int) int {
 		}
 	}
 	return -1
+}
+
+// docAt parses src and returns its document number doc.
+func docAt(src []byte, doc int) (*yaml.Node, error) {
+	docs, err := Docs(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc < 0 || doc >= len(docs) {
+		return nil, fmt.Errorf("no document %d", doc)
+	}
+	return docs[doc], nil
 }
