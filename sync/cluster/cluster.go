@@ -91,6 +91,10 @@ func (c *Cluster) Watch(ctx context.Context, gvr schema.GroupVersionResource, wa
 	inf, ok := c.informers[gvr]
 	if !ok {
 		inf = c.factory.ForResource(gvr).Informer()
+		if err := inf.SetTransform(Trim); err != nil {
+			c.mu.Unlock()
+			return nil, err // only when already started, which a new informer is not
+		}
 		notify := func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj

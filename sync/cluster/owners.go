@@ -97,10 +97,8 @@ func (c *Cluster) Owners(ctx context.Context, kind, name string, wait time.Durat
 	// applier: the Kustomization whose inventory holds an object.
 	applier := func(group, kind, ns, name string) *unstructured.Unstructured {
 		for _, k := range ks {
-			entries, _, _ := unstructured.NestedSlice(k.Object, "status", "inventory", "entries")
-			for _, e := range entries {
-				m, _ := e.(map[string]any)
-				if id, _ := m["id"].(string); inventoryMatch(id, group, kind, ns, name) {
+			for id := range strings.Lines(Owned(k)) {
+				if strings.TrimSuffix(id, "\n") == ns+"_"+name+"_"+group+"_"+kind {
 					return k
 				}
 			}
@@ -114,21 +112,15 @@ func (c *Cluster) Owners(ctx context.Context, kind, name string, wait time.Durat
 
 	var out []Owner
 	for _, k := range ks {
-		entries, _, _ := unstructured.NestedSlice(k.Object, "status", "inventory", "entries")
-		for _, e := range entries {
-			m, _ := e.(map[string]any)
-			id, _ := m["id"].(string)
-			if ns, ok := inventoryWorkload(id, kind, name); ok {
+		for id := range strings.Lines(Owned(k)) {
+			if ns, ok := ownedWorkload(id, "apps", kind, name); ok {
 				out = append(out, kustomizationOwner(k, ns))
 			}
 		}
 	}
 	for _, a := range apps {
-		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
-		for _, r := range res {
-			m, _ := r.(map[string]any)
-			if m["kind"] == kind && m["name"] == name {
-				ns, _ := m["namespace"].(string)
+		for id := range strings.Lines(Owned(a)) {
+			if ns, ok := ownedWorkload(id, "", kind, name); ok {
 				out = append(out, Owner{Ref: providers.RefOf(a), RepoURL: providers.Str(a, "spec", "source", "repoURL"),
 					Path: providers.Str(a, "spec", "source", "path"), Revision: providers.Str(a, "status", "sync", "revision"), WorkloadNamespace: ns})
 			}
@@ -214,17 +206,13 @@ func (c *Cluster) ownersFromLabels(ctx context.Context, kind, name string, repoU
 	return out, nil
 }
 
-// Flux inventory ids are "<namespace>_<name>_<group>_<kind>".
-func inventoryMatch(id, group, kind, ns, name string) bool {
-	return id == ns+"_"+name+"_"+group+"_"+kind
-}
-
-// inventoryWorkload matches an id of a workload of kind and name in any
-// namespace (apps group: Deployment, StatefulSet, DaemonSet).
-func inventoryWorkload(id, kind, name string) (string, bool) {
-	suffix := "_" + name + "_apps_" + kind
-	if !strings.HasSuffix(id, suffix) {
+// ownedWorkload matches an inventory id ("<namespace>_<name>_<group>_<kind>",
+// see Owned) of a workload of kind and name in any namespace, and of group
+// unless group is "" (Argo CD's resources are matched by kind and name).
+func ownedWorkload(id, group, kind, name string) (string, bool) {
+	parts := strings.Split(strings.TrimSuffix(id, "\n"), "_")
+	if len(parts) != 4 || parts[1] != name || parts[3] != kind || group != "" && parts[2] != group {
 		return "", false
 	}
-	return strings.TrimSuffix(id, suffix), true
+	return parts[0], true
 }
