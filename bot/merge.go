@@ -93,6 +93,11 @@ func (b *Bot) VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 				req.Objects = append(req.Objects, o.Ref)
 			}
 		}
+		if !marked {
+			if req.Objects, err = mergedObjects(ctx, snap.Reader, ev.Repo, pr.MergeSHA, req.Files); err != nil {
+				return started, fmt.Errorf("reading the merged files of %s: %w", name, err)
+			}
+		}
 		if err := b.Verifier.Start(ctx, req); err != nil {
 			return started, fmt.Errorf("starting the verification of %s: %w", name, err)
 		}

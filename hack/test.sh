@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. It prepares what the tests need (git for the
 # fake hosts' git endpoints; a real kube-apiserver and etcd, see
-# hack/setup-envtest.sh, cached after the first run), then runs go vet and
-# go test -race over the whole module.
+# hack/setup-envtest.sh; the real Flux controllers, see hack/setup-flux.sh;
+# both cached after the first run), then runs go vet and go test -race over
+# the whole module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fake hosts serve git with git's own http-backend (Debian's git).
@@ -14,7 +15,10 @@ if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path 2>/dev/null)/gi
 fi
 KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)
 export KUBEBUILDER_ASSETS
-# Cluster tests fail rather than skip when the control plane is missing.
-export GITOPS_BOT_REQUIRE_ENVTEST=1
+GITOPS_BOT_FLUX_ASSETS=$(hack/setup-flux.sh)
+export GITOPS_BOT_FLUX_ASSETS
+# Cluster tests fail rather than skip when the control plane or the Flux
+# controllers are missing.
+export GITOPS_BOT_REQUIRE_ENVTEST=1 GITOPS_BOT_REQUIRE_FLUX=1
 go vet ./...
 go test -race -count=1 ./... "$@"

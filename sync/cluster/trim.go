@@ -97,6 +97,7 @@ func Trim(obj any) (any, error) {
 	if u.GetKind() == "Application" {
 		trimApplication(u.Object, out)
 	}
+	keepConditions(out, u.GetKind() == "Application")
 	return &unstructured.Unstructured{Object: out}, nil
 }
 
@@ -121,6 +122,10 @@ func trimApplication(in, out map[string]any) {
 	if _, compared, _ := unstructured.NestedFieldNoCopy(in, "status", "sync", "comparedTo"); compared && len(cmp) > 0 {
 		unstructured.SetNestedField(out, cmp, "status", "sync", "comparedTo") //nolint:errcheck // out's status is a map when cmp is set
 	}
+	// The operation's own revision is read only when its result has none.
+	if op, ok, _ := unstructured.NestedMap(out, "status", "operationState", "syncResult"); ok && len(op) > 0 {
+		unstructured.RemoveNestedField(out, "status", "operationState", "operation")
+	}
 	// Only the unhealthy resources are named in a verdict.
 	res, _, _ := unstructured.NestedSlice(in, "status", "resources")
 	var sick []any
@@ -134,6 +139,23 @@ func trimApplication(in, out map[string]any) {
 	if len(sick) > 0 {
 		unstructured.SetNestedSlice(out, sick, "status", "resources") //nolint:errcheck
 	}
+}
+
+// keepConditions keeps the condition types the rules read: Ready,
+// Reconciling and Stalled of Flux objects, the errors of an Application.
+func keepConditions(out map[string]any, argo bool) {
+	conds, ok, _ := unstructured.NestedSlice(out, "status", "conditions")
+	if !ok {
+		return
+	}
+	kept := conds[:0]
+	for _, c := range conds {
+		t, _ := c.(map[string]any)["type"].(string)
+		if argo && strings.HasSuffix(t, "Error") || !argo && (t == "Ready" || t == "Reconciling" || t == "Stalled") {
+			kept = append(kept, c)
+		}
+	}
+	unstructured.SetNestedSlice(out, kept, "status", "conditions") //nolint:errcheck // status is a map: conditions were found in it
 }
 
 // Owned returns the inventory ids ("<namespace>_<name>_<group>_<kind>", one

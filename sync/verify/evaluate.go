@@ -70,10 +70,16 @@ func (v *Verifier) graceRetries(st *State, results []Result) {
 	since := map[string]time.Time{}
 	for i := range results {
 		r := &results[i]
+		key := r.Ref.String()
 		if !r.Retrying {
+			// Between two attempts the controller reports progress, not the
+			// failure (Flux: Ready=Unknown while it retries): the clock runs
+			// on until the target succeeds.
+			if first, ok := st.FailingSince[key]; ok && r.Verdict != Succeeded && r.Verdict != Failed {
+				since[key] = first
+			}
 			continue
 		}
-		key := r.Ref.String()
 		first, ok := st.FailingSince[key]
 		if !ok {
 			first = now

@@ -283,3 +283,35 @@ func startWithRelease(t *testing.T) *harness {
 	}
 	return h
 }
+
+// Flux reports progress between two attempts of a failure it retries
+// (Ready=Unknown "Reconciliation in progress", seen from the real
+// kustomize-controller): the grace period runs on through them, and a
+// failure still there when it has passed is final.
+func TestFluxRetriedFailureGraceSpansAttempts(t *testing.T) {
+	h := newHarness(t)
+	h.fluxSource()
+	v, _ := h.run()
+	req := h.request("flux", time.Minute)
+	req.FailureGrace = 1500 * time.Millisecond
+	v.Start(context.Background(), req)
+	failing := kustomizationStatus(shaOld, shaM, condition("Ready", "False", "ReconciliationFailed", `Deployment/apps/broken dry-run failed (Invalid)`))
+	retrying := kustomizationStatus(shaOld, shaM,
+		condition("Reconciling", "True", "Progressing", "Fetching manifests for revision main@sha1:"+shaM+" with a timeout of 30s"),
+		condition("Ready", "Unknown", "Progressing", "Reconciliation in progress"))
+	h.kustomization(failing)
+	h.reported("in_progress")
+	// Attempts every 500ms, never 1.5s of failure in a row: the verdict
+	// must come while the controller still alternates.
+	for range 12 {
+		time.Sleep(250 * time.Millisecond)
+		h.kustomization(retrying)
+		time.Sleep(250 * time.Millisecond)
+		h.kustomization(failing)
+		if r, ok := h.checks.Find(shaM, CheckName("staging")); ok && r.Status == "completed" {
+			expect(t, r, "failure", "still failing after 2s")
+			return
+		}
+	}
+	t.Fatal("no verdict after 6s of a failure retried every 500ms with a grace of 1.5s")
+}

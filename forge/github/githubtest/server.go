@@ -721,6 +721,24 @@ func (s *Server) Merge(number int) string {
 	return ""
 }
 
+// OpenPull is a person's pull request: one commit of changes (path ->
+// content, nil to delete) on a new branch head from base, and a pull
+// request of it. It returns the pull request's number.
+func (s *Server) OpenPull(t testing.TB, base, head, title string, changes map[string]*string) int {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parent := s.Head(base)
+	tree, err := s.git.UpdateTree(s.commitTree(parent), changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.git.SetBranch(head, s.git.WriteCommit(tree, []string{parent}, title))
+	p := &PR{Number: len(s.pulls) + 1, Title: title, Head: head, Base: base, State: "open"}
+	s.pulls = append(s.pulls, p)
+	return p.Number
+}
+
 // AddCommit puts a commit with the same tree on top of branch and returns it,
 // as a later push would.
 func (s *Server) AddCommit(branch, message string) string {

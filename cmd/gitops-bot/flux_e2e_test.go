@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/chartrender/chartrendertest"
+	"github.com/gitops-bot/gitops-bot/sync/cluster"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
+	"github.com/gitops-bot/gitops-bot/sync/fluxtest"
+)
+
+// The real Flux controllers reconcile real merges of a repository served
+// over HTTP by the fake GitHub (git's own http-backend); the bot, run as
+// `serve`, hears each merged pull request and its check run is read back.
+// The cases run in order on one repository, each from where the last left
+// it, as merges to a fleet do.
+func TestRealFluxControllers(t *testing.T) {
+	assets := fluxtest.Need(t)
+	began := time.Now()
+	flux := fluxtest.Start(t, assets)
+	t.Logf("control plane and controllers started in %s", time.Since(began).Round(time.Millisecond))
+	charts := chartrendertest.Serve(t, chartrendertest.Chart("hello", "0.1.0", "greeting: hi\n", map[string]string{
+		"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}}\ndata: {greeting: {{ .Values.greeting | quote }}}\n",
+	}))
+
+	str := func(s string) *string { return &s }
+	gh := githubtest.New(t, "acme", "fleet", map[string]string{
+		".gitops-bot.yaml": "provider: flux\nverifyAllMerges: true\nverifyFailureGrace: 20s\nverifyTimeout: 3m\nenvironments:\n- name: staging\n",
+		"clusters/staging/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n",
+		"clusters/staging/hello.yaml":     configMap("hello", "apps", "hi"),
+	})
+	gh.SetPermission("Codertocat", "write")
+
+	objs := clustertest.NewObjects(t, flux.Env)
+	ns := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	objs.Create(ns, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}`)
+	objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, `
+apiVersion: v1
+kind: Secret
+metadata: {name: fleet-auth, namespace: flux-system}
+stringData: {username: x-access-token, password: ghs_fake}`)
+	objs.Create(providers.GitRepositoryGVR, fmt.Sprintf(`
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: flux-system}
+spec: {interval: 2s, timeout: 20s, url: %q, ref: {branch: main}, secretRef: {name: fleet-auth}}`, gh.WebURL()+"/acme/fleet.git"))
+	objs.Create(providers.KustomizationGVR, `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: staging, namespace: flux-system}
+spec: {interval: 2s, retryInterval: 2s, timeout: 30s, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: fleet}}`)
+	waitApplied(t, objs, gh.Head("main"))
+	t.Logf("first reconcile of the fleet after %s", time.Since(began).Round(time.Millisecond))
+
+	cfg := &serverConfig{DataDir: t.TempDir()}
+	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.WebhookSecret = "s3cret"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	cl, err := cluster.New("", clustertest.ReaderConfig(t, flux.Env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { srv.Close(); cancel(); s.close() })
+
+	raw, err := os.ReadFile("../../forge/github/testdata/pull_request/closed.merged.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	json.Unmarshal(raw, &payload) //nolint:errcheck // a file of the repository
+	repository := payload["repository"].(map[string]any)
+	repository["name"], repository["full_name"], repository["default_branch"] = "fleet", "acme/fleet", "main"
+	repository["owner"].(map[string]any)["login"] = "acme"
+	repository["clone_url"] = gh.WebURL() + "/acme/fleet.git"
+
+	branch := 0
+	// open opens a person's pull request of changes and returns its number.
+	open := func(title string, changes map[string]*string) int {
+		branch++
+		return gh.OpenPull(t, "main", fmt.Sprintf("change-%d", branch), title, changes)
+	}
+	// merge merges a pull request, sends the merged event and returns the merge commit.
+	merge := func(number int) string {
+		sha := gh.Merge(number)
+		webhook(t, srv.URL, "pull_request", "pull_request/closed.merged.json", map[string]any{
+			"repository":                    repository,
+			"installation":                  map[string]any{"id": 1},
+			"pull_request.number":           number,
+			"pull_request.body":             "",
+			"pull_request.merge_commit_sha": sha,
+			"pull_request.base.ref":         "main",
+		})
+		return sha
+	}
+	run := func(sha string) (githubtest.CheckRun, bool) {
+		for _, r := range gh.CheckRuns() {
+			if r.HeadSHA == sha {
+				return r, true
+			}
+		}
+		return githubtest.CheckRun{}, false
+	}
+	// verdict waits for the check run of a merge commit to complete.
+	verdict := func(name, sha string) githubtest.CheckRun {
+		t.Helper()
+		start := time.Now()
+		deadline := start.Add(3 * time.Minute)
+		for {
+			if r, ok := run(sha); ok && r.Status == "completed" {
+				t.Logf("%s: %s after %s", name, r.Conclusion, time.Since(start).Round(100*time.Millisecond))
+				return r
+			}
+			if time.Now().After(deadline) {
+				r, _ := run(sha)
+				t.Fatalf("%s: no verdict on %.7s in 3m; check run %+v\nKustomization status: %v", name, sha, r, status(objs))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	expect := func(name string, r githubtest.CheckRun, conclusion string, says ...string) {
+		t.Helper()
+		if r.Conclusion != conclusion {
+			t.Errorf("%s: %s, want %s\n%s\n%s", name, r.Conclusion, conclusion, r.Title, r.Summary)
+		}
+		for _, want := range says {
+			if !strings.Contains(r.Title+"\n"+r.Summary, want) {
+				t.Errorf("%s: the check does not say %q:\n%s\n%s", name, want, r.Title, r.Summary)
+			}
+		}
+	}
+
+	// 1. A change that applies: success, naming the commit.
+	sha := merge(open("greet in English", map[string]*string{"clusters/staging/hello.yaml": str(configMap("hello", "apps", "hello"))}))
+	expect("success", verdict("success", sha), "success", "Kustomization/flux-system/staging", sha[:7])
+
+	// 2. A kustomization.yaml naming a file that is not there: BuildFailed,
+	// which Flux does not retry at the same commit: failure at once.
+	sha = merge(open("list the resources", map[string]*string{"clusters/staging/kustomization.yaml": str("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [namespace.yaml, hello.yaml, missing.yaml]\n")}))
+	expect("build failure", verdict("build failure", sha), "failure", "BuildFailed")
+
+	// 3. The fix: success at the new commit.
+	sha = merge(open("fix the list", map[string]*string{"clusters/staging/kustomization.yaml": nil}))
+	expect("fix after a failure", verdict("fix after a failure", sha), "success", sha[:7])
+
+	// 4. An object the API server refuses: Flux retries it; still failing
+	// at the merge after the grace period, the check fails.
+	sha = merge(open("add a deployment", map[string]*string{"clusters/staging/broken.yaml": str("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken, namespace: apps}\nspec: {template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: nginx}]}}}\n")}))
+	expect("invalid object", verdict("invalid object", sha), "failure", "still failing after 20s")
+
+	// 5. Two merges in quick succession: the first is verified by the
+	// second's revision, which contains it.
+	sha = merge(open("remove the deployment", map[string]*string{"clusters/staging/broken.yaml": nil}))
+	second := merge(open("greet in French", map[string]*string{"clusters/staging/hello.yaml": str(configMap("hello", "apps", "bonjour"))}))
+	expect("first of two quick merges", verdict("first of two quick merges", sha), "success")
+	expect("second of two quick merges", verdict("second of two quick merges", second), "success", second[:7])
+
+	// 6. A HelmRelease of a chart from a repository served here: the
+	// HelmRelease is verified after the Kustomization that applied it.
+	sha = merge(open("install hello", map[string]*string{"clusters/staging/hello-release.yaml": str(fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {interval: 1m, url: %q}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: hello, namespace: flux-system}
+spec:
+  interval: 1m
+  targetNamespace: apps
+  chart: {spec: {chart: hello, version: 0.1.0, sourceRef: {kind: HelmRepository, name: charts}}}
+  values: {greeting: hallo}
+`, charts.URL()))}))
+	expect("HelmRelease", verdict("HelmRelease", sha), "success", "HelmRelease/flux-system/hello")
+
+	// 7. A failure Flux retries that heals at the same commit: a namespace
+	// created while the check waits out its grace period.
+	sha = merge(open("greet in a new namespace", map[string]*string{"clusters/staging/late.yaml": str(configMap("hello", "late", "later"))}))
+	eventually(t, "the retried failure shown on the check", func() bool {
+		r, ok := run(sha)
+		return ok && r.Status == "in_progress" && strings.Contains(r.Summary, "retries")
+	})
+	objs.Create(ns, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "late"}}`)
+	expect("retried failure that recovers", verdict("retried failure that recovers", sha), "success", sha[:7])
+	t.Logf("all cases in %s", time.Since(began).Round(time.Millisecond))
+}
+
+func configMap(name, namespace, greeting string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {greeting: %s}\n", name, namespace, greeting)
+}
+
+// waitApplied waits for the fleet's Kustomization to apply a commit.
+func waitApplied(t *testing.T, objs clustertest.Objects, sha string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		k, err := objs.Dyn.Resource(providers.KustomizationGVR).Namespace("flux-system").Get(context.Background(), "staging", metav1.GetOptions{})
+		if err == nil && strings.HasSuffix(providers.Str(k, "status", "lastAppliedRevision"), sha) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("the Kustomization did not apply %.7s in 2m: %v", sha, status(objs))
+}
+
+// status is the fleet's Kustomization and GitRepository statuses, for a failure's message.
+func status(objs clustertest.Objects) string {
+	var b strings.Builder
+	for _, o := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{providers.KustomizationGVR, "staging"}, {providers.GitRepositoryGVR, "fleet"}} {
+		k, err := objs.Dyn.Resource(o.gvr).Namespace("flux-system").Get(context.Background(), o.name, metav1.GetOptions{})
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", o.gvr.Resource, err)
+			continue
+		}
+		st, _, _ := unstructured.NestedMap(k.Object, "status")
+		fmt.Fprintf(&b, "%s: %v\n", o.gvr.Resource, st)
+	}
+	return b.String()
+}
