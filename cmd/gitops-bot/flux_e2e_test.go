@@ -40,7 +40,7 @@ func TestRealFluxControllers(t *testing.T) {
 
 	str := func(s string) *string { return &s }
 	gh := githubtest.New(t, "acme", "fleet", map[string]string{
-		".gitops-bot.yaml": "provider: flux\nverifyAllMerges: true\nverifyFailureGrace: 20s\nverifyTimeout: 3m\nenvironments:\n- name: staging\n",
+		".gitops-bot.yaml":                "provider: flux\nverifyAllMerges: true\nverifyFailureGrace: 20s\nverifyTimeout: 3m\nenvironments:\n- name: staging\n",
 		"clusters/staging/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n",
 		"clusters/staging/hello.yaml":     configMap("hello", "apps", "hi"),
 	})

@@ -26,14 +26,28 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	o.Message = providers.Str(obj, "status", "health", "message")
 
 	// Current: Argo CD compared against the sources the spec asks for now.
-	o.Current = sameSources(obj)
+	_, hydrated, _ := unstructured.NestedMap(obj.Object, "spec", "sourceHydrator")
+	if hydrated {
+		o.Current = compared(obj)
+	} else {
+		o.Current = sameSources(obj)
+	}
 	if !o.Current {
 		o.Message = "Argo CD has not compared the current spec yet"
 	}
 
-	// Revisions of the sources that track repoURL.
+	// Revisions of the sources that track repoURL; reported: the
+	// revisions as Argo CD reports them (a hydrated commit for the source
+	// hydrator, whose dry commit is what is compared with the merge).
+	var reported []string
+	hydrating := "" // the source hydrator's work still pending
 	sources, _, _ := unstructured.NestedSlice(obj.Object, "spec", "sources")
-	if len(sources) > 0 {
+	if hydrated {
+		if rev := providers.Str(obj, "status", "sync", "revision"); rev != "" {
+			reported = []string{rev}
+		}
+		hydrating = hydrate(obj, repoURL, &o)
+	} else if len(sources) > 0 {
 		revs, _, _ := unstructured.NestedStringSlice(obj.Object, "status", "sync", "revisions")
 		for i, s := range sources {
 			m, _ := s.(map[string]any)
@@ -46,6 +60,9 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 		if rev := providers.Str(obj, "status", "sync", "revision"); rev != "" {
 			o.Revisions = []string{rev}
 		}
+	}
+	if reported == nil {
+		reported = o.Revisions
 	}
 
 	phase := providers.Str(obj, "status", "operationState", "phase")
@@ -80,7 +97,7 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	// a sync that failed at an older revision says nothing of a later one
 	// Argo CD compared as Synced and Healthy without a new operation.
 	opRev := operationRevision(obj)
-	staleOp := opRev != "" && len(o.Revisions) > 0 && !containsRev(o.Revisions, opRev)
+	staleOp := opRev != "" && len(reported) > 0 && !containsRev(reported, opRev)
 	_, requested := obj.Object["operation"] // a sync asked for and not started
 	pending := requested || phase != "" && phase != "Failed" && phase != "Error" && finished.IsZero()
 	o.Ready = o.Current && o.Sync == "Synced" && o.Health == "Healthy" && !pending &&
@@ -92,7 +109,54 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	if requested && o.Message == "" {
 		o.Message = "a sync was requested and has not started"
 	}
+	if o.Retrying { // only the source hydrator's failures are retried here
+		o.Ready = false
+	}
+	if hydrating != "" && !o.Failed && !o.Retrying {
+		o.Ready, o.Message = false, hydrating
+	}
 	return o
+}
+
+// hydrate reads the source hydrator's status (spec.sourceHydrator: Argo CD
+// renders the dry commit of this repository and pushes the manifests to a
+// sync branch, then syncs that). The Application syncs the hydrated commit;
+// the dry commit it was hydrated from is what contains the merge, so it is
+// reported as the revision when an operation matches the synced commit.
+// It returns what the hydrator still has to do, "" when nothing.
+func hydrate(obj *unstructured.Unstructured, repoURL string, o *providers.Observation) (pending string) {
+	if !providers.SameRepo(providers.Str(obj, "spec", "sourceHydrator", "drySource", "repoURL"), repoURL) {
+		return ""
+	}
+	synced := providers.Str(obj, "status", "sync", "revision")
+	for _, op := range []string{"currentOperation", "lastSuccessfulOperation"} {
+		dry := providers.Str(obj, "status", "sourceHydrator", op, "drySHA")
+		if dry != "" && synced != "" && providers.Str(obj, "status", "sourceHydrator", op, "hydratedSHA") == synced {
+			o.Revisions = []string{dry}
+			break
+		}
+	}
+	cur := func(f string) string { return providers.Str(obj, "status", "sourceHydrator", "currentOperation", f) }
+	switch cur("phase") {
+	case "Hydrating":
+		o.Attempted = cur("drySHA") // picked up
+		return fmt.Sprintf("the source hydrator is hydrating dry commit %.7s", cur("drySHA"))
+	case "Failed":
+		// The hydrator tries again at its next refresh: a failure it retries.
+		o.Retrying, o.Attempted = true, cur("drySHA")
+		o.Message = "source hydration failed: " + cur("message")
+	case "Hydrated":
+		if len(o.Revisions) == 0 && cur("hydratedSHA") != "" {
+			return fmt.Sprintf("dry commit %.7s is hydrated as %.7s, which Argo CD has not synced yet", cur("drySHA"), cur("hydratedSHA"))
+		}
+	}
+	return ""
+}
+
+// compared: for the source hydrator, whether Argo CD compared the sync
+// source the spec names now (status.sync.comparedTo holds it as source).
+func compared(obj *unstructured.Unstructured) bool {
+	return providers.Str(obj, "status", "sync", "comparedTo", "source", "path") == providers.Str(obj, "spec", "sourceHydrator", "syncSource", "path")
 }
 
 func containsRev(revs []string, rev string) bool {

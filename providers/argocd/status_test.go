@@ -102,3 +102,28 @@ func TestObserveOperationsAsArgoCDLeavesThem(t *testing.T) {
 		t.Errorf("operation without finishedAt: %+v", o)
 	}
 }
+
+// The source hydrator: Argo CD syncs a hydrated commit of another branch;
+// the dry commit it came from is the revision compared with the merge.
+func TestObserveSourceHydrator(t *testing.T) {
+	const repo, dry1, dry2 = "https://github.com/acme/fleet.git", "dddd000000000000000000000000000000000001", "dddd000000000000000000000000000000000002"
+	app := func(name string) *unstructured.Unstructured {
+		return providertest.Load(t, "testdata/application-source-hydrator.composed.yaml", "Application", name)
+	}
+	if o := Observe(app("hydrated-synced"), repo); !o.Current || !o.Ready || len(o.Revisions) != 1 || o.Revisions[0] != dry1 {
+		t.Errorf("synced at the hydrated commit of %.7s: %+v", dry1, o)
+	}
+	if o := Observe(app("hydrating"), repo); o.Ready || o.Failed || !strings.Contains(o.Message, "hydrating dry commit dddd000") {
+		t.Errorf("hydrating: %+v", o)
+	}
+	if o := Observe(app("hydration-failed"), repo); o.Ready || !o.Retrying || o.Attempted != dry2 || !strings.Contains(o.Message, "kustomize build failed") {
+		t.Errorf("hydration failed: %+v", o)
+	}
+	if o := Observe(app("hydrated-not-synced"), repo); o.Ready || len(o.Revisions) != 0 || !strings.Contains(o.Message, "has not synced yet") {
+		t.Errorf("hydrated, not synced: %+v", o)
+	}
+	// Another repository's dry source reports no revision of ours.
+	if o := Observe(app("hydrated-synced"), "https://github.com/acme/other"); len(o.Revisions) != 0 {
+		t.Errorf("another repository: %+v", o)
+	}
+}

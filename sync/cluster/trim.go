@@ -108,11 +108,16 @@ func trimApplication(in, out map[string]any) {
 	// included), kept as the same trimmed value on both sides or, when
 	// they differ, a marker that equals nothing.
 	cmp := map[string]any{}
+	specMap, _ := in["spec"].(map[string]any)
+	_, hydrated := specMap["sourceHydrator"]
 	for _, f := range []string{"source", "sources"} {
 		spec, _, _ := unstructured.NestedFieldNoCopy(in, "spec", f)
 		was, _, _ := unstructured.NestedFieldNoCopy(in, "status", "sync", "comparedTo", f)
 		switch {
 		case spec == nil && was == nil:
+		case hydrated && f == "source":
+			// The source hydrator's sync source, compared by its path.
+			cmp[f] = prune(was, argoSource)
 		case equality.Semantic.DeepEqual(spec, was):
 			cmp[f], _, _ = unstructured.NestedFieldNoCopy(out, "spec", f)
 		default:

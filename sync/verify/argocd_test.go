@@ -3,8 +3,11 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitops-bot/gitops-bot/providers"
 )
 
 func TestArgoSyncedAtMergeAndDescendant(t *testing.T) {
@@ -126,4 +129,40 @@ func TestArgoNothingToVerifyExplains(t *testing.T) {
 	expect(t, h.done("staging"), "neutral", "- `docs/runbook.md`",
 		"Argo CD Applications considered, and why each was passed over:",
 		"Application/"+h.ns+"/root: its path `clusters/staging` holds none of the changed files")
+}
+
+// The source hydrator: the Application syncs a hydrated commit on another
+// branch; the check succeeds when that commit was hydrated from the merge
+// (or a descendant), and waits while the hydrator works.
+func TestArgoSourceHydrator(t *testing.T) {
+	const hydrated = "aaaa000000000000000000000000000000000001"
+	h := newHarness(t)
+	h.objs.Create(providers.ApplicationGVR, fmt.Sprintf(`
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: root, namespace: %s}
+spec:
+  project: default
+  destination: {server: "https://kubernetes.default.svc", namespace: argocd}
+  sourceHydrator:
+    drySource: {repoURL: %q, targetRevision: main, path: clusters/staging}
+    syncSource: {targetBranch: environments/staging, path: env/staging}`, h.ns, h.repo.CloneURL))
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", time.Minute))
+	status := func(phase, drySHA, hydratedSHA string) map[string]any {
+		return map[string]any{
+			"sync": map[string]any{"status": "Synced", "revision": hydrated, "comparedTo": map[string]any{
+				"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+				"source": map[string]any{"repoURL": h.repo.CloneURL, "targetRevision": "environments/staging", "path": "env/staging"}}},
+			"health": map[string]any{"status": "Healthy"},
+			"sourceHydrator": map[string]any{"currentOperation": map[string]any{
+				"drySHA": drySHA, "hydratedSHA": hydratedSHA, "phase": phase, "message": ""}},
+		}
+	}
+	h.objs.SetStatus(providers.ApplicationGVR, h.ns, "root", status("Hydrating", shaM, ""))
+	if r := h.reported("in_progress"); !strings.Contains(r.Summary, "hydrating dry commit "+shaM[:7]) {
+		t.Errorf("hydrating: %s", r.Summary)
+	}
+	h.objs.SetStatus(providers.ApplicationGVR, h.ns, "root", status("Hydrated", shaDesc, hydrated))
+	expect(t, h.done("staging"), "success", "Application/"+h.ns+"/root", shaDesc[:7])
 }

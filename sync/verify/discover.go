@@ -134,6 +134,10 @@ func tracks(app *unstructured.Unstructured, req Request) (ours bool, why string)
 	}
 	ss, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
 	sources = append(sources, ss...)
+	// The source hydrator renders its dry source, from this repository.
+	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "sourceHydrator", "drySource"); ok {
+		sources = append(sources, s)
+	}
 	var paths []string
 	refs := map[string]bool{} // sources of this repository named by ref (the "chart + values" pattern)
 	for _, s := range sources {
