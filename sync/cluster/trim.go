@@ -31,7 +31,8 @@ type keep map[string]keep
 var (
 	conditions = keep{"type": nil, "status": nil, "reason": nil, "message": nil, "observedGeneration": nil}
 
-	metadata = keep{"name": nil, "namespace": nil, "resourceVersion": nil, "generation": nil}
+	metadata = keep{"name": nil, "namespace": nil, "resourceVersion": nil, "generation": nil,
+		"ownerReferences": {"apiVersion": nil, "kind": nil, "name": nil}} // an Application's ApplicationSet
 
 	// What of an Application's source is read (discovery, revisions);
 	// whether Argo CD compared the current sources is decided on the whole
@@ -58,6 +59,9 @@ var (
 		"Kustomization": {
 			"spec":   {"path": nil, "sourceRef": nil, "suspend": nil},
 			"status": {"observedGeneration": nil, "conditions": conditions, "lastAppliedRevision": nil, "lastAttemptedRevision": nil},
+		},
+		"ApplicationSet": {
+			"status": {"applicationStatus": {"application": nil, "status": nil, "step": nil, "message": nil}},
 		},
 		"HelmRelease": {
 			"spec":   {"releaseName": nil, "targetNamespace": nil, "suspend": nil},

@@ -25,9 +25,10 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/schema"
 )
 
-// The CRDs the bot reads (the large ApplicationSet CRD is left out: nothing watches it).
+// The CRDs the bot reads.
 var crdFiles = []string{
 	"application-crd.yaml",
+	"applicationset-crd.yaml",
 	"kustomize.toolkit.fluxcd.io_kustomizations.yaml",
 	"helm.toolkit.fluxcd.io_helmreleases.yaml",
 	"source.toolkit.fluxcd.io_gitrepositories.yaml",

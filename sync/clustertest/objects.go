@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/deploy"
+	"github.com/gitops-bot/gitops-bot/providers"
 )
 
 // ReaderConfig returns the config of a user bound only to the bot's shipped
@@ -126,7 +127,7 @@ func (o Objects) SetStatus(gvr schema.GroupVersionResource, ns, name string, sta
 			return err
 		}
 		u.Object["status"] = withGeneration(status, u.GetGeneration())
-		if gvr.Group == "argoproj.io" {
+		if gvr == providers.ApplicationGVR { // no status subresource: the controller updates the object
 			_, err = o.Dyn.Resource(gvr).Namespace(ns).Update(context.Background(), u, metav1.UpdateOptions{})
 			return err
 		}

@@ -153,7 +153,7 @@ spec:
 		return map[string]any{
 			"sync": map[string]any{"status": "Synced", "revision": hydrated, "comparedTo": map[string]any{
 				"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "argocd"},
-				"source": map[string]any{"repoURL": h.repo.CloneURL, "targetRevision": "environments/staging", "path": "env/staging"}}},
+				"source":      map[string]any{"repoURL": h.repo.CloneURL, "targetRevision": "environments/staging", "path": "env/staging"}}},
 			"health": map[string]any{"status": "Healthy"},
 			"sourceHydrator": map[string]any{"currentOperation": map[string]any{
 				"drySHA": drySHA, "hydratedSHA": hydratedSHA, "phase": phase, "message": ""}},
@@ -165,4 +165,43 @@ spec:
 	}
 	h.objs.SetStatus(providers.ApplicationGVR, h.ns, "root", status("Hydrated", shaDesc, hydrated))
 	expect(t, h.done("staging"), "success", "Application/"+h.ns+"/root", shaDesc[:7])
+}
+
+// An Application its ApplicationSet's progressive sync holds back at a
+// later step: the check says so while it waits and, still held at the
+// deadline, ends neutral naming the step, not timed out.
+func TestArgoHeldByProgressiveSync(t *testing.T) {
+	h := newHarness(t)
+	set := h.objs.Create(providers.ApplicationSetGVR, fmt.Sprintf(`
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: fleet, namespace: %s}
+spec:
+  generators: [{list: {elements: [{env: staging}]}}]
+  strategy: {type: RollingSync, rollingSync: {steps: [{matchExpressions: [{key: env, operator: In, values: [dev]}]}, {matchExpressions: [{key: env, operator: In, values: [staging]}]}]}}
+  template:
+    metadata: {name: "root", labels: {env: "{{env}}"}}
+    spec: {project: default, destination: {server: "https://kubernetes.default.svc", namespace: argocd}, source: {repoURL: %q, path: clusters/staging}}`, h.ns, h.repo.CloneURL))
+	h.objs.Create(providers.ApplicationGVR, fmt.Sprintf(`
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: root
+  namespace: %s
+  ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: ApplicationSet, name: fleet, uid: %q}]
+spec:
+  project: default
+  destination: {server: "https://kubernetes.default.svc", namespace: argocd}
+  source: {repoURL: %q, path: clusters/staging, targetRevision: main}`, h.ns, set.GetUID(), h.repo.CloneURL))
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", 3*time.Second))
+	h.appStatus("root", "OutOfSync", "Healthy", []string{shaOld}, operation("Succeeded", shaOld, "successfully synced"), nil)
+	h.objs.SetStatus(providers.ApplicationSetGVR, h.ns, "fleet", map[string]any{"applicationStatus": []any{map[string]any{
+		"application": "root", "status": "Waiting", "step": "2", "targetRevisions": []any{shaM}, "lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+		"message": "Application is waiting for the current step to complete"}}})
+	r := h.done("staging")
+	expect(t, r, "neutral", "held by the progressive sync of ApplicationSet "+h.ns+"/fleet at step 2 (Waiting): Application is waiting for the current step to complete")
+	if !strings.HasPrefix(r.Title, "Held in default") {
+		t.Errorf("title %q", r.Title)
+	}
 }

@@ -111,6 +111,16 @@ func retryWake(st *State) time.Time {
 	return wake
 }
 
+// held is what holds a target still waiting back by design, "" when none.
+func held(results []Result) string {
+	for _, r := range results {
+		if r.Held != "" && r.Verdict != Succeeded {
+			return r.Ref.String() + " is " + r.Held
+		}
+	}
+	return ""
+}
+
 func rollup(results []Result) Verdict {
 	all, any, held := true, false, false
 	for _, r := range results {
@@ -205,6 +215,11 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 	case len(o.Revisions) > 0 && !o.Failed:
 		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
 	}
+	if (r.Verdict == Waiting || r.Verdict == PickedUp) && obj.GetKind() == "Application" {
+		if r.Held = v.progressiveHold(ctx, c, obj); r.Held != "" {
+			r.Message = r.Held
+		}
+	}
 	return r, nil
 }
 
@@ -237,6 +252,40 @@ func (v *Verifier) ociRevisions(ctx context.Context, c *cluster.Cluster, k *unst
 	if providers.Str(k, "status", "lastAttemptedRevision") == digest {
 		o.Attempted = commit
 	}
+}
+
+// progressiveHold: an Application of an ApplicationSet with a progressive
+// sync (RollingSync) is not synced until its step comes; the
+// ApplicationSet's status says which step and why it waits. "" when the
+// Application is not held.
+func (v *Verifier) progressiveHold(ctx context.Context, c *cluster.Cluster, app *unstructured.Unstructured) string {
+	for _, owner := range app.GetOwnerReferences() {
+		if owner.Kind != "ApplicationSet" {
+			continue
+		}
+		inf, err := c.Watch(ctx, providers.ApplicationSetGVR, v.syncWait)
+		if err != nil {
+			return ""
+		}
+		set, ok := c.Get(inf, app.GetNamespace(), owner.Name)
+		if !ok {
+			return ""
+		}
+		statuses, _, _ := unstructured.NestedSlice(set.Object, "status", "applicationStatus")
+		for _, s := range statuses {
+			m, _ := s.(map[string]any)
+			str := func(k string) string { v, _ := m[k].(string); return v }
+			if str("application") != app.GetName() || (str("status") != "Waiting" && str("status") != "Pending") {
+				continue
+			}
+			held := fmt.Sprintf("held by the progressive sync of ApplicationSet %s/%s at step %s (%s)", app.GetNamespace(), owner.Name, str("step"), str("status"))
+			if msg := str("message"); msg != "" {
+				held += ": " + msg
+			}
+			return held
+		}
+	}
+	return ""
 }
 
 func observe(obj *unstructured.Unstructured, repoURL string) providers.Observation {

@@ -30,8 +30,11 @@ func check(st *State, verdict Verdict, results []Result, clusterName string, not
 	case Neutral:
 		c.Status, c.Title = "completed", "Nothing to verify"
 		for _, r := range results {
-			if r.Verdict == Neutral {
+			switch {
+			case r.Verdict == Neutral:
 				c.Title = fmt.Sprintf("Suspended in %s: %s is not applied until it is resumed", clusterName, sha)
+			case r.Held != "" && r.Verdict != Succeeded:
+				c.Title = fmt.Sprintf("Held in %s: %s waits for its progressive sync step", clusterName, sha)
 			}
 		}
 	}

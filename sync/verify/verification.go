@@ -73,8 +73,11 @@ type Result struct {
 	Verdict  Verdict       `json:"verdict"`
 	// Retrying: failing in a way the controller retries (judge's view,
 	// before the grace period decides).
-	Retrying bool          `json:"retrying,omitempty"`
-	Took     time.Duration `json:"took,omitempty"` // from start to the target's verdict
+	Retrying bool `json:"retrying,omitempty"`
+	// Held says what holds the target back by design (an ApplicationSet's
+	// progressive sync): still held at the deadline, the check is neutral.
+	Held string        `json:"held,omitempty"`
+	Took time.Duration `json:"took,omitempty"` // from start to the target's verdict
 }
 
 // Verdict of a target or of a whole verification.

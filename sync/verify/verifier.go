@@ -312,6 +312,8 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 		return v.complete(ctx, s, verdict, results, "")
 	case verdict == Neutral:
 		return v.complete(ctx, s, verdict, results, "A target is suspended, so the cluster will not apply this merge until it is resumed; see the table.")
+	case !v.now().Before(st().deadline()) && held(results) != "":
+		return v.complete(ctx, s, Neutral, results, "No verdict: the cluster holds this merge back by design ("+held(results)+"); it is applied when the rollout reaches that step.")
 	case !v.now().Before(st().deadline()):
 		return v.complete(ctx, s, TimedOut, results, "")
 	case verdict != st().Reported || tableFingerprint(results) != st().ReportedTable:
