@@ -90,8 +90,11 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 		o.Attempted = firstOf(o.Revisions)
 		o.Message = degraded(obj)
 	}
-	if phase == "Running" && o.Message == "" {
-		o.Message = "sync running: " + opMessage
+	if phase == "Running" {
+		o.Attempted = operationRevision(obj) // picked up: a sync of it runs
+		if o.Message == "" {
+			o.Message = "sync running: " + opMessage
+		}
 	}
 	// The last operation counts when it was for the revision now reported:
 	// a sync that failed at an older revision says nothing of a later one

@@ -191,28 +191,13 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 	}
 
 	tracksRepo := t.Role == Applier || len(o.Revisions) > 0
+	r.Verdict, r.Retrying = decide(o, tracksRepo, allAtM, anyAtM, attemptedAtM)
 	switch {
 	case o.Suspended != "":
-		r.Verdict, r.Message = Neutral, o.Suspended
-	case o.Failed && (o.Attempted == "" || attemptedAtM || !tracksRepo):
-		r.Verdict = Failed
-		if o.Attempted != "" {
-			r.Revision = o.Attempted
-		}
-	case o.Retrying && (o.Attempted == "" || attemptedAtM || !tracksRepo):
-		// Failing at the merge, and the controller retries: the grace period
-		// (evaluate) decides when it is final.
-		r.Verdict, r.Retrying = PickedUp, true
-		if o.Attempted != "" {
-			r.Revision = o.Attempted
-		}
-	case !tracksRepo && o.Ready:
-		r.Verdict = Succeeded
-	case tracksRepo && o.Ready && allAtM:
-		r.Verdict = Succeeded
-	case anyAtM || attemptedAtM || (!tracksRepo && o.Current):
-		r.Verdict = PickedUp
-	case len(o.Revisions) > 0 && !o.Failed:
+		r.Message = o.Suspended
+	case (r.Verdict == Failed || r.Retrying) && o.Attempted != "":
+		r.Revision = o.Attempted
+	case r.Verdict == Waiting && len(o.Revisions) > 0 && !o.Failed:
 		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
 	}
 	if (r.Verdict == Waiting || r.Verdict == PickedUp) && obj.GetKind() == "Application" {
@@ -221,6 +206,32 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 		}
 	}
 	return r, nil
+}
+
+// decide is the success rule (docs/verification.md) on what a target
+// reports: whether its revisions contain the merge (all, any, the one last
+// attempted) is asked of the host by the caller. tracksRepo: the target
+// reports revisions of this repository (an applier, or an object whose
+// source is this repository); others are judged by readiness alone.
+// retrying: failing in a way the controller retries, for the grace period
+// to decide.
+func decide(o providers.Observation, tracksRepo, allAtM, anyAtM, attemptedAtM bool) (v Verdict, retrying bool) {
+	failingHere := o.Attempted == "" || attemptedAtM || !tracksRepo
+	switch {
+	case o.Suspended != "":
+		return Neutral, false
+	case o.Failed && failingHere:
+		return Failed, false
+	case o.Retrying && failingHere:
+		return PickedUp, true
+	case !tracksRepo && o.Ready:
+		return Succeeded, false
+	case tracksRepo && o.Ready && allAtM:
+		return Succeeded, false
+	case anyAtM || attemptedAtM || (!tracksRepo && o.Current):
+		return PickedUp, false
+	}
+	return Waiting, false
 }
 
 // ociRevisions: a Kustomization of an OCIRepository applied an artifact
