@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -19,7 +16,6 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/chartrender/chartrendertest"
-	"github.com/gitops-bot/gitops-bot/sync/cluster"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 	"github.com/gitops-bot/gitops-bot/sync/fluxtest"
 )
@@ -67,22 +63,7 @@ spec: {interval: 2s, retryInterval: 2s, timeout: 30s, path: ./clusters/staging, 
 	waitApplied(t, objs, gh.Head("main"))
 	t.Logf("first reconcile of the fleet after %s", time.Since(began).Round(time.Millisecond))
 
-	cfg := &serverConfig{DataDir: t.TempDir()}
-	cfg.GitHub.V3APIURL = gh.APIURL()
-	cfg.GitHub.App.IntegrationID = 1
-	cfg.GitHub.App.WebhookSecret = "s3cret"
-	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
-	cl, err := cluster.New("", clustertest.ReaderConfig(t, flux.Env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { srv.Close(); cancel(); s.close() })
+	_, srv := serveGitHub(t, gh, flux.Env)
 
 	raw, err := os.ReadFile("../../forge/github/testdata/pull_request/closed.merged.json")
 	if err != nil {

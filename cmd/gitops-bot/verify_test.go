@@ -60,6 +60,30 @@ func webhook(t *testing.T, url, event, file string, edits map[string]any) {
 	}
 }
 
+// serveGitHub runs serve as a GitHub App of the fake gh, watching the
+// control plane e as the bot's reader user, until the test ends.
+func serveGitHub(t *testing.T, gh *githubtest.Server, e *envtest.Environment) (*server, *httptest.Server) {
+	t.Helper()
+	cfg := &serverConfig{DataDir: t.TempDir()}
+	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.App.IntegrationID = 1
+	cfg.GitHub.App.WebhookSecret = "s3cret"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	cl, err := cluster.New("", clustertest.ReaderConfig(t, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { srv.Close(); cancel(); s.close() })
+	return s, srv
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -97,22 +121,7 @@ kind: Kustomization
 metadata: {name: flux-system, namespace: default}
 spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}`)
 
-	cfg := &serverConfig{DataDir: t.TempDir()}
-	cfg.GitHub.V3APIURL = gh.APIURL()
-	cfg.GitHub.App.IntegrationID = 1
-	cfg.GitHub.App.WebhookSecret = "s3cret"
-	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
-	cl, err := cluster.New("", clustertest.ReaderConfig(t, env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer func() { srv.Close(); cancel(); s.close() }()
+	s, srv := serveGitHub(t, gh, env)
 
 	// 1. /deploy in a comment on the repository: the bot opens #1.
 	webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{

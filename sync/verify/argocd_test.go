@@ -137,16 +137,9 @@ func TestArgoNothingToVerifyExplains(t *testing.T) {
 func TestArgoSourceHydrator(t *testing.T) {
 	const hydrated = "aaaa000000000000000000000000000000000001"
 	h := newHarness(t)
-	h.objs.Create(providers.ApplicationGVR, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {name: root, namespace: %s}
-spec:
-  project: default
-  destination: {server: "https://kubernetes.default.svc", namespace: argocd}
-  sourceHydrator:
+	h.argoApp("root", fmt.Sprintf(`sourceHydrator:
     drySource: {repoURL: %q, targetRevision: main, path: clusters/staging}
-    syncSource: {targetBranch: environments/staging, path: env/staging}`, h.ns, h.repo.CloneURL))
+    syncSource: {targetBranch: environments/staging, path: env/staging}`, h.repo.CloneURL))
 	v, _ := h.run()
 	v.Start(context.Background(), h.request("argocd", time.Minute))
 	status := func(phase, drySHA, hydratedSHA string) map[string]any {

@@ -237,14 +237,20 @@ func (h *harness) argoRoot(sources ...string) {
 	if len(sources) > 0 {
 		src = "sources:\n" + strings.Join(sources, "\n")
 	}
+	h.argoApp("root", src)
+}
+
+// argoApp creates an Application whose spec has sources (the YAML of
+// spec.source, spec.sources or spec.sourceHydrator, indented by two).
+func (h *harness) argoApp(name, sources string) {
 	h.objs.Create(providers.ApplicationGVR, fmt.Sprintf(`
 apiVersion: argoproj.io/v1alpha1
 kind: Application
-metadata: {name: root, namespace: %s}
+metadata: {name: %s, namespace: %s}
 spec:
   project: default
   destination: {server: "https://kubernetes.default.svc", namespace: argocd}
-  %s`, h.ns, src))
+  %s`, name, h.ns, sources))
 }
 
 func (h *harness) argoChartApp() providers.Ref {
