@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 	"github.com/palantir/go-githubapp/githubapp"
 
 	"gopkg.in/yaml.v3"
@@ -47,12 +49,40 @@ type serverConfig struct {
 		// not used for longest are removed first.
 		MaxBytes int64 `yaml:"maxBytes"`
 	} `yaml:"mirrors"`
+	// HostCalls: how calls to GitHub and GitLab are retried and paced
+	// (forge/hostcall); unset, the hosts' documented rules.
+	HostCalls struct {
+		// SecondaryWait: the least wait after a rate limit naming no time (1m).
+		SecondaryWait time.Duration `yaml:"secondaryWait"`
+		// ErrorWait: the first wait after a server error, then doubled (1s).
+		ErrorWait time.Duration `yaml:"errorWait"`
+		// Content-creating requests per installation or token (80, 500).
+		WritesPerMinute int `yaml:"writesPerMinute"`
+		WritesPerHour   int `yaml:"writesPerHour"`
+	} `yaml:"hostCalls"`
 	// Charts: rendering the charts of Helm repositories to judge a change
 	// of a release's values.
 	Charts struct {
 		// Disabled judges releases on their values only.
 		Disabled bool `yaml:"disabled"`
 	} `yaml:"charts"`
+}
+
+// hostCallTimeout bounds one call to a host, its retries and waits included.
+const hostCallTimeout = 10 * time.Minute
+
+// hostcall is the retry and pacing policy of calls to the hosts.
+func (c *serverConfig) hostcall(log *slog.Logger) hostcall.Options {
+	h := c.HostCalls
+	perMinute, perHour := h.WritesPerMinute, h.WritesPerHour
+	if perMinute == 0 {
+		perMinute = hostcall.DefaultWrites[0].N
+	}
+	if perHour == 0 {
+		perHour = hostcall.DefaultWrites[1].N
+	}
+	return hostcall.Options{SecondaryWait: h.SecondaryWait, ErrorWait: h.ErrorWait, Log: log,
+		Writes: []hostcall.Limit{{N: perMinute, Per: time.Minute}, {N: perHour, Per: time.Hour}}}
 }
 
 // chartTimeout bounds fetching a chart to render it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 	"github.com/gitops-bot/gitops-bot/forge/mirror"
 	"github.com/gitops-bot/gitops-bot/providers/chartrender"
 
@@ -140,7 +141,13 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	if cfg.githubEnabled() {
 		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
 			githubapp.WithClientUserAgent("gitops-bot/"+version),
-			githubapp.WithClientTimeout(30*time.Second),
+			// One attempt is bounded by hostcall; a call with its retries by
+			// the delivery's context, and by this.
+			githubapp.WithClientTimeout(hostCallTimeout),
+			// Each installation's client gets its own retries and pacing.
+			githubapp.WithClientMiddleware(func(next http.RoundTripper) http.RoundTripper {
+				return hostcall.Transport(next, cfg.hostcall(log))
+			}),
 		)
 		if err != nil {
 			store.Close()
@@ -156,7 +163,13 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		repos["github"] = github.AppRepos{CC: cc, WebURL: cfg.GitHub.WebURL}
 	}
 	if cfg.GitLab.enabled() {
-		opts := []gl.ClientOptionFunc{}
+		// GitLab's client retries (go-retryablehttp) with the same policy;
+		// the pacing is in its transport.
+		hc := cfg.hostcall(log)
+		opts := []gl.ClientOptionFunc{
+			gl.WithHTTPClient(&http.Client{Transport: hostcall.Pace(http.DefaultTransport, hc.Writes), Timeout: 30 * time.Second}),
+			gl.WithCustomRetry(hostcall.CheckRetry), gl.WithCustomBackoff(hc.Backoff), gl.WithCustomRetryMax(6),
+		}
 		if cfg.GitLab.BaseURL != "" {
 			opts = append(opts, gl.WithBaseURL(cfg.GitLab.BaseURL))
 		}

@@ -61,20 +61,28 @@ func webhook(t *testing.T, url, event, file string, edits map[string]any) {
 }
 
 // serveGitHub runs serve as a GitHub App of the fake gh, watching the
-// control plane e as the bot's reader user, until the test ends.
-func serveGitHub(t *testing.T, gh *githubtest.Server, e *envtest.Environment) (*server, *httptest.Server) {
+// control plane e (if any) as the bot's reader user, until the test ends.
+func serveGitHub(t *testing.T, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server) {
 	t.Helper()
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitHub.V3APIURL = gh.APIURL()
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
 	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
-	cl, err := cluster.New("", clustertest.ReaderConfig(t, e))
-	if err != nil {
-		t.Fatal(err)
+	cfg.Charts.Disabled = true // no chart repository in reach
+	for _, f := range adjust {
+		f(cfg)
+	}
+	clusters := cluster.Set{}
+	if e != nil {
+		cl, err := cluster.New("", clustertest.ReaderConfig(t, e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusters[""] = cl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, clusters, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)

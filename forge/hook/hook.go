@@ -94,7 +94,7 @@ type Options struct {
 	Workers      int           // deliveries handled at once (default 4)
 	MaxBodyBytes int64         // larger deliveries are refused with 413 (default 25 MB, GitHub's cap)
 	Remember     int           // delivery IDs remembered to drop redeliveries (default 10,000)
-	Timeout      time.Duration // time one delivery may take (default 2 minutes)
+	Timeout      time.Duration // time one delivery may take (default 15 minutes)
 	Log          *slog.Logger
 	// Context is the parent of every delivery's handling; cancel it to stop.
 	Context context.Context
@@ -115,7 +115,9 @@ func (o *Options) Defaults() {
 		o.Remember = 10000
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
+		// Long enough for a burst of commands paced under the hosts' write
+		// limits, and for their rate-limit waits (forge/hostcall).
+		o.Timeout = 15 * time.Minute
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest/gitstore"
 )
 
@@ -74,6 +75,8 @@ type Server struct {
 
 	// GitCount counts what the git endpoint served.
 	GitCount gitstore.Counter
+	// Faults makes calls fail as GitHub does (forgetest.Faults).
+	Faults forgetest.Faults
 	// TruncateTrees, when set, truncates recursive tree listings of more
 	// entries than that, as GitHub does past 100,000 entries or 7 MB.
 	TruncateTrees int
@@ -255,6 +258,12 @@ func (s *Server) record(next http.HandlerFunc) http.HandlerFunc {
 		if fail {
 			writeJSON(w, status, map[string]string{"message": http.StatusText(status)})
 			return
+		}
+		if f, ok := s.Faults.Take(req.Key()); ok {
+			f.Write(w, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+			if f.Status != 0 {
+				return
+			}
 		}
 		if o := r.PathValue("owner"); o != "" && (o != s.Owner || r.PathValue("repo") != s.Repo) {
 			notFound(w)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest/gitstore"
 )
 
@@ -65,6 +66,8 @@ type Server struct {
 
 	// GitCount counts what the git endpoint served.
 	GitCount gitstore.Counter
+	// Faults makes calls fail as GitLab does (forgetest.Faults).
+	Faults forgetest.Faults
 
 	mu       sync.Mutex
 	requests []Request
@@ -237,6 +240,12 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(method+" /api/v4/projects/{pid}"+path, func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			if f, ok := s.Faults.Take(r.Method + " " + r.URL.EscapedPath()); ok {
+				f.Write(w, "403 Forbidden")
+				if f.Status != 0 {
+					return
+				}
+			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})

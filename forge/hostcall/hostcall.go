@@ -1,0 +1,226 @@
+// Package hostcall makes the bot's calls to a Git host's API survive the
+// way hosts fail and limit: server errors, 429s and GitHub's secondary rate
+// limits are retried after the wait the host asks for, and content-creating
+// requests are paced under the documented limits, queued rather than
+// refused. Retries are hashicorp/go-retryablehttp's (GitLab's client uses it
+// too); pacing is golang.org/x/time/rate.
+//
+// The rules, from GitHub's "Rate limits for the REST API" and "Best
+// practices for using the REST API":
+//   - Retry-After: wait that many seconds;
+//   - x-ratelimit-remaining 0: wait until x-ratelimit-reset;
+//   - otherwise a secondary rate limit (a 403 or 429 saying so): wait at
+//     least a minute, longer on each try;
+//   - server errors (500, 502, 503, 504): back off exponentially, with jitter;
+//   - no more than 80 content-creating requests a minute and 500 an hour.
+package hostcall
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
+)
+
+// Options tunes the policy; the zero value is the documented one.
+type Options struct {
+	// Retries per request (default 6).
+	Retries int
+	// SecondaryWait is the least wait after a rate limit that names no
+	// time (default 1m, as GitHub asks).
+	SecondaryWait time.Duration
+	// ErrorWait is the first wait after a server error, doubled each try
+	// (default 1s) up to MaxWait.
+	ErrorWait time.Duration
+	// MaxWait caps one wait the bot chooses (default 5m); a wait the host
+	// asks for that ends after the request's deadline is not waited: the
+	// call fails at once with the host's answer.
+	MaxWait time.Duration
+	// Writes are the limits on content-creating requests (POST, PATCH,
+	// PUT, DELETE); default 80 a minute and 500 an hour.
+	Writes []Limit
+	// AttemptTimeout bounds one attempt (default 30s); the whole call,
+	// waits included, is bounded by the request's context.
+	AttemptTimeout time.Duration
+	Log    *slog.Logger
+}
+
+// Limit is at most N requests in any window of Per.
+type Limit struct {
+	N   int
+	Per time.Duration
+}
+
+// DefaultWrites are GitHub's documented secondary limits.
+var DefaultWrites = []Limit{{N: 80, Per: time.Minute}, {N: 500, Per: time.Hour}}
+
+func (o Options) withDefaults() Options {
+	if o.Retries == 0 {
+		o.Retries = 6
+	}
+	if o.SecondaryWait == 0 {
+		o.SecondaryWait = time.Minute
+	}
+	if o.ErrorWait == 0 {
+		o.ErrorWait = time.Second
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 5 * time.Minute
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = 30 * time.Second
+	}
+	if o.Writes == nil {
+		o.Writes = DefaultWrites
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Transport retries and paces the calls made through next. Each Transport
+// paces on its own: make one per installation (GitHub) or token (GitLab).
+func Transport(next http.RoundTripper, o Options) http.RoundTripper {
+	o = o.withDefaults()
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{Transport: Pace(next, o.Writes), Timeout: o.AttemptTimeout}
+	c.Logger = nil
+	c.RetryMax = o.Retries
+	c.CheckRetry = CheckRetry
+	c.Backoff = o.Backoff
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler // the host's last answer, not "giving up after N attempts"
+	c.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, attempt int) {
+		if attempt > 0 {
+			o.Log.Info("retrying a call to the host", "method", r.Method, "path", r.URL.Path, "attempt", attempt)
+		}
+	}
+	return &retryablehttp.RoundTripper{Client: c}
+}
+
+// CheckRetry is the retry policy: server errors, 429s and rate-limited 403s
+// are retried, unless the wait the host asks for outlasts the request's
+// context.
+func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err) // connection errors, not TLS or redirect loops
+	}
+	if !Retryable(resp) {
+		return false, nil
+	}
+	if asked, ok := askedWait(resp, time.Now()); ok {
+		if deadline, has := ctx.Deadline(); has && time.Now().Add(asked).After(deadline) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Retryable: a server error, a 429, or a 403 that is a rate limit.
+func Retryable(resp *http.Response) bool {
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return true
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		return true
+	case resp.StatusCode == http.StatusForbidden:
+		return rateLimited(resp)
+	}
+	return false
+}
+
+// rateLimited tells a rate-limit 403 from a permission one: by its headers,
+// or by GitHub's message ("You have exceeded a secondary rate limit").
+func rateLimited(resp *http.Response) bool {
+	if resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-Ratelimit-Remaining") == "0" {
+		return true
+	}
+	if resp.Body == nil {
+		return false
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return strings.Contains(strings.ToLower(string(head)), "rate limit")
+}
+
+// askedWait is the wait the host names: Retry-After, or the reset of an
+// exhausted limit.
+func askedWait(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n >= 0 {
+			return time.Duration(n) * time.Second, true
+		}
+		if t, err := http.ParseTime(s); err == nil {
+			return max(t.Sub(now), 0), true
+		}
+	}
+	if resp.Header.Get("X-Ratelimit-Remaining") == "0" {
+		if n, err := strconv.ParseInt(resp.Header.Get("X-Ratelimit-Reset"), 10, 64); err == nil {
+			return max(time.Unix(n, 0).Sub(now)+time.Second, 0), true
+		}
+	}
+	return 0, false
+}
+
+// Backoff is the wait before retry attempt (counted from 0).
+func (o Options) Backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	o = o.withDefaults()
+	if resp != nil {
+		if asked, ok := askedWait(resp, time.Now()); ok {
+			return asked
+		}
+	}
+	first := o.ErrorWait
+	if resp != nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests) {
+		first = o.SecondaryWait
+	}
+	wait := first << min(attempt, 20)
+	wait = min(wait, o.MaxWait)
+	// Jitter of up to a quarter, so that commands that failed together do
+	// not come back together.
+	return wait + time.Duration(rand.Int64N(int64(wait)/4+1))
+}
+
+// Pace delays content-creating requests so that no window of the limits
+// holds more than its N; reads pass at once.
+func Pace(next http.RoundTripper, limits []Limit) http.RoundTripper {
+	p := &pacer{next: next}
+	for _, l := range limits {
+		// A token bucket of burst b and rate r lets at most b + r·W through
+		// in a window W: a burst of a quarter and the rest spread over the
+		// window keep every window within N.
+		burst := max(l.N/4, 1)
+		p.limiters = append(p.limiters, rate.NewLimiter(rate.Limit(float64(l.N-burst)/l.Per.Seconds()), burst))
+	}
+	return p
+}
+
+type pacer struct {
+	next     http.RoundTripper
+	limiters []*rate.Limiter
+}
+
+func (p *pacer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		for _, l := range p.limiters {
+			if err := l.Wait(r.Context()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p.next.RoundTrip(r)
+}

@@ -1,0 +1,177 @@
+package hostcall
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// host answers each call with the next of its scripted answers (then 200),
+// recording what it received.
+type host struct {
+	mu      sync.Mutex
+	answers []func(w http.ResponseWriter)
+	bodies  []string
+	at      []time.Time
+}
+
+func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	h.bodies = append(h.bodies, string(body))
+	h.at = append(h.at, time.Now())
+	var answer func(http.ResponseWriter)
+	if len(h.answers) > 0 {
+		answer, h.answers = h.answers[0], h.answers[1:]
+	}
+	h.mu.Unlock()
+	if answer == nil {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"number": 12}`)
+		return
+	}
+	answer(w)
+}
+
+func status(code int, headers map[string]string, body string) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		for k, v := range headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}
+}
+
+var fast = Options{SecondaryWait: 20 * time.Millisecond, ErrorWait: 10 * time.Millisecond, Writes: []Limit{{N: 1000, Per: time.Second}}}
+
+func call(t *testing.T, rt http.RoundTripper, ctx context.Context, url string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"title": "Deploy podinfo"}`))
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// Each kind of failure GitHub documents is retried with the whole body
+// again, and the caller sees the success.
+func TestRetriesWhatHostsAskToRetry(t *testing.T) {
+	for name, answer := range map[string]func(http.ResponseWriter){
+		"500":                         status(500, nil, `{"message": "Server Error"}`),
+		"502":                         status(502, nil, `<html>Bad Gateway</html>`),
+		"503 with Retry-After":        status(503, map[string]string{"Retry-After": "0"}, ""),
+		"429":                         status(429, nil, `{"message": "Too Many Requests"}`),
+		"secondary limit, no headers": status(403, nil, `{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}`),
+		"secondary limit with Retry-After": status(403, map[string]string{"Retry-After": "0"},
+			`{"message": "You have exceeded a secondary rate limit"}`),
+		"primary limit exhausted": status(403, map[string]string{"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": strconv.FormatInt(time.Now().Unix(), 10)},
+			`{"message": "API rate limit exceeded"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &host{answers: []func(http.ResponseWriter){answer, answer}}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, body := call(t, Transport(http.DefaultTransport, fast), context.Background(), srv.URL)
+			if resp.StatusCode != http.StatusCreated || body != `{"number": 12}` {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			if len(h.bodies) != 3 {
+				t.Fatalf("%d calls, want 3", len(h.bodies))
+			}
+			for _, b := range h.bodies {
+				if b != `{"title": "Deploy podinfo"}` {
+					t.Errorf("a retry sent %q", b)
+				}
+			}
+		})
+	}
+}
+
+// A permission 403, a 404 or a 422 is an answer, not a failure to retry.
+func TestDoesNotRetryAnswers(t *testing.T) {
+	for _, code := range []int{403, 404, 422, 501} {
+		h := &host{answers: []func(http.ResponseWriter){status(code, nil, `{"message": "Resource not accessible by integration"}`)}}
+		srv := httptest.NewServer(h)
+		resp, _ := call(t, Transport(http.DefaultTransport, fast), context.Background(), srv.URL)
+		srv.Close()
+		if resp.StatusCode != code || len(h.bodies) != 1 {
+			t.Errorf("%d: answered %d after %d calls", code, resp.StatusCode, len(h.bodies))
+		}
+	}
+}
+
+// The wait is the one the host names, and a wait that would end after the
+// command's deadline is not waited: the host's answer comes back at once.
+func TestWaitsAsAsked(t *testing.T) {
+	if got := fast.Backoff(0, 0, 0, &http.Response{StatusCode: 403, Header: http.Header{"Retry-After": {"7"}}}); got != 7*time.Second {
+		t.Errorf("Retry-After 7: waits %s", got)
+	}
+	reset := time.Now().Add(90 * time.Second)
+	got := fast.Backoff(0, 0, 0, &http.Response{StatusCode: 403, Header: http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {strconv.FormatInt(reset.Unix(), 10)}}})
+	if got < 85*time.Second || got > 92*time.Second {
+		t.Errorf("reset in 90s: waits %s", got)
+	}
+	def := Options{}
+	if got := def.Backoff(0, 0, 0, &http.Response{StatusCode: 403}); got < time.Minute {
+		t.Errorf("secondary limit without a time: waits %s, GitHub asks for at least a minute", got)
+	}
+	if a, b := def.Backoff(0, 0, 1, &http.Response{StatusCode: 502}), def.Backoff(0, 0, 3, &http.Response{StatusCode: 502}); a < 2*time.Second || b < 8*time.Second || b > def.withDefaults().MaxWait*5/4 {
+		t.Errorf("server errors back off exponentially: %s then %s", a, b)
+	}
+
+	h := &host{answers: []func(http.ResponseWriter){status(403, map[string]string{"Retry-After": "120"}, `{"message": "secondary rate limit"}`)}}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, _ := call(t, Transport(http.DefaultTransport, fast), ctx, srv.URL)
+	if resp.StatusCode != 403 || len(h.bodies) != 1 || ctx.Err() != nil {
+		t.Errorf("a 2-minute wait within a 5s deadline: %d after %d calls", resp.StatusCode, len(h.bodies))
+	}
+}
+
+// Writes are spread so that no window holds more than the limit; reads
+// are not held back.
+func TestPacesWrites(t *testing.T) {
+	h := &host{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const n, per = 4, 400 * time.Millisecond
+	rt := Transport(http.DefaultTransport, Options{Writes: []Limit{{N: n, Per: per}}})
+	for range 3 * n {
+		call(t, rt, context.Background(), srv.URL)
+	}
+	for i := range h.at {
+		in := 0
+		for _, t2 := range h.at[i:] {
+			if t2.Sub(h.at[i]) < per {
+				in++
+			}
+		}
+		if in > n {
+			t.Fatalf("%d writes within %s from write %d, limit %d", in, per, i, n)
+		}
+	}
+	get, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	start := len(h.at)
+	for range 3 * n {
+		resp, err := (&http.Client{Transport: rt}).Do(get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if reads := h.at[start:]; reads[len(reads)-1].Sub(reads[0]) > per {
+		t.Errorf("reads were paced: %s for %d", reads[len(reads)-1].Sub(reads[0]), len(reads))
+	}
+}
