@@ -50,7 +50,7 @@ type Options struct {
 	// AttemptTimeout bounds one attempt (default 30s); the whole call,
 	// waits included, is bounded by the request's context.
 	AttemptTimeout time.Duration
-	Log    *slog.Logger
+	Log            *slog.Logger
 }
 
 // Limit is at most N requests in any window of Per.
