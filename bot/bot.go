@@ -76,7 +76,16 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		first = false
 	}
 	reply := func(body string) error {
-		return f.Reply(ctx, ev.Repo, forge.Reply{Thread: ev.Thread, PR: ev.IsPR, Key: fmt.Sprintf("comment-%d", ev.CommentID), Body: body, New: first})
+		// The reply is owed even when the commands used up the delivery's
+		// time (the host calls under it are retried); failing that, the
+		// log keeps what the person was to be told.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
+		defer cancel()
+		err := f.Reply(rctx, ev.Repo, forge.Reply{Thread: ev.Thread, PR: ev.IsPR, Key: fmt.Sprintf("comment-%d", ev.CommentID), Body: body, New: first})
+		if err != nil {
+			log.Error("the reply could not be posted", "err", err, "reply", body)
+		}
+		return err
 	}
 	if len(invs) > command.MaxCommands {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
@@ -105,6 +114,10 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	}
 	return reply(strings.Join(sections, "\n\n---\n\n"))
 }
+
+// replyTimeout bounds posting a reply, retries included, once the
+// commands are done.
+const replyTimeout = 2 * time.Minute
 
 // commentRun is one comment's commands: what they share is read once.
 type commentRun struct {
@@ -164,17 +177,18 @@ func (c *commentRun) mayChange(ctx context.Context, inv command.Invocation) (out
 		if errors.As(c.cfgErr, &ce) {
 			return outcome{body: fmt.Sprintf("%s: the repository config is invalid, so I changed nothing.\n\n%s", md.Code(inv.Line), md.CodeBlock("", ce.Error())), outcome: command.Bad, err: c.cfgErr}, true
 		}
-		return outcome{body: fmt.Sprintf("%s: I could not read `%s` (%v). Nothing was changed; comment again to retry.", md.Code(inv.Line), config.Path, c.cfgErr), outcome: command.Failed, err: c.cfgErr}, true
+		return outcome{body: fmt.Sprintf("%s: I could not read `%s` (%s). Nothing was changed; comment again to retry.", md.Code(inv.Line), config.Path, errs.Message(c.cfgErr)), outcome: command.Failed, err: c.cfgErr}, true
 	}
 	if c.authorized {
 		return outcome{}, false
 	}
 	ok, why, err := authorize(ctx, c.host, c.ev.Repo, c.cfg.Access, c.ev.Author)
 	if err != nil {
-		return outcome{body: fmt.Sprintf("%s: I could not check your permissions (%v). Nothing was changed; comment again to retry.", md.Code(inv.Line), err), outcome: command.Failed, err: err}, true
+		return outcome{body: fmt.Sprintf("%s: I could not check your permissions (%s). Nothing was changed; comment again to retry.", md.Code(inv.Line), errs.Message(err)), outcome: command.Failed, err: err}, true
 	}
 	if !ok {
-		return outcome{body: fmt.Sprintf("Sorry %s, %s, so I did not run %s. Ask someone with access to run it.", md.Mention(c.ev.Author), why, md.Code(inv.Line)), outcome: command.Refuse, err: errs.Refused("%s", why)}, true
+		// The verb only: a refusal does not echo arguments.
+		return outcome{body: fmt.Sprintf("Sorry %s, %s, so I did not run %s. Ask someone with access to run it.", md.Mention(c.ev.Author), why, md.Code(command.VerbOf(inv.Line))), outcome: command.Refuse, err: errs.Refused("%s", why)}, true
 	}
 	c.authorized = true
 	return outcome{}, false

@@ -61,7 +61,24 @@ type PullRequest struct {
 	Head    string // SHA of the commit on Branch
 	Created bool   // false when an existing branch and PR were updated
 	Diff    string // unified diff, where the host computes it cheaply (local)
+	// Warnings: what did not work once the pull request existed (labels),
+	// for the reply to say.
+	Warnings []string
 }
+
+// LeftBehind is a failure after which something the bot created remains
+// (a branch whose pull request could not be opened, and could not be
+// removed): the reply must not say "nothing was changed".
+type LeftBehind struct {
+	What string // "branch gitops-bot/deploy-web-staging"
+	Err  error
+}
+
+func (e *LeftBehind) Error() string {
+	return fmt.Sprintf("%v (%s remains: commenting again reuses it)", e.Err, e.What)
+}
+
+func (e *LeftBehind) Unwrap() error { return e.Err }
 
 // Permission is a user's access level on a repository, ordered.
 type Permission int

@@ -117,6 +117,9 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 		link = r.Repo.FullName() + link // owner/repo#N links across repositories
 	}
 	fmt.Fprintf(&b, "%s %s: %s\n\n", verb, link, p.Title)
+	for _, w := range pr.Warnings {
+		fmt.Fprintf(&b, "But %s. The pull request is open; finish that by hand.\n\n", errs.Text(w))
+	}
 	if !pr.Created {
 		fmt.Fprintf(&b, "The same request was made before, so I updated its branch %s instead of opening a second pull request.\n\n", md.Code(pr.Branch))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 )
 
@@ -33,12 +34,21 @@ func TestRenderByKind(t *testing.T) {
 		{errs.Usage("missing WORD"), BadArgs, []string{"`/echo`: missing WORD", "Usage:", "/echo WORD [flags]", "--env"}},
 		{errs.Invalid("no workload `x`"), Bad, []string{"`/echo`: no workload `x`", "Nothing was changed."}},
 		{errs.Refused("#3 is not merged"), Refuse, []string{"`/echo`: #3 is not merged"}},
-		{fmt.Errorf("opening the pull request: %w", errors.New("502 bad gateway")), Failed, []string{"`/echo` failed: opening the pull request: 502 bad gateway", "Nothing was changed."}},
+		{fmt.Errorf("opening the pull request: %w", errors.New("POST https://api.github.com/repos/acme/fleet/pulls: 502 Bad Gateway []")), Failed,
+			[]string{"`/echo` failed: opening the pull request: the host answered 502 Bad Gateway", "Nothing was changed."}},
+		{&forge.LeftBehind{What: "branch gitops-bot/echo", Err: errors.New("opening pull request: 502 Bad Gateway")}, Failed,
+			[]string{"branch gitops-bot/echo remains: commenting again reuses it"}},
 		{errs.Bug(errors.New("generated objects do not validate")), Failed, []string{"bug in gitops-bot", "generated objects do not validate"}},
 		{&preflight.Error{Problems: []preflight.Problem{{File: "a.yaml", Err: "broken"}}}, Bad, []string{"does not pass the checks", "a.yaml"}},
 	}
 	for _, c := range cases {
 		body, outcome := Render("/echo", &echo{}, Result{Body: "done"}, c.err)
+		if _, left := c.err.(*forge.LeftBehind); left && strings.Contains(body, "Nothing was changed") {
+			t.Errorf("%v: says nothing was changed when a branch remains:\n%s", c.err, body)
+		}
+		if secret, _ := Render("/echo --set password=hunter2", &echo{}, Result{}, c.err); c.outcome == Refuse && strings.Contains(secret, "hunter2") {
+			t.Errorf("a refusal echoes the arguments:\n%s", secret)
+		}
 		if outcome != c.outcome {
 			t.Errorf("%v: outcome %s, want %s", c.err, outcome, c.outcome)
 		}

@@ -60,7 +60,15 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 	_, resp, err := c.gh.Git.CreateRef(ctx, o, n, &github.Reference{Ref: &ref, Object: &github.GitObject{SHA: &head}})
 	switch {
 	case err == nil:
-		return c.openPull(ctx, r, ch, head)
+		pr, err := c.openPull(ctx, r, ch, head)
+		if err != nil {
+			// Leave no branch without its pull request: a person would
+			// not know what it is for.
+			if _, derr := c.gh.Git.DeleteRef(context.WithoutCancel(ctx), o, n, ref); derr != nil {
+				return nil, &forge.LeftBehind{What: "branch " + ch.Branch, Err: err}
+			}
+		}
+		return pr, err
 	case !errIs422(resp):
 		return nil, fmt.Errorf("creating branch %s: %w", ch.Branch, err)
 	}
@@ -93,12 +101,25 @@ func (c *Client) openPull(ctx context.Context, r forge.Repo, ch forge.Change, he
 	if err != nil {
 		return nil, fmt.Errorf("opening pull request: %w", err)
 	}
+	out := &forge.PullRequest{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Branch: ch.Branch, Head: head, Created: true}
 	if len(ch.Labels) > 0 {
-		if _, _, err := c.gh.Issues.AddLabelsToIssue(ctx, r.Owner, r.Name, pr.GetNumber(), ch.Labels); err != nil {
-			return nil, fmt.Errorf("labelling pull request #%d: %w", pr.GetNumber(), err)
+		// The pull request exists whatever happens to its labels.
+		if err := c.addLabels(ctx, r, pr.GetNumber(), ch.Labels); err != nil {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("labelling it failed: %v", err))
 		}
 	}
-	return &forge.PullRequest{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Branch: ch.Branch, Head: head, Created: true}, nil
+	return out, nil
+}
+
+// addLabels adds labels as GitHub's API description has it: an object
+// {"labels": [...]} (go-github sends a bare array).
+func (c *Client) addLabels(ctx context.Context, r forge.Repo, number int, labels []string) error {
+	req, err := c.gh.NewRequest("POST", fmt.Sprintf("repos/%s/%s/issues/%d/labels", r.Owner, r.Name, number), map[string][]string{"labels": labels})
+	if err != nil {
+		return err
+	}
+	_, err = c.gh.Do(ctx, req, nil)
+	return err
 }
 
 // moveBranch force-moves a bot branch: its only commit is replaced by the new one.

@@ -56,7 +56,14 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 		pr.Created = false
 	}
 	if err != nil {
-		return nil, fmt.Errorf("merge request of %s: %w", ch.Branch, err)
+		err = fmt.Errorf("merge request of %s: %w", ch.Branch, err)
+		if pr.Created {
+			// Leave no branch without its merge request.
+			if _, derr := c.gl.Branches.DeleteBranch(pid(r), ch.Branch, gl.WithContext(context.WithoutCancel(ctx))); derr != nil {
+				return nil, &forge.LeftBehind{What: "branch " + ch.Branch, Err: err}
+			}
+		}
+		return nil, err
 	}
 	pr.Number, pr.URL = int(mr.IID), mr.WebURL
 	return pr, nil

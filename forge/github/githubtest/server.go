@@ -501,11 +501,16 @@ func (s *Server) editComment(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) addLabels(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.PathValue("number"))
-	var labels []string
-	if err := json.NewDecoder(r.Body).Decode(&labels); err != nil {
-		unprocessable(w, "labels must be an array of strings")
+	// The API description's body is {"labels": [...]}; a bare array is
+	// what GitHub also takes, but the bot must send the documented shape.
+	var in struct {
+		Labels []string `json:"labels"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Labels == nil {
+		unprocessable(w, `Invalid request: the body must be {"labels": [...]}`)
 		return
 	}
+	labels := in.Labels
 	for _, p := range s.pulls {
 		if p.Number == n {
 			p.Labels = append(p.Labels, labels...)

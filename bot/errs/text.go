@@ -1,0 +1,48 @@
+package errs
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// The parts of an error's text that are for the bot, not for people: the
+// API request a client library names (`POST https://…/api/v3/repos/…:`,
+// `Post "https://…":`), other API addresses, and anything shaped like a
+// token.
+var (
+	apiCall  = regexp.MustCompile(`(?i)\b(GET|POST|PUT|PATCH|DELETE|HEAD) "?https?://[^\s"]+"?:\s*`)
+	apiURL   = regexp.MustCompile(`https?://(api\.github\.com|[^\s"]*/api/v\d)[^\s"]*`)
+	tokenish = regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,}|glpat-[A-Za-z0-9_\-]{8,})`)
+	// What go-github and GitLab's client leave of an answer once the
+	// request is gone: "502 Bad Gateway []", "502 {message: …}".
+	gitlabStatus = regexp.MustCompile(`(\d{3}) \{message: (?:\d{3} )?([^{}]*)\}$`)
+	hostStatus   = regexp.MustCompile(`(^|: )(\d{3}) ?([^\[{:]*?)\s*(\[\]|\{\})?$`)
+)
+
+// Text is an error's text as a reply may show it: no internal API address,
+// no token, and a host's bare status said in words.
+func Text(s string) string {
+	s = apiCall.ReplaceAllString(s, "")
+	s = apiURL.ReplaceAllString(s, "the host's API")
+	s = tokenish.ReplaceAllString(s, "[token]")
+	s = gitlabStatus.ReplaceAllString(s, "$1 $2")
+	if m := hostStatus.FindStringSubmatchIndex(s); m != nil {
+		code, _ := strconv.Atoi(s[m[4]:m[5]])
+		if code >= 400 && code < 600 {
+			words := strings.TrimSpace(s[m[6]:m[7]])
+			if words == "" {
+				words = http.StatusText(code)
+			}
+			s = s[:m[0]] + s[m[2]:m[3]] + "the host answered " + strconv.Itoa(code) + " " + words
+			if code >= 500 || code == http.StatusTooManyRequests {
+				s += " (it kept failing while I retried; try again later)"
+			}
+		}
+	}
+	return s
+}
+
+// Message is Text of err.
+func Message(err error) string { return Text(err.Error()) }

@@ -1,0 +1,32 @@
+package errs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Error texts as go-github, GitLab's client and net/http write them
+// become text for people: what failed, no internal address, no token.
+func TestTextForPeople(t *testing.T) {
+	for in, want := range map[string]string{
+		"opening the pull request: opening pull request: POST http://127.0.0.1:39025/api/v3/repos/acme/fleet/pulls: 502 Bad Gateway []": "opening the pull request: opening pull request: the host answered 502 Bad Gateway (it kept failing while I retried; try again later)",
+		`creating tree: Post "http://127.0.0.1:39025/api/v3/repos/acme/fleet/git/trees": context deadline exceeded`:                     "creating tree: context deadline exceeded",
+		"merge request of gitops-bot/x: POST https://gitlab.example.com/api/v4/projects/7/merge_requests: 403 {message: 403 Forbidden}": "merge request of gitops-bot/x: the host answered 403 Forbidden",
+		"fetching https://x-access-token:ghs_abcdefghijklmnop@github.com/acme/fleet.git failed":                                         "fetching https://x-access-token:[token]@github.com/acme/fleet.git failed",
+		"reading branch main: GET https://api.github.com/repos/acme/fleet/branches/main: 404 Not Found []":                              "reading branch main: the host answered 404 Not Found",
+		"no such workload web in environment staging":                                                                                   "no such workload web in environment staging",
+		"see https://api.github.com/repos/acme/fleet/pulls/3 for details":                                                               "see the host's API for details",
+	} {
+		got := Text(in)
+		if got != want {
+			t.Errorf("Text(%q)\n = %q\nwant %q", in, got, want)
+		}
+		if strings.Contains(got, "/api/v") || strings.Contains(got, "ghs_") {
+			t.Errorf("still internal: %q", got)
+		}
+	}
+	if got := Message(errors.New("POST https://api.github.com/x: 500 []")); got != "the host answered 500 Internal Server Error (it kept failing while I retried; try again later)" {
+		t.Errorf("Message: %q", got)
+	}
+}
