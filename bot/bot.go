@@ -96,6 +96,15 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	snap, done := b.Snapshots.Open(ctx, f, ev.Repo)
 	defer done()
 	cfg, cfgErr := config.Load(ctx, snap.Reader, ev.Repo, ev.Repo.DefaultBranch)
+	if ev.Closed && (cfgErr != nil || !cfg.CommandsOnClosed) {
+		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
+		log.Info("command", "outcome", command.Refuse, "error", "closed thread")
+		what := "issue"
+		if ev.IsPR {
+			what = "pull request"
+		}
+		return reply(fmt.Sprintf("This %s is closed, so I ran nothing. Reopen it, or comment on an open one.", what))
+	}
 	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr, snap: snap}
 	var sections []string
 	for _, inv := range invs {

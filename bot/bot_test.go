@@ -193,3 +193,22 @@ func TestOneLogLinePerCommand(t *testing.T) {
 		t.Errorf("bare deploy: %v", m)
 	}
 }
+
+// A closed issue, or a pull request closed without merging, gets a short
+// reply and nothing else, unless the repository allows commands there; a
+// merged pull request is where /rollback is given, so it is not closed.
+func TestClosedThreads(t *testing.T) {
+	f := bottest.NewFake(nil)
+	ev := bottest.Comment(1, "alice", bottest.Podinfo)
+	ev.Closed = true
+	reply := bottest.HandleEvent(t, nil, f, ev)
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, "is closed, so I ran nothing") || strings.Contains(reply, "podinfo") {
+		t.Errorf("closed issue: %d proposals, reply %q", len(f.Proposals()), reply)
+	}
+
+	f = bottest.NewFake(map[string]string{config.Path: "commandsOnClosed: true\n"})
+	bottest.HandleEvent(t, nil, f, ev)
+	if len(f.Proposals()) != 1 {
+		t.Errorf("commandsOnClosed: %d proposals, want 1", len(f.Proposals()))
+	}
+}

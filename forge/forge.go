@@ -257,6 +257,9 @@ type CommentEvent struct {
 	Author      string
 	AuthorIsBot bool
 	DeliveryID  string
+	// Closed: the issue, or the pull request without merging it, is
+	// closed (a merged pull request is not: /rollback and /verify act on it).
+	Closed bool
 }
 
 // Opener is what a host can do for a change that belongs in another

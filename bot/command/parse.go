@@ -23,12 +23,18 @@ type Invocation struct {
 // of the line, so "> /deploy" (a quote) or "see /deploy" is not a command.
 var commandLine = regexp.MustCompile(`^/([A-Za-z][A-Za-z0-9-]*)(?:\s+(.*))?$`)
 
-// ParseComment finds the command lines of a comment. Quoted lines and code
-// blocks (fenced or indented) are skipped: they show commands, they do not
-// give them.
+// htmlComment: what a host's renderer hides (to its end, or the comment's).
+var htmlComment = regexp.MustCompile(`(?s)<!--.*?(-->|$)`)
+
+// ParseComment finds the command lines of a comment. Quoted lines, code
+// blocks (fenced or indented) and HTML comments are skipped: they show
+// commands, or hide them, they do not give them.
 func ParseComment(body string) []Invocation {
 	var out []Invocation
 	fence := ""
+	// An HTML comment is not shown to the thread's readers: a command in
+	// it must not run. One left open hides the rest of the comment.
+	body = htmlComment.ReplaceAllString(body, "")
 	for _, raw := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
 		line := strings.TrimRight(raw, " \t")
 		trimmed := strings.TrimLeft(line, " ")

@@ -56,3 +56,21 @@ func FuzzParseComment(f *testing.F) {
 		}
 	})
 }
+
+// A command a reader of the thread cannot see does not run: inside an HTML
+// comment, closed on its line, over several lines, or left open.
+func TestParseCommentSkipsHTMLComments(t *testing.T) {
+	for _, body := range []string{
+		"LGTM <!-- /deploy web --image evil:1 -->",
+		"<!--\n/deploy web --image evil:1\n-->",
+		"Thanks!\n<!-- hidden\n/deploy web --image evil:1",
+	} {
+		if got := ParseComment(body); len(got) != 0 {
+			t.Errorf("%q ran %+v", body, got)
+		}
+	}
+	got := ParseComment("<!-- a note for reviewers -->\n/status web")
+	if len(got) != 1 || got[0].Verb != "status" {
+		t.Errorf("a visible command after a comment: %+v", got)
+	}
+}

@@ -39,6 +39,9 @@ type Config struct {
 	// VerifyAllMerges verifies every merged pull request that touches an
 	// environment's directory, not only the bot's own.
 	VerifyAllMerges bool `yaml:"verifyAllMerges"`
+	// CommandsOnClosed runs commands on closed issues and pull requests
+	// closed without merging; by default they get a short reply only.
+	CommandsOnClosed bool `yaml:"commandsOnClosed"`
 
 	// explicitEnvs is true when the file lists environments, which then
 	// become the only ones accepted.

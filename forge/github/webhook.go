@@ -100,9 +100,41 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
+		// GitHub signs every delivery with SHA-256; a SHA-1 signature alone
+		// (X-Hub-Signature) is the weaker legacy one, not accepted here.
+		if r.Header.Get("X-Hub-Signature-256") == "" {
+			deliveries.WithLabelValues(r.Header.Get("X-GitHub-Event"), "invalid").Inc()
+			http.Error(w, "invalid webhook: X-Hub-Signature-256 is missing (a SHA-1 X-Hub-Signature alone is not accepted)", http.StatusBadRequest)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
 		d.ServeHTTP(w, r)
 	}), nil
+}
+
+// needs checks that a payload of an event the bot acts on has what acting
+// on it takes, so that a malformed one is refused before any API call.
+func needs(event string, payload []byte) error {
+	switch event {
+	case "issue_comment", "pull_request", "check_run":
+	default:
+		return nil
+	}
+	var p struct {
+		Repository *struct {
+			Name  string `json:"name"`
+			Owner struct {
+				Login string `json:"login"`
+			} `json:"owner"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return fmt.Errorf("the payload does not parse: %w", err)
+	}
+	if p.Repository == nil || p.Repository.Name == "" || p.Repository.Owner.Login == "" {
+		return errors.New("the payload names no repository (repository.name and repository.owner.login)")
+	}
+	return nil
 }
 
 // admit stands between the signature check and the queue: it refuses a
@@ -119,7 +151,14 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 	if !json.Valid(d.Payload) {
 		return githubapp.ValidationError{EventType: d.EventType, DeliveryID: d.DeliveryID, Cause: errors.New("body is not JSON")}
 	}
-	if d.DeliveryID != "" {
+	if d.DeliveryID == "" {
+		// Without it a redelivery cannot be told from a new event.
+		return githubapp.ValidationError{EventType: d.EventType, Cause: errors.New("X-GitHub-Delivery is missing")}
+	}
+	if err := needs(d.EventType, d.Payload); err != nil {
+		return githubapp.ValidationError{EventType: d.EventType, DeliveryID: d.DeliveryID, Cause: err}
+	}
+	{
 		s.mu.Lock()
 		if _, dup := s.seen.Get(d.DeliveryID); dup {
 			s.mu.Unlock()
@@ -192,6 +231,7 @@ func commentEvent(e *github.IssueCommentEvent, deliveryID string) forge.CommentE
 		Author:      user.GetLogin(),
 		AuthorIsBot: user.GetType() == "Bot" || strings.HasSuffix(user.GetLogin(), "[bot]"),
 		DeliveryID:  deliveryID,
+		Closed:      e.GetIssue().GetState() == "closed" && e.GetIssue().GetPullRequestLinks().GetMergedAt().IsZero(),
 	}
 }
 

@@ -3,6 +3,9 @@ package github_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -201,14 +204,23 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 		{"invalid JSON", "issue_comment", []byte(`{"action": "created", `), true, http.StatusBadRequest},
 		{"oversized", "issue_comment", bytes.Repeat([]byte("x"), 65<<10), true, http.StatusRequestEntityTooLarge},
 		{"missing event", "", good, true, http.StatusBadRequest},
+		{"SHA-1 signature only", "issue_comment", good, false, http.StatusBadRequest},
+		{"missing delivery ID", "issue_comment", good, true, http.StatusBadRequest},
+		{"payload without repository", "issue_comment", withoutRepository(t, good), true, http.StatusBadRequest},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/github/hook", bytes.NewReader(c.body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-GitHub-Event", c.event)
-			req.Header.Set("X-GitHub-Delivery", c.name)
+			if c.name != "missing delivery ID" {
+				req.Header.Set("X-GitHub-Delivery", c.name)
+			}
 			switch {
+			case c.name == "SHA-1 signature only":
+				mac := hmac.New(sha1.New, []byte(secret))
+				mac.Write(c.body)
+				req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
 			case c.sign:
 				req.Header.Set("X-Hub-Signature-256", githubtest.Sign(secret, c.body))
 			case c.name == "wrong signature":
@@ -328,3 +340,14 @@ func BenchmarkWebhookAck(b *testing.B) {
 
 func timeout() <-chan time.Time   { return time.After(5 * time.Second) }
 func shortWait() <-chan time.Time { return time.After(200 * time.Millisecond) }
+
+func withoutRepository(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	delete(p, "repository")
+	out, _ := json.Marshal(p)
+	return out
+}

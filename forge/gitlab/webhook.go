@@ -157,10 +157,12 @@ type notePayload struct {
 		Action       string `json:"action"`
 	} `json:"object_attributes"`
 	MergeRequest *struct {
-		IID int64 `json:"iid"`
+		IID   int64  `json:"iid"`
+		State string `json:"state"` // opened, closed, merged, locked
 	} `json:"merge_request"`
 	Issue *struct {
-		IID int64 `json:"iid"`
+		IID   int64  `json:"iid"`
+		State string `json:"state"` // opened, closed
 	} `json:"issue"`
 }
 
@@ -204,9 +206,9 @@ func (w *Webhook) decode(event, delivery string, body []byte) (func(ctx context.
 		ev := forge.CommentEvent{CommentID: a.ID, Body: a.Note, Author: p.User.Username, DeliveryID: delivery}
 		switch {
 		case a.NoteableType == "MergeRequest" && p.MergeRequest != nil:
-			ev.Thread, ev.IsPR = int(p.MergeRequest.IID), true
+			ev.Thread, ev.IsPR, ev.Closed = int(p.MergeRequest.IID), true, p.MergeRequest.State == "closed"
 		case a.NoteableType == "Issue" && p.Issue != nil:
-			ev.Thread = int(p.Issue.IID)
+			ev.Thread, ev.Closed = int(p.Issue.IID), p.Issue.State == "closed"
 		default:
 			return nil, nil // notes on commits and snippets
 		}
