@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -140,13 +141,15 @@ func TestSameCommentTwiceRepliesOnce(t *testing.T) {
 
 func TestUserTextCannotBreakOutOfMarkdown(t *testing.T) {
 	f := bottest.NewFake(nil)
-	bottest.HandleEvent(t, nil, f, bottest.Comment(1, "alice", bottest.Podinfo+" --set 'x=```--> <!-- |'"))
+	// ("<!--" would hide the rest of the comment from its readers, and so
+	// from the bot: TestParseCommentSkipsHTMLComments.)
+	bottest.HandleEvent(t, nil, f, bottest.Comment(1, "alice", bottest.Podinfo+" --set 'x=```--> |'"))
 	ps := f.Proposals()
 	if len(ps) != 1 {
 		t.Fatalf("proposals %d", len(ps))
 	}
 	m, ok, err := marker.Parse(ps[0].Body)
-	if !ok || err != nil || !strings.Contains(m.Command, "```--> <!-- |") {
+	if !ok || err != nil || !strings.Contains(m.Command, "```--> |") {
 		t.Errorf("marker did not survive: %+v %v %v", m, ok, err)
 	}
 	if !strings.Contains(ps[0].Body, "````\n/deploy") {
@@ -210,5 +213,14 @@ func TestClosedThreads(t *testing.T) {
 	bottest.HandleEvent(t, nil, f, ev)
 	if len(f.Proposals()) != 1 {
 		t.Errorf("commandsOnClosed: %d proposals, want 1", len(f.Proposals()))
+	}
+}
+
+// A repository config over its cap is refused, naming the file and the cap.
+func TestHugeConfigIsRefused(t *testing.T) {
+	f := bottest.NewFake(map[string]string{config.Path: "# padding\n" + strings.Repeat("#", config.MaxBytes)})
+	reply := bottest.HandleEvent(t, nil, f, bottest.Comment(1, "alice", bottest.Podinfo))
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, ".gitops-bot.yaml") || !strings.Contains(reply, fmt.Sprint(config.MaxBytes)) {
+		t.Errorf("%d proposals, reply %q", len(f.Proposals()), reply)
 	}
 }

@@ -12,6 +12,29 @@ import (
 // ErrNotFound is returned (wrapped) when a file, ref or object does not exist.
 var ErrNotFound = errors.New("not found")
 
+// MaxFileBytes bounds a file the bot reads from a repository: manifests,
+// values and charts are far smaller; a larger file is refused before it is
+// read, not loaded whole.
+const MaxFileBytes = 4 << 20
+
+// TooLarge: a file over a cap, refused unread.
+type TooLarge struct {
+	Path      string
+	Size, Max int64
+}
+
+func (e *TooLarge) Error() string {
+	return fmt.Sprintf("%s is %d bytes, more than the %d bytes I read of such a file", e.Path, e.Size, e.Max)
+}
+
+// CheckSize refuses a file of size over MaxFileBytes.
+func CheckSize(path string, size int64) error {
+	if size > MaxFileBytes {
+		return &TooLarge{Path: path, Size: size, Max: MaxFileBytes}
+	}
+	return nil
+}
+
 // ErrNoChange is returned (wrapped) by Propose when the files already read
 // exactly as proposed on the base branch.
 var ErrNoChange = errors.New("the base branch already has exactly these files")

@@ -23,6 +23,9 @@ import (
 // Path is where the repository config lives, on the default branch.
 const Path = ".gitops-bot.yaml"
 
+// MaxBytes bounds the config: a few environments and rules take a few KB.
+const MaxBytes = 64 << 10
+
 // Config is .gitops-bot.yaml. Every field is optional; see Defaults.
 type Config struct {
 	Provider     string        `yaml:"provider"`
@@ -157,6 +160,14 @@ func Load(ctx context.Context, f forge.Reader, r forge.Repo, ref string) (*Confi
 	if errors.Is(err, forge.ErrNotFound) {
 		c := &Config{}
 		return c, c.complete()
+	}
+	var big *forge.TooLarge
+	if errors.As(err, &big) || err == nil && len(b) > MaxBytes {
+		size := int64(len(b))
+		if big != nil {
+			size = big.Size
+		}
+		return nil, &Error{Msg: fmt.Sprintf("%s is %d bytes; a repository config may be at most %d", Path, size, MaxBytes)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", Path, err)

@@ -267,7 +267,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	}
 
 	noteID := lab.AddNote(17, false, "root", deploy)
-	post("Note Hook", "note_issue.json", map[string]any{"object_attributes.note": deploy, "object_attributes.id": noteID})
+	post("Note Hook", "note_issue.json", map[string]any{"object_attributes.note": deploy, "object_attributes.id": noteID, "issue.state": "opened"})
 	eventually(t, "the merge request", func() bool { return len(lab.MRs()) == 1 })
 	// The repository was read from its mirror, fetched over git with the
 	// bot's token: no file or tree through the API.

@@ -185,6 +185,9 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 	}
 	for _, e := range entries {
 		if e.GetPath() == path {
+			if err := forge.CheckSize(path, int64(e.GetSize())); err != nil {
+				return nil, err
+			}
 			return c.blob(ctx, r, e.GetSHA(), path)
 		}
 	}
@@ -217,6 +220,9 @@ func (c *Client) readContents(ctx context.Context, r forge.Repo, ref, path strin
 	}
 	if file == nil || file.GetType() != "file" {
 		return nil, fmt.Errorf("%s is not a file: %w", path, forge.ErrNotFound)
+	}
+	if err := forge.CheckSize(path, int64(file.GetSize())); err != nil {
+		return nil, err
 	}
 	if file.GetEncoding() == "none" {
 		return c.blob(ctx, r, file.GetSHA(), path) // over 1 MB: only the blob API serves it

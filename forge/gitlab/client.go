@@ -70,6 +70,14 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 			return nil, fmt.Errorf("%s at %s: %w", path, ref, forge.ErrNotFound)
 		}
 	}
+	// The size first: a file over the cap is not downloaded.
+	meta, resp, err := c.gl.RepositoryFiles.GetFileMetaData(pid(r), path, &gl.GetFileMetaDataOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
+	if err != nil {
+		return nil, wrap(resp, err, path)
+	}
+	if err := forge.CheckSize(path, meta.Size); err != nil {
+		return nil, err
+	}
 	b, resp, err := c.gl.RepositoryFiles.GetRawFile(pid(r), path, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
 	if err != nil {
 		return nil, wrap(resp, err, path)

@@ -106,7 +106,7 @@ func TestWebhookEvents(t *testing.T) {
 		t.Errorf("note on MR: %+v", ev)
 	}
 	deliver(w, "Note Hook", secret, "b", payload(t, "note_issue.json", nil))
-	if ev := <-r.comments; ev.IsPR || ev.Thread != 17 || ev.Body != "Hello world" {
+	if ev := <-r.comments; ev.IsPR || ev.Thread != 17 || ev.Body != "Hello world" || !ev.Closed { // the documented payload's issue is closed
 		t.Errorf("note on issue: %+v", ev)
 	}
 	if code := deliver(w, "Merge Request Hook", secret, "c", payload(t, "merge_request_merge.json", nil)); code != http.StatusAccepted {
@@ -259,7 +259,7 @@ func TestDeployRefusedForGuest(t *testing.T) {
 	s, api := fakeProject(t, nil)
 	w := webhook(t, bot.New(quiet), api)
 	noteID := s.AddNote(17, false, "guest", podinfo)
-	deliver(w, "Note Hook", secret, "g", payload(t, "note_issue.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID, "user.username": "guest"}))
+	deliver(w, "Note Hook", secret, "g", payload(t, "note_issue.json", map[string]any{"object_attributes.note": podinfo, "object_attributes.id": noteID, "user.username": "guest", "issue.state": "opened"}))
 	waitFor(t, "the reply", func() bool { return len(s.Notes()) == 2 })
 	if len(s.MRs()) != 0 || !strings.Contains(s.Notes()[1].Body, "Sorry @guest") {
 		t.Errorf("MRs %d, reply %q", len(s.MRs()), s.Notes()[1].Body)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -185,5 +186,28 @@ func TestEvictionAndAdoption(t *testing.T) {
 	ra.Close()
 	if !store.Has("github/acme/a") {
 		t.Error("the mirror just used is gone")
+	}
+}
+
+// A file over forge.MaxFileBytes is refused by its size, not read whole.
+func TestHugeFileIsRefusedUnread(t *testing.T) {
+	ctx := context.Background()
+	huge := strings.Repeat("x: 1\n", forge.MaxFileBytes/5+1)
+	s := serve(t, "fleet", map[string]string{"clusters/staging/huge.yaml": huge, "clusters/staging/a.yaml": "a: 1\n"})
+	store, err := New(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.Sync(ctx, "github/acme/fleet", s.remote, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.ReadFile(ctx, "main", "clusters/staging/huge.yaml")
+	var big *forge.TooLarge
+	if !errors.As(err, &big) || big.Size != int64(len(huge)) || !strings.Contains(err.Error(), "clusters/staging/huge.yaml") {
+		t.Errorf("err = %v", err)
+	}
+	if b, err := r.ReadFile(ctx, "main", "clusters/staging/a.yaml"); err != nil || string(b) != "a: 1\n" {
+		t.Errorf("a small file: %q %v", b, err)
 	}
 }

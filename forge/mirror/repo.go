@@ -110,6 +110,9 @@ func (r *Repo) ReadFile(ctx context.Context, ref, path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, forge.ErrNotFound)
 	}
+	if err := forge.CheckSize(path, f.Size); err != nil {
+		return nil, err
+	}
 	rd, err := f.Reader()
 	if err != nil {
 		return nil, err

@@ -261,6 +261,7 @@ func (s *Server) routes() http.Handler {
 		})
 	}
 	h("GET /repository/files/{path}/raw", s.rawFile)
+	h("HEAD /repository/files/{path}", s.fileMeta)
 	h("GET ", s.getProject)
 	h("GET /repository/tree", s.tree)
 	h("GET /members/all", s.listMembers)
@@ -313,6 +314,20 @@ func (s *Server) rawFile(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	io.WriteString(w, content)
+}
+
+// fileMeta is the file metadata GitLab answers a HEAD with, in headers.
+func (s *Server) fileMeta(w http.ResponseWriter, r *http.Request) {
+	files, ok := s.at(r.URL.Query().Get("ref"))
+	content, found := files[r.PathValue("path")]
+	if !ok || !found {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("X-Gitlab-File-Path", r.PathValue("path"))
+	w.Header().Set("X-Gitlab-Size", strconv.Itoa(len(content)))
+	w.Header().Set("X-Gitlab-Blob-Id", gitstore.BlobSHA(content))
+	w.Header().Set("X-Gitlab-Ref", r.URL.Query().Get("ref"))
 }
 
 func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
