@@ -5,6 +5,7 @@ package md
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Replies and pull request bodies quote user text. These helpers keep that
@@ -40,3 +41,15 @@ func Cell(s string) string {
 
 // Mention links a user without notifying them twice in a thread.
 func Mention(user string) string { return fmt.Sprintf("@%s", user) }
+
+// Clip shortens s to at most n bytes (on a rune boundary), ending in "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

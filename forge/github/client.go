@@ -296,6 +296,9 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 	body := m.Body
 	if m.Key != "" {
 		body += "\n\n" + replyMarker(m.Key)
+	}
+	body = forge.Fit(body, forge.GitHubBodyMax) // the marker is kept whole
+	if m.Key != "" {
 		if !m.New {
 			id, err := c.findReply(ctx, r, m.Thread, replyMarker(m.Key))
 			if err != nil {

@@ -22,6 +22,7 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 	if err := ch.Validate(); err != nil {
 		return nil, err
 	}
+	ch.Body = forge.Fit(ch.Body, forge.GitHubBodyMax)
 	o, n := r.Owner, r.Name
 	base, err := c.branchHead(ctx, r, ch.Base)
 	if err != nil {

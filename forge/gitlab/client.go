@@ -191,6 +191,9 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 	body := m.Body
 	if m.Key != "" {
 		body += "\n\n" + replyMarker(m.Key)
+	}
+	body = forge.Fit(body, forge.GitLabBodyMax) // the marker is kept whole
+	if m.Key != "" {
 		if !m.New {
 			id, err := c.findNote(ctx, r, m, replyMarker(m.Key))
 			if err != nil {

@@ -22,6 +22,7 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 	if err := ch.Validate(); err != nil {
 		return nil, err
 	}
+	ch.Body = forge.Fit(ch.Body, forge.GitLabBodyMax)
 	commit, err := c.commit(ctx, r, ch, c.known(ch.Base))
 	var ge *gl.ErrorResponse
 	if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusBadRequest && c.known(ch.Base) == nil {
