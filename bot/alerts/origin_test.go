@@ -20,7 +20,7 @@ func TestOriginOfAHugeGroup(t *testing.T) {
 	if len(body) > 20000 {
 		t.Errorf("account of %d bytes", len(body))
 	}
-	if rows := strings.Count(body, "| PodOOMKilled |"); rows != maxListedAlerts || !strings.Contains(body, "and 2980 more alerts") {
+	if rows := strings.Count(body, "| `PodOOMKilled` |"); rows != maxListedAlerts || !strings.Contains(body, "and 2980 more alerts") {
 		t.Errorf("account:\n%.2000s", body)
 	}
 }
