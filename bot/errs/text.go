@@ -18,7 +18,7 @@ var (
 	// What go-github and GitLab's client leave of an answer once the
 	// request is gone: "502 Bad Gateway []", "502 {message: …}".
 	gitlabStatus = regexp.MustCompile(`(\d{3}) \{message: (?:\d{3} )?([^{}]*)\}$`)
-	hostStatus   = regexp.MustCompile(`(^|: )(\d{3}) ?([^\[{:]*?)\s*(\[\]|\{\})?$`)
+	hostStatus   = regexp.MustCompile(`(^|: )([45]\d\d)( [^\[{(:]*?)?\s*(\[\]|\{\})?(\s*\(|$)`)
 )
 
 // Text is an error's text as a reply may show it: no internal API address,
@@ -30,16 +30,19 @@ func Text(s string) string {
 	s = gitlabStatus.ReplaceAllString(s, "$1 $2")
 	if m := hostStatus.FindStringSubmatchIndex(s); m != nil {
 		code, _ := strconv.Atoi(s[m[4]:m[5]])
-		if code >= 400 && code < 600 {
-			words := strings.TrimSpace(s[m[6]:m[7]])
-			if words == "" {
-				words = http.StatusText(code)
-			}
-			s = s[:m[0]] + s[m[2]:m[3]] + "the host answered " + strconv.Itoa(code) + " " + words
-			if code >= 500 || code == http.StatusTooManyRequests {
-				s += " (it kept failing while I retried; try again later)"
-			}
+		words := ""
+		if m[6] >= 0 {
+			words = strings.TrimSpace(s[m[6]:m[7]])
 		}
+		if words == "" {
+			words = http.StatusText(code)
+		}
+		said := "the host answered " + strconv.Itoa(code) + " " + words
+		if code >= 500 || code == http.StatusTooManyRequests {
+			said += " (it kept failing while I retried; try again later)"
+		}
+		rest := s[m[10]:] // what follows: " (…)" or nothing
+		s = s[:m[0]] + s[m[2]:m[3]] + said + rest
 	}
 	return s
 }

@@ -30,3 +30,11 @@ func TestTextForPeople(t *testing.T) {
 		t.Errorf("Message: %q", got)
 	}
 }
+
+func TestTextKeepsWhatFollowsTheStatus(t *testing.T) {
+	in := "opening pull request: POST https://api.github.com/repos/a/b/pulls: 422 Unprocessable Entity [] (branch x remains: commenting again reuses it)"
+	want := "opening pull request: the host answered 422 Unprocessable Entity (branch x remains: commenting again reuses it)"
+	if got := Text(in); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

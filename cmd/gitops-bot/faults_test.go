@@ -79,3 +79,79 @@ func TestDeploysThroughAFailingHost(t *testing.T) {
 		t.Errorf("only %d faults injected", gh.Faults.Injected())
 	}
 }
+
+// One failure at each step of a /deploy: a failure the host asks to retry
+// is retried and the command lands; one that is an answer (422) leaves the
+// reply saying exactly what exists.
+func TestEachStepFailingOnce(t *testing.T) {
+	const repo = "/repos/Codertocat/Hello-World"
+	cases := []struct {
+		name   string
+		key    string
+		fault  forgetest.Fault
+		prs    int
+		says   []string
+		branch bool // a bot branch remains
+	}{
+		{"base branch 502", "GET " + repo + "/branches/master", forgetest.BadGateway, 1, []string{"Opened"}, true},
+		{"tree 500", "POST " + repo + "/git/trees", forgetest.ServerError, 1, []string{"Opened"}, true},
+		{"commit secondary limit", "POST " + repo + "/git/commits", forgetest.SecondaryLimit, 1, []string{"Opened"}, true},
+		{"branch 429", "POST " + repo + "/git/refs", forgetest.TooManyRequest, 1, []string{"Opened"}, true},
+		{"pull request 502", "POST " + repo + "/pulls", forgetest.BadGateway, 1, []string{"Opened"}, true},
+		{"pull request refused", "POST " + repo + "/pulls", forgetest.Fault{Status: 422}, 0,
+			[]string{"failed: opening the pull request", "the host answered 422", "Nothing was changed."}, false},
+		{"labels refused", "POST " + repo + "/issues/1/labels", forgetest.Fault{Status: 422}, 1,
+			[]string{"Opened", "But labelling it failed: the host answered 422", "The pull request is open"}, true},
+		{"reply 502", "POST " + repo + "/issues/1/comments", forgetest.BadGateway, 1, []string{"Opened"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{
+				"README.md": "fleet\n", "clusters/staging/.keep": "", ".gitops-bot.yaml": "labels: [deploy]\n"})
+			gh.AddBranch("master", "main")
+			gh.SetPermission("Codertocat", "write")
+			_, srv := serveGitHub(t, gh, nil, func(c *serverConfig) {
+				c.HostCalls.SecondaryWait, c.HostCalls.ErrorWait = 20*time.Millisecond, 10*time.Millisecond
+				c.Mirrors.Disabled = true // every read through the API, where the faults are
+			})
+			gh.Faults.FailNext(c.key, c.fault)
+			raw, _ := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
+			var p map[string]any
+			json.Unmarshal(raw, &p) //nolint:errcheck // a file of the repository
+			webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+				"repository": p["repository"], "comment.body": "/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging",
+			})
+			var reply string
+			eventually(t, "the reply", func() bool {
+				for _, cm := range gh.Comments(1) {
+					if cm.User != "Codertocat" {
+						reply = cm.Body
+						return true
+					}
+				}
+				return false
+			})
+			if gh.Faults.Injected() != 1 {
+				t.Errorf("the fault was not met (%d injected)", gh.Faults.Injected())
+			}
+			if len(gh.Pulls()) != c.prs {
+				t.Errorf("%d pull requests, want %d", len(gh.Pulls()), c.prs)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(reply, want) {
+					t.Errorf("the reply does not say %q:\n%s", want, reply)
+				}
+			}
+			if strings.Contains(reply, "/api/v3") || strings.Contains(reply, "127.0.0.1") {
+				t.Errorf("the reply shows an internal address:\n%s", reply)
+			}
+			left := false
+			for b := range gh.Git().Branches() {
+				left = left || strings.HasPrefix(b, "gitops-bot/")
+			}
+			if left != c.branch {
+				t.Errorf("a bot branch remains: %v, want %v", left, c.branch)
+			}
+		})
+	}
+}

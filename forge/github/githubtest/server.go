@@ -310,6 +310,7 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/git/commits/{sha}", s.getCommit)
 	h("POST "+repo+"/git/refs", s.createRef)
 	h("PATCH "+repo+"/git/refs/{ref...}", s.updateRef)
+	h("DELETE "+repo+"/git/refs/{ref...}", s.deleteRef)
 	h("GET "+repo+"/pulls", s.listPulls)
 	h("POST "+repo+"/pulls", s.createPull)
 	h("PATCH "+repo+"/pulls/{number}", s.editPull)
@@ -619,6 +620,21 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) {
 	}
 	s.git.SetBranch(branch, in.SHA)
 	writeJSON(w, http.StatusCreated, map[string]any{"ref": in.Ref, "object": map[string]any{"sha": in.SHA, "type": "commit"}})
+}
+
+// deleteRef deletes a branch, as GitHub does (422 when it does not exist).
+func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) {
+	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
+	if _, exists := s.git.Branch(branch); !ok || !exists {
+		unprocessable(w, "Reference does not exist")
+		return
+	}
+	if branch == "main" {
+		unprocessable(w, "Protected branch: the fake refuses writes to main")
+		return
+	}
+	s.git.DeleteBranch(branch)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
