@@ -342,7 +342,8 @@ func TestAlertGroupWithManyAndTruncatedAlerts(t *testing.T) {
 		g.TruncatedAlerts = 7
 	}))
 	ps := f.Proposals()
-	if len(ps) != 1 || !strings.Contains(ps[0].Body, "(7 more alerts were truncated by Alertmanager.)") || strings.Count(ps[0].Body, "| `ArgoCdAppOutOfSync` |") != 42 {
+	if len(ps) != 1 || !strings.Contains(ps[0].Body, "(7 more alerts were truncated by Alertmanager.)") || strings.Count(ps[0].Body, "| `ArgoCdAppOutOfSync` |") != 20 ||
+		!strings.Contains(ps[0].Body, "and 22 more alerts of this group, not listed") {
 		t.Errorf("proposals %d; body:\n%.600s", len(ps), ps[0].Body)
 	}
 }
