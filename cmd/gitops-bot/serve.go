@@ -163,13 +163,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		repos["github"] = github.AppRepos{CC: cc, WebURL: cfg.GitHub.WebURL}
 	}
 	if cfg.GitLab.enabled() {
-		// GitLab's client retries (go-retryablehttp) with the same policy;
-		// the pacing is in its transport.
-		hc := cfg.hostcall(log)
-		opts := []gl.ClientOptionFunc{
-			gl.WithHTTPClient(&http.Client{Transport: hostcall.Pace(http.DefaultTransport, hc.Writes), Timeout: 30 * time.Second}),
-			gl.WithCustomRetry(hostcall.CheckRetry), gl.WithCustomBackoff(hc.Backoff), gl.WithCustomRetryMax(6),
-		}
+		opts := gitlab.HostCallOptions(cfg.hostcall(log))
 		if cfg.GitLab.BaseURL != "" {
 			opts = append(opts, gl.WithBaseURL(cfg.GitLab.BaseURL))
 		}

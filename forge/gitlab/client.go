@@ -11,10 +11,12 @@ import (
 	"regexp"
 	"strings"
 	gosync "sync"
+	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 )
 
 // Client is the forge for one event (it remembers the file listing it read).
@@ -258,3 +260,17 @@ func (c *Client) findNote(ctx context.Context, r forge.Repo, m forge.Reply, mark
 }
 
 var errNoMR = errors.New("no open merge request")
+
+// HostCallOptions are the client options that retry and pace calls as
+// forge/hostcall does: GitLab's client retries (go-retryablehttp) with
+// hostcall's policy, and its transport paces the writes.
+func HostCallOptions(o hostcall.Options) []gl.ClientOptionFunc {
+	writes := o.Writes
+	if writes == nil {
+		writes = hostcall.DefaultWrites
+	}
+	return []gl.ClientOptionFunc{
+		gl.WithHTTPClient(&http.Client{Transport: hostcall.Pace(http.DefaultTransport, writes), Timeout: 30 * time.Second}),
+		gl.WithCustomRetry(hostcall.CheckRetry), gl.WithCustomBackoff(o.Backoff), gl.WithCustomRetryMax(6),
+	}
+}

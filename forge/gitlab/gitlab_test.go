@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -375,5 +378,30 @@ func TestOpenRepoByURL(t *testing.T) {
 		if _, _, err := c.OpenRepo(context.Background(), url); !errors.Is(err, forge.ErrNotFound) {
 			t.Errorf("%s: %v", url, err)
 		}
+	}
+}
+
+// GitLab answering 502 and 429 (with Retry-After) once at each write of a
+// proposal: the client's retries, with the bot's policy, land one commit
+// and one merge request.
+func TestProposeThroughFailingGitLab(t *testing.T) {
+	s, _ := fakeProject(t, nil)
+	opts := append(gitlab.HostCallOptions(hostcall.Options{SecondaryWait: 20 * time.Millisecond, ErrorWait: 10 * time.Millisecond}), gl.WithBaseURL(s.BaseURL()))
+	api, err := gl.NewClient("glpat-test", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := "/api/v4/projects/" + url.PathEscape("gitlab-org/gitlab-test")
+	s.Faults.FailNext("POST "+project+"/repository/commits", forgetest.BadGateway)
+	s.Faults.FailNext("POST "+project+"/merge_requests", forgetest.TooManyRequest, forgetest.ServerError)
+	c := gitlab.NewClient(api)
+	repo := forge.Repo{Host: "gitlab", Owner: "gitlab-org", Name: "gitlab-test", DefaultBranch: "master"}
+	pr, err := c.Propose(context.Background(), repo, forge.Change{Base: "master", Branch: "gitops-bot/deploy-web-staging", Title: "Deploy web", Body: "body",
+		Message: "Deploy web", Files: []forge.File{{Path: "clusters/staging/web.yaml", Content: []byte("a: 1\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Faults.Injected() != 3 || len(s.MRs()) != 1 || !pr.Created {
+		t.Errorf("%d faults met, %d merge requests, %+v", s.Faults.Injected(), len(s.MRs()), pr)
 	}
 }
