@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -153,5 +154,61 @@ func TestEachStepFailingOnce(t *testing.T) {
 				t.Errorf("a bot branch remains: %v, want %v", left, c.branch)
 			}
 		})
+	}
+}
+
+// BenchmarkBurstOfDeploys: 60 /deploy commands arrive at once at a host
+// that enforces GitHub's secondary limit (80 content-creating requests a
+// minute: refused with 403 beyond). The bot paces its writes under it.
+// Reported: the time the burst takes to drain (every command answered),
+// the content-creating requests per command, the commands per minute that
+// sustains under 80 writes a minute and 500 an hour, and the host's
+// refusals (want 0). Takes a few minutes: it runs at the real limits.
+func BenchmarkBurstOfDeploys(b *testing.B) {
+	for range b.N {
+		gh := githubtest.New(b, "Codertocat", "Hello-World", map[string]string{"README.md": "fleet\n", "clusters/staging/.keep": ""})
+		gh.AddBranch("master", "main")
+		gh.SetPermission("Codertocat", "write")
+		gh.EnforceWriteLimit(80, time.Minute)
+		_, srv := serveGitHub(b, gh, nil)
+		raw, _ := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
+		var p map[string]any
+		json.Unmarshal(raw, &p) //nolint:errcheck // a file of the repository
+		const commands = 60
+		start := time.Now()
+		for i := range commands {
+			webhook(b, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+				"repository": p["repository"], "comment.id": 5000 + i,
+				"comment.body": fmt.Sprintf("/deploy web-%d --image ghcr.io/acme/web:1.4.%d --port 8080 --env staging", i, i),
+			})
+		}
+		for {
+			n := 0
+			for _, c := range gh.Comments(1) {
+				if c.User != "Codertocat" {
+					n++
+				}
+			}
+			if n >= commands {
+				break
+			}
+			if time.Since(start) > 20*time.Minute {
+				b.Fatalf("%d of %d answered after 20 minutes", n, commands)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		drain := time.Since(start)
+		writes := 0
+		for _, r := range gh.Requests() {
+			if r.Method != http.MethodGet {
+				writes++
+			}
+		}
+		perCommand := float64(writes) / commands
+		b.ReportMetric(drain.Seconds(), "drain-s")
+		b.ReportMetric(perCommand, "writes/command")
+		b.ReportMetric(min(80/perCommand, 500/perCommand/60), "sustained-commands/min")
+		b.ReportMetric(float64(gh.LimitHits()), "host-refusals")
+		b.ReportMetric(float64(len(gh.Pulls())), "pull-requests")
 	}
 }

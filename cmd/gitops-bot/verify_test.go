@@ -28,7 +28,7 @@ var env *envtest.Environment
 func TestMain(m *testing.M) { clustertest.Main(m, &env) }
 
 // hook posts a real GitHub payload, edited, signed, to the server.
-func webhook(t *testing.T, url, event, file string, edits map[string]any) {
+func webhook(t testing.TB, url, event, file string, edits map[string]any) {
 	t.Helper()
 	raw, err := os.ReadFile("../../forge/github/testdata/" + file)
 	if err != nil {
@@ -62,7 +62,7 @@ func webhook(t *testing.T, url, event, file string, edits map[string]any) {
 
 // serveGitHub runs serve as a GitHub App of the fake gh, watching the
 // control plane e (if any) as the bot's reader user, until the test ends.
-func serveGitHub(t *testing.T, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server) {
+func serveGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server) {
 	t.Helper()
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitHub.V3APIURL = gh.APIURL()

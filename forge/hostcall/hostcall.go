@@ -18,16 +18,17 @@ package hostcall
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"golang.org/x/time/rate"
 )
 
 // Options tunes the policy; the zero value is the documented one.
@@ -196,31 +197,93 @@ func (o Options) Backoff(_, _ time.Duration, attempt int, resp *http.Response) t
 }
 
 // Pace delays content-creating requests so that no window of the limits
-// holds more than its N; reads pass at once.
+// holds more than its N; reads pass at once. The windows slide (the last N
+// writes are remembered): a token bucket (x/time/rate) would have to give
+// up most of a window's capacity to never exceed it.
 func Pace(next http.RoundTripper, limits []Limit) http.RoundTripper {
 	p := &pacer{next: next}
 	for _, l := range limits {
-		// A token bucket of burst b and rate r lets at most b + r·W through
-		// in a window W: a burst of a quarter and the rest spread over the
-		// window keep every window within N.
-		burst := max(l.N/4, 1)
-		p.limiters = append(p.limiters, rate.NewLimiter(rate.Limit(float64(l.N-burst)/l.Per.Seconds()), burst))
+		p.windows = append(p.windows, &window{Limit: l, sent: make([]time.Time, 0, l.N)})
 	}
 	return p
 }
 
 type pacer struct {
-	next     http.RoundTripper
-	limiters []*rate.Limiter
+	next    http.RoundTripper
+	mu      sync.Mutex
+	windows []*window
+}
+
+// window remembers the times of the last N writes it let through.
+type window struct {
+	Limit
+	sent []time.Time // a ring once full; oldest at next
+	next int
+}
+
+// earliest is when one more write keeps this window within N.
+func (w *window) earliest() time.Time {
+	if len(w.sent) < w.N {
+		return time.Time{}
+	}
+	return w.sent[w.next].Add(w.Per)
+}
+
+// record books t and returns its place in the ring.
+func (w *window) record(t time.Time) int {
+	if len(w.sent) < w.N {
+		w.sent = append(w.sent, t)
+		return len(w.sent) - 1
+	}
+	i := w.next
+	w.sent[i] = t
+	w.next = (w.next + 1) % w.N
+	return i
+}
+
+// reserve books the next slot every window allows, and returns it with
+// the places booked.
+func (p *pacer) reserve(now time.Time) (time.Time, []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := now
+	for _, w := range p.windows {
+		if e := w.earliest(); e.After(at) {
+			at = e
+		}
+	}
+	places := make([]int, len(p.windows))
+	for i, w := range p.windows {
+		places[i] = w.record(at)
+	}
+	return at, places
+}
+
+// sentAt corrects a booking to when the write really left (a timer wakes
+// late): the host counts arrivals, not plans.
+func (p *pacer) sentAt(places []int, at, t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.windows {
+		if w.sent[places[i]].Equal(at) {
+			w.sent[places[i]] = t
+		}
+	}
 }
 
 func (p *pacer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		for _, l := range p.limiters {
-			if err := l.Wait(r.Context()); err != nil {
-				return nil, err
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && len(p.windows) > 0 {
+		at, places := p.reserve(time.Now())
+		if wait := time.Until(at); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return nil, fmt.Errorf("waiting %s for the host's write limit: %w", wait.Round(time.Second), r.Context().Err())
 			}
 		}
+		p.sentAt(places, at, time.Now())
 	}
 	return p.next.RoundTrip(r)
 }

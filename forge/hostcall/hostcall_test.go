@@ -147,14 +147,24 @@ func TestPacesWrites(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	const n, per = 4, 400 * time.Millisecond
-	rt := Transport(http.DefaultTransport, Options{Writes: []Limit{{N: n, Per: per}}})
+	// The times the pacer lets writes go, taken under it.
+	var mu sync.Mutex
+	var sent []time.Time
+	under := roundTripper(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		sent = append(sent, time.Now())
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	rt := Pace(under, []Limit{{N: n, Per: per}})
+	start := time.Now()
 	for range 3 * n {
 		call(t, rt, context.Background(), srv.URL)
 	}
-	for i := range h.at {
+	for i := range sent {
 		in := 0
-		for _, t2 := range h.at[i:] {
-			if t2.Sub(h.at[i]) < per {
+		for _, t2 := range sent[i:] {
+			if t2.Sub(sent[i]) < per {
 				in++
 			}
 		}
@@ -162,8 +172,13 @@ func TestPacesWrites(t *testing.T) {
 			t.Fatalf("%d writes within %s from write %d, limit %d", in, per, i, n)
 		}
 	}
+	// The window is used whole: 3n writes go in about two windows, not
+	// the four a token bucket of the same guarantee would take.
+	if took := time.Since(start); took > 3*per {
+		t.Errorf("%d writes took %s", 3*n, took)
+	}
 	get, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-	start := len(h.at)
+	first := len(h.at)
 	for range 3 * n {
 		resp, err := (&http.Client{Transport: rt}).Do(get)
 		if err != nil {
@@ -171,7 +186,11 @@ func TestPacesWrites(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	if reads := h.at[start:]; reads[len(reads)-1].Sub(reads[0]) > per {
+	if reads := h.at[first:]; reads[len(reads)-1].Sub(reads[0]) > per {
 		t.Errorf("reads were paced: %s for %d", reads[len(reads)-1].Sub(reads[0]), len(reads))
 	}
 }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

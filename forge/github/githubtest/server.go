@@ -77,6 +77,11 @@ type Server struct {
 	GitCount gitstore.Counter
 	// Faults makes calls fail as GitHub does (forgetest.Faults).
 	Faults forgetest.Faults
+
+	limitN    int           // content-creating requests allowed per limitPer (0: no limit)
+	limitPer  time.Duration //
+	writes    []time.Time   // when the recent content-creating requests came
+	limitHits int
 	// TruncateTrees, when set, truncates recursive tree listings of more
 	// entries than that, as GitHub does past 100,000 entries or 7 MB.
 	TruncateTrees int
@@ -134,6 +139,44 @@ func (s *Server) SetPermission(user, perm string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.permissions[user] = perm
+}
+
+// EnforceWriteLimit refuses content-creating requests (POST, PATCH, PUT,
+// DELETE) beyond n in any window of per, as GitHub's secondary rate limit
+// does: 403 with Retry-After.
+func (s *Server) EnforceWriteLimit(n int, per time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitN, s.limitPer = n, per
+}
+
+// LimitHits counts the requests refused by EnforceWriteLimit.
+func (s *Server) LimitHits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limitHits
+}
+
+// overLimit records a content-creating request, or says how long to wait.
+func (s *Server) overLimit(method, path string) (time.Duration, bool) {
+	// Installation tokens are not content.
+	if s.limitN == 0 || method == http.MethodGet || method == http.MethodHead || strings.HasSuffix(path, "/access_tokens") {
+		return 0, false
+	}
+	now := time.Now()
+	kept := s.writes[:0]
+	for _, t := range s.writes {
+		if now.Sub(t) < s.limitPer {
+			kept = append(kept, t)
+		}
+	}
+	s.writes = kept
+	if len(s.writes) >= s.limitN {
+		s.limitHits++
+		return s.writes[0].Add(s.limitPer).Sub(now), true
+	}
+	s.writes = append(s.writes, now)
+	return 0, false
 }
 
 // FailNext makes the next request to "METHOD path" answer status.
@@ -254,7 +297,13 @@ func (s *Server) record(next http.HandlerFunc) http.HandlerFunc {
 		s.requests = append(s.requests, req)
 		status, fail := s.failures[req.Key()]
 		delete(s.failures, req.Key())
+		wait, limited := s.overLimit(r.Method, path)
 		s.mu.Unlock()
+		if limited {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeJSON(w, http.StatusForbidden, map[string]string{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."})
+			return
+		}
 		if fail {
 			writeJSON(w, status, map[string]string{"message": http.StatusText(status)})
 			return
