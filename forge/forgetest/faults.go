@@ -16,6 +16,9 @@ type Fault struct {
 	RetryAfter int
 	// Delay answers only after this long (a slow host).
 	Delay time.Duration
+	// Done: the host did the work, then answered the failure (a 502 from
+	// a proxy after the write went through).
+	Done bool
 }
 
 // Common faults.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 )
 
 // Client is the forge for one installation, for the handling of one event.
@@ -313,11 +314,31 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 			}
 		}
 	}
-	_, _, err := c.gh.Issues.CreateComment(ctx, r.Owner, r.Name, m.Thread, &github.IssueComment{Body: &body})
+	create := func() error {
+		_, _, err := c.gh.Issues.CreateComment(hostcall.Once(ctx), r.Owner, r.Name, m.Thread, &github.IssueComment{Body: &body})
+		return err
+	}
+	err := create()
+	if err != nil && m.Key != "" && !isRateLimit(err) {
+		// A server error may come after GitHub posted the comment: look for
+		// it before posting again, so that a retry never doubles a reply.
+		if id, ferr := c.findReply(ctx, r, m.Thread, replyMarker(m.Key)); ferr == nil {
+			if id != 0 {
+				return nil
+			}
+			err = create()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("replying: %w", err)
 	}
 	return nil
+}
+
+// isRateLimit: the host refused before doing anything.
+func isRateLimit(err error) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && (er.Response.StatusCode == http.StatusTooManyRequests || er.Response.StatusCode == http.StatusForbidden)
 }
 
 // maxReplyPages bounds the search for an earlier reply on very long threads.

@@ -11,6 +11,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 )
@@ -330,5 +331,22 @@ func TestPathReaderReadsAlongPaths(t *testing.T) {
 		if strings.HasSuffix(r.Path, "/git/trees/"+root.Tree) && strings.Contains(r.Query, "recursive") {
 			t.Errorf("the whole tree was listed: %s?%s", r.Path, r.Query)
 		}
+	}
+}
+
+// A reply GitHub posted before answering 502 is found by its key, not
+// posted again; one it did not post is posted.
+func TestReplyAfterAServerErrorIsNotDoubled(t *testing.T) {
+	for name, done := range map[string]bool{"posted, then 502": true, "502 before posting": false} {
+		t.Run(name, func(t *testing.T) {
+			c, s := newClient(t, nil)
+			s.Faults.FailNext("POST /repos/acme/fleet/issues/7/comments", forgetest.Fault{Status: 502, Done: done})
+			if err := c.Reply(context.Background(), repo, forge.Reply{Thread: 7, Key: "k", Body: "Opened #12", New: true}); err != nil {
+				t.Fatal(err)
+			}
+			if cs := s.Comments(7); len(cs) != 1 || !strings.HasPrefix(cs[0].Body, "Opened #12") {
+				t.Errorf("comments = %+v", cs)
+			}
+		})
 	}
 }

@@ -206,11 +206,27 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 			}
 		}
 	}
-	var err error
-	if m.PR {
-		_, _, err = c.gl.Notes.CreateMergeRequestNote(pid(r), int64(m.Thread), &gl.CreateMergeRequestNoteOptions{Body: &body}, gl.WithContext(ctx))
-	} else {
-		_, _, err = c.gl.Notes.CreateIssueNote(pid(r), int64(m.Thread), &gl.CreateIssueNoteOptions{Body: &body}, gl.WithContext(ctx))
+	create := func() error {
+		once := gl.WithContext(hostcall.Once(ctx))
+		var err error
+		if m.PR {
+			_, _, err = c.gl.Notes.CreateMergeRequestNote(pid(r), int64(m.Thread), &gl.CreateMergeRequestNoteOptions{Body: &body}, once)
+		} else {
+			_, _, err = c.gl.Notes.CreateIssueNote(pid(r), int64(m.Thread), &gl.CreateIssueNoteOptions{Body: &body}, once)
+		}
+		return err
+	}
+	err := create()
+	var ge *gl.ErrorResponse
+	if err != nil && m.Key != "" && !(errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode < 500) {
+		// A server error may come after GitLab posted the note: look for
+		// it before posting again, so that a retry never doubles a reply.
+		if id, ferr := c.findNote(ctx, r, m, replyMarker(m.Key)); ferr == nil {
+			if id != 0 {
+				return nil
+			}
+			err = create()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("posting note: %w", err)

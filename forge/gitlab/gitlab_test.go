@@ -405,3 +405,29 @@ func TestProposeThroughFailingGitLab(t *testing.T) {
 		t.Errorf("%d faults met, %d merge requests, %+v", s.Faults.Injected(), len(s.MRs()), pr)
 	}
 }
+
+// A note GitLab posted before answering 502 is found by its key, not
+// posted again.
+func TestReplyAfterAServerErrorIsNotDoubled(t *testing.T) {
+	s, _ := fakeProject(t, nil)
+	// The client as serve makes it: its retries follow hostcall's policy.
+	api, err := gl.NewClient("glpat-test", append(gitlab.HostCallOptions(hostcall.Options{ErrorWait: 10 * time.Millisecond}), gl.WithBaseURL(s.BaseURL()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := "/api/v4/projects/" + url.PathEscape("gitlab-org/gitlab-test")
+	s.Faults.FailNext("POST "+project+"/issues/7/notes", forgetest.Fault{Status: 502, Done: true})
+	repo := forge.Repo{Host: "gitlab", Owner: "gitlab-org", Name: "gitlab-test", DefaultBranch: "master"}
+	if err := gitlab.NewClient(api).Reply(context.Background(), repo, forge.Reply{Thread: 7, Key: "k", Body: "Opened !3", New: true}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, note := range s.Notes() {
+		if strings.HasPrefix(note.Body, "Opened !3") {
+			n++
+		}
+	}
+	if n != 1 || s.Faults.Injected() != 1 {
+		t.Errorf("%d notes, %d faults met", n, s.Faults.Injected())
+	}
+}

@@ -107,12 +107,24 @@ func Transport(next http.RoundTripper, o Options) http.RoundTripper {
 	return &retryablehttp.RoundTripper{Client: c}
 }
 
+type onceKey struct{}
+
+// Once marks the calls made with ctx as not to be repeated after a server
+// error or a lost connection, where the host may have done the write (a
+// comment would be posted twice): the caller checks and repeats itself.
+// Rate limits, which the host refuses before doing anything, are still
+// waited out and retried.
+func Once(ctx context.Context) context.Context { return context.WithValue(ctx, onceKey{}, true) }
+
 // CheckRetry is the retry policy: server errors, 429s and rate-limited 403s
 // are retried, unless the wait the host asks for outlasts the request's
 // context.
 func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if once, _ := ctx.Value(onceKey{}).(bool); once && (err != nil || resp.StatusCode >= 500) {
+		return false, nil
 	}
 	if err != nil {
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err) // connection errors, not TLS or redirect loops

@@ -309,6 +309,11 @@ func (s *Server) record(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if f, ok := s.Faults.Take(req.Key()); ok {
+			if f.Done {
+				s.mu.Lock()
+				next(httptest.NewRecorder(), r)
+				s.mu.Unlock()
+			}
 			f.Write(w, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
 			if f.Status != 0 {
 				return

@@ -240,9 +240,15 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(method+" /api/v4/projects/{pid}"+path, func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			if f, ok := s.Faults.Take(r.Method + " " + r.URL.EscapedPath()); ok {
-				f.Write(w, "403 Forbidden")
-				if f.Status != 0 {
+			if fault, ok := s.Faults.Take(r.Method + " " + r.URL.EscapedPath()); ok {
+				if fault.Done { // the work done, then the failure answered
+					s.mu.Lock()
+					s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})
+					f(httptest.NewRecorder(), r)
+					s.mu.Unlock()
+				}
+				fault.Write(w, "403 Forbidden")
+				if fault.Status != 0 {
 					return
 				}
 			}
