@@ -121,6 +121,12 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		log.Info("command", attrs...)
 		sections = append(sections, o.body)
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The bot is stopping: the delivery stays in the inbox and is run
+		// again at the next start, which replies. A reply now would race it.
+		log.Info("stopped before replying; the delivery is resumed at the next start")
+		return ctx.Err()
+	}
 	return reply(strings.Join(sections, "\n\n---\n\n"))
 }
 

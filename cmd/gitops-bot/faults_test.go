@@ -212,3 +212,58 @@ func BenchmarkBurstOfDeploys(b *testing.B) {
 		b.ReportMetric(float64(len(gh.Pulls())), "pull-requests")
 	}
 }
+
+// Commands acknowledged and then cut short by a stop (GitHub answering
+// slowly, the bot stopped mid-command) are resumed from the inbox by the
+// next start on the same data directory: each completes, once.
+func TestAcknowledgedCommandsSurviveARestart(t *testing.T) {
+	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "fleet\n", "clusters/staging/.keep": ""})
+	gh.AddBranch("master", "main")
+	gh.SetPermission("Codertocat", "write")
+	dir := t.TempDir()
+	inDir := func(c *serverConfig) { c.DataDir = dir }
+	_, srv, stop := startGitHub(t, gh, nil, inDir)
+	gh.Faults.FailFraction(1, 1, forgetest.Fault{Delay: 300 * time.Millisecond}) // every call slow: work in flight
+	raw, _ := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
+	var p map[string]any
+	json.Unmarshal(raw, &p) //nolint:errcheck // a file of the repository
+	const commands = 10
+	for i := range commands {
+		webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+			"repository": p["repository"], "comment.id": 7000 + i,
+			"comment.body": fmt.Sprintf("/deploy web-%d --image ghcr.io/acme/web:1.4.%d --port 8080 --env staging", i, i),
+		})
+	}
+	time.Sleep(time.Second)
+	stop() // all ten acknowledged, most not done
+	before := len(gh.Pulls())
+	if before == commands {
+		t.Fatal("every command finished before the stop: nothing to resume")
+	}
+
+	gh.Faults.FailFraction(0, 0)
+	startGitHub(t, gh, nil, inDir)
+	eventually(t, "every command's pull request", func() bool { return len(gh.Pulls()) == commands })
+	heads := map[string]int{}
+	for _, pr := range gh.Pulls() {
+		heads[pr.Head]++
+	}
+	if len(heads) != commands {
+		t.Errorf("%d pull requests on %d branches", len(gh.Pulls()), len(heads))
+	}
+	eventually(t, "a reply to each", func() bool {
+		n := 0
+		for _, c := range gh.Comments(1) {
+			if c.User != "Codertocat" && (strings.Contains(c.Body, "Opened") || strings.Contains(c.Body, "Updated")) {
+				n++
+			}
+		}
+		return n == commands
+	})
+	for _, c := range gh.Comments(1) {
+		if c.User != "Codertocat" && !strings.Contains(c.Body, "Opened") && !strings.Contains(c.Body, "Updated") {
+			t.Errorf("a reply that is not the command's result:\n%s", c.Body)
+		}
+	}
+	t.Logf("%d of %d done before the stop", before, commands)
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/gitops-bot/gitops-bot/forge/hostcall"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"github.com/gitops-bot/gitops-bot/forge/mirror"
 	"github.com/gitops-bot/gitops-bot/providers/chartrender"
 
@@ -118,6 +119,13 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	if err != nil {
 		return nil, err
 	}
+	// The deliveries acknowledged and not yet handled: a restart resumes them.
+	inb, err := inbox.Open(cfg.DataDir)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	closeStores := func() { store.Close(); inb.Close() }
 	b := bot.New(log)
 	if !cfg.Mirrors.Disabled {
 		max := cfg.Mirrors.MaxBytes
@@ -126,7 +134,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		}
 		mirrors, err := mirror.New(filepath.Join(cfg.DataDir, "mirrors"), mirror.Options{MaxBytes: max, Log: log})
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, err
 		}
 		b.Snapshots = snapshot.Source{Mirrors: mirrors}
@@ -150,12 +158,12 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			}),
 		)
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, fmt.Errorf("github: %w", err)
 		}
-		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, WebURL: cfg.GitHub.WebURL, Options: delivery})
+		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, WebURL: cfg.GitHub.WebURL, Inbox: inb, Options: delivery})
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, err
 		}
 		mux.Handle("/api/github/hook", wh)
@@ -169,12 +177,12 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		}
 		api, err := gl.NewClient(cfg.GitLab.Token, opts...)
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, fmt.Errorf("gitlab: %w", err)
 		}
 		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Options: delivery})
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, err
 		}
 		mux.Handle("/api/gitlab/hook", wh)
@@ -186,7 +194,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	if len(cfg.Alerts.Rules) > 0 {
 		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
-			store.Close()
+			closeStores()
 			return nil, err
 		}
 		mux.Handle("/api/alerts/alertmanager", receiver)
@@ -198,7 +206,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	}()
 	s := &server{verifier: verifier, close: func() {
 		<-done
-		store.Close()
+		closeStores()
 		for _, c := range cls {
 			c.Stop()
 		}

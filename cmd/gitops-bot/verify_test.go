@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func webhook(t testing.TB, url, event, file string, edits map[string]any) {
 // control plane e (if any) as the bot's reader user, until the test ends.
 func serveGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server) {
 	t.Helper()
+	s, srv, _ := startGitHub(t, gh, e, adjust...)
+	return s, srv
+}
+
+// startGitHub is serveGitHub that can also be stopped before the test ends.
+func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server, func()) {
+	t.Helper()
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitHub.V3APIURL = gh.APIURL()
 	cfg.GitHub.App.IntegrationID = 1
@@ -88,8 +96,10 @@ func serveGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
-	t.Cleanup(func() { srv.Close(); cancel(); s.close() })
-	return s, srv
+	var once sync.Once
+	stop := func() { once.Do(func() { srv.Close(); cancel(); s.close() }) }
+	t.Cleanup(stop)
+	return s, srv, stop
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -319,21 +319,29 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 		return err
 	}
 	err := create()
-	if err != nil && m.Key != "" && !isRateLimit(err) {
-		// A server error may come after GitHub posted the comment: look for
-		// it before posting again, so that a retry never doubles a reply.
-		if id, ferr := c.findReply(ctx, r, m.Thread, replyMarker(m.Key)); ferr == nil {
-			if id != 0 {
-				return nil
-			}
-			err = create()
+	// A server error may come after GitHub posted the comment: look for it
+	// before posting again, so that a retry never doubles a reply.
+	for try := 0; err != nil && m.Key != "" && !isRateLimit(err) && try < replyTries; try++ {
+		if !hostcall.Sleep(ctx, try) {
+			break
 		}
+		id, ferr := c.findReply(ctx, r, m.Thread, replyMarker(m.Key))
+		if ferr != nil {
+			break
+		}
+		if id != 0 {
+			return nil
+		}
+		err = create()
 	}
 	if err != nil {
 		return fmt.Errorf("replying: %w", err)
 	}
 	return nil
 }
+
+// replyTries bounds the look-then-post rounds after server errors.
+const replyTries = 5
 
 // isRateLimit: the host refused before doing anything.
 func isRateLimit(err error) bool {

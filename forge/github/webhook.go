@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 )
 
 // Options tune the webhook endpoint.
@@ -26,6 +28,9 @@ type Options struct {
 	// WebURL is where this GitHub serves git (DefaultWebURL when empty;
 	// the web address of a GitHub Enterprise Server).
 	WebURL string
+	// Inbox, when set, keeps every delivery that carries work from its
+	// acknowledgement to its completion: a restart resumes them.
+	Inbox *inbox.Store
 	hook.Options
 }
 
@@ -56,9 +61,13 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 			log.Error("handling delivery", "event", d.EventType, "delivery", d.DeliveryID, "err", err)
 		}),
 	)
-	sched := &admit{next: queue, seen: lru.New(o.Remember)}
 	base := events{cc: cc, webURL: o.WebURL, next: h, timeout: o.Timeout}
 	handlers := []githubapp.EventHandler{&commentEvents{base}, &pullEvents{base}, &checkEvents{base}}
+	sched := &admit{next: queue, seen: lru.New(o.Remember), inbox: o.Inbox, log: log, inflight: map[string]bool{}}
+	if o.Inbox != nil {
+		handlers = sched.durable(handlers)
+		go sched.resume(o.Context)
+	}
 	d := githubapp.NewEventDispatcher(handlers, o.Secret,
 		githubapp.WithScheduler(sched),
 		githubapp.WithErrorCallback(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -145,6 +154,11 @@ type admit struct {
 	next githubapp.Scheduler
 	mu   sync.Mutex
 	seen *lru.Cache
+
+	inbox    *inbox.Store // nil: deliveries live in memory only
+	log      *slog.Logger
+	byEvent  map[string]githubapp.EventHandler
+	inflight map[string]bool // delivery IDs queued or running
 }
 
 func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
@@ -157,6 +171,15 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 	}
 	if err := needs(d.EventType, d.Payload); err != nil {
 		return githubapp.ValidationError{EventType: d.EventType, DeliveryID: d.DeliveryID, Cause: err}
+	}
+	if !carriesWork(d.EventType, d.Payload) {
+		// Most deliveries (comments without a command, events the bot
+		// ignores) are acknowledged here: no queue, no write.
+		deliveries.WithLabelValues(d.EventType, "nothing_to_do").Inc()
+		return nil
+	}
+	if s.inbox != nil {
+		return s.accept(ctx, d)
 	}
 	{
 		s.mu.Lock()
@@ -308,4 +331,140 @@ func (h *checkEvents) Handle(ctx context.Context, _, deliveryID string, payload 
 		return err
 	}
 	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repo, Pull: info, Env: env})
+}
+
+// carriesWork tells, cheaply, whether a delivery may need the bot to act:
+// a new comment with a line that starts with "/", a merged pull request, a
+// check run to run again. Other deliveries are acknowledged and dropped.
+func carriesWork(event string, payload []byte) bool {
+	var p struct {
+		Action  string `json:"action"`
+		Comment struct {
+			Body string `json:"body"`
+		} `json:"comment"`
+		PullRequest struct {
+			Merged bool `json:"merged"`
+		} `json:"pull_request"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return true // the handler says what is wrong
+	}
+	switch event {
+	case "issue_comment":
+		if p.Action != "created" {
+			return false
+		}
+		for _, line := range strings.Split(p.Comment.Body, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "/") {
+				return true
+			}
+		}
+		return false
+	case "pull_request":
+		return p.Action == "closed" && p.PullRequest.Merged
+	case "check_run":
+		return p.Action == "rerequested" || p.Action == "requested_action"
+	}
+	return false
+}
+
+// accept writes a delivery that carries work to the inbox before it is
+// acknowledged, then queues it. A full queue does not refuse it: it is
+// safe in the inbox, and resume queues it when there is room.
+func (s *admit) accept(ctx context.Context, d githubapp.Dispatch) error {
+	first, err := s.inbox.Accept(inbox.Delivery{Host: "github", ID: d.DeliveryID, Event: d.EventType, Payload: d.Payload})
+	if err != nil {
+		return fmt.Errorf("keeping the delivery: %w", err) // 500: the store cannot take it, GitHub shows it failed
+	}
+	if !first {
+		deliveries.WithLabelValues(d.EventType, "duplicate").Inc()
+		return nil
+	}
+	deliveries.WithLabelValues(d.EventType, "accepted").Inc()
+	s.enqueue(ctx, d)
+	return nil
+}
+
+// enqueue queues a kept delivery unless it is queued already; false when
+// the queue is full (resume tries again).
+func (s *admit) enqueue(ctx context.Context, d githubapp.Dispatch) bool {
+	s.mu.Lock()
+	if s.inflight[d.DeliveryID] {
+		s.mu.Unlock()
+		return true
+	}
+	s.inflight[d.DeliveryID] = true
+	s.mu.Unlock()
+	if err := s.next.Schedule(ctx, d); err != nil {
+		s.mu.Lock()
+		delete(s.inflight, d.DeliveryID)
+		s.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// durable wraps the handlers so that a delivery handled to its end leaves
+// the inbox; one cut short by a shutdown stays for the next start.
+func (s *admit) durable(hs []githubapp.EventHandler) []githubapp.EventHandler {
+	s.byEvent = map[string]githubapp.EventHandler{}
+	out := make([]githubapp.EventHandler, len(hs))
+	for i, h := range hs {
+		out[i] = doneAfter{EventHandler: h, s: s}
+		for _, e := range h.Handles() {
+			s.byEvent[e] = out[i]
+		}
+	}
+	return out
+}
+
+type doneAfter struct {
+	githubapp.EventHandler
+	s *admit
+}
+
+func (h doneAfter) Handle(ctx context.Context, event, id string, payload []byte) error {
+	err := h.EventHandler.Handle(ctx, event, id, payload)
+	h.s.mu.Lock()
+	delete(h.s.inflight, id)
+	h.s.mu.Unlock()
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return err // stopped, not finished: resumed at the next start
+	}
+	if derr := h.s.inbox.Done("github", id); derr != nil {
+		return errors.Join(err, derr)
+	}
+	return err
+}
+
+// resumeEvery is how often kept deliveries that are not queued (the queue
+// was full, or the bot restarted) are queued again.
+const resumeEvery = 2 * time.Second
+
+// resume queues the kept deliveries at start, and those the queue could
+// not take since, until ctx ends.
+func (s *admit) resume(ctx context.Context) {
+	t := time.NewTicker(resumeEvery)
+	defer t.Stop()
+	for {
+		pending, err := s.inbox.Pending()
+		if err != nil {
+			s.log.Error("reading the inbox", "err", err)
+		}
+		for _, d := range pending {
+			h, ok := s.byEvent[d.Event]
+			if !ok {
+				s.inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
+				continue
+			}
+			if !s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload}) {
+				break // full: the next tick
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -143,7 +143,12 @@ func deliver(h http.Handler, event, id string, body []byte, sign bool) *httptest
 func TestWebhookDecodesIssueComment(t *testing.T) {
 	r := newRecorder()
 	wh := newHook(t, r, github.Options{})
-	rec := deliver(wh, "issue_comment", "d1", payload(t, "issue_comment/created.json"), true)
+	// The captured comment holds no command: acknowledged, not handled.
+	if rec := deliver(wh, "issue_comment", "d0", payload(t, "issue_comment/created.json"), true); rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	r.none(t)
+	rec := deliver(wh, "issue_comment", "d1", withCommand(t), true)
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -152,7 +157,7 @@ func TestWebhookDecodesIssueComment(t *testing.T) {
 		Repo:       forge.Repo{Host: "github", Owner: "Codertocat", Name: "Hello-World", DefaultBranch: "master", CloneURL: "https://github.com/Codertocat/Hello-World.git", Installation: 1},
 		Thread:     1,
 		CommentID:  492700400,
-		Body:       "You are totally right! I'll get this fixed right away.",
+		Body:       "/status podinfo",
 		Author:     "Codertocat",
 		DeliveryID: "d1",
 	}
@@ -173,12 +178,12 @@ func TestWebhookPullRequestCommentAndBots(t *testing.T) {
 	if !ev.IsPR || ev.Thread != 947 || ev.Body != "/lgtm" || ev.Author != "spxtr" || ev.AuthorIsBot {
 		t.Errorf("event %+v", ev)
 	}
-	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.login": "renovate[bot]"})
+	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.login": "renovate[bot]", "comment.body": "/help"})
 	deliver(wh, "issue_comment", "d2", body, true)
 	if ev := r.next(t); !ev.AuthorIsBot {
 		t.Errorf("a [bot] author was not marked: %+v", ev)
 	}
-	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.type": "Bot"})
+	body = edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.user.type": "Bot", "comment.body": "/help"})
 	deliver(wh, "issue_comment", "d3", body, true)
 	if ev := r.next(t); !ev.AuthorIsBot {
 		t.Errorf("a Bot-typed author was not marked: %+v", ev)
@@ -257,7 +262,7 @@ func TestWebhookRefusesAndIgnores(t *testing.T) {
 func TestWebhookRedeliveryIsHandledOnce(t *testing.T) {
 	r := newRecorder()
 	wh := newHook(t, r, github.Options{})
-	body := payload(t, "issue_comment/created.json")
+	body := withCommand(t)
 	for i := 0; i < 3; i++ {
 		if rec := deliver(wh, "issue_comment", "same-id", body, true); rec.Code != http.StatusAccepted {
 			t.Fatalf("delivery %d: status %d", i, rec.Code)
@@ -273,7 +278,7 @@ func TestWebhookFullQueueAnswers503(t *testing.T) {
 	r := newRecorder()
 	r.block = make(chan struct{})
 	wh := newHook(t, r, github.Options{Options: hook.Options{Workers: 1, QueueSize: 1}})
-	body := payload(t, "issue_comment/created.json")
+	body := withCommand(t)
 	deliver(wh, "issue_comment", "a", body, true)
 	r.next(t) // the worker is now busy
 	if rec := deliver(wh, "issue_comment", "b", body, true); rec.Code != http.StatusAccepted {
@@ -350,4 +355,10 @@ func withoutRepository(t *testing.T, body []byte) []byte {
 	delete(p, "repository")
 	out, _ := json.Marshal(p)
 	return out
+}
+
+// withCommand is the captured comment delivery, its body a command.
+func withCommand(t *testing.T) []byte {
+	t.Helper()
+	return edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.body": "/status podinfo"})
 }

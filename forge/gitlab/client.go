@@ -218,15 +218,20 @@ func (c *Client) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
 	}
 	err := create()
 	var ge *gl.ErrorResponse
-	if err != nil && m.Key != "" && !(errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode < 500) {
-		// A server error may come after GitLab posted the note: look for
-		// it before posting again, so that a retry never doubles a reply.
-		if id, ferr := c.findNote(ctx, r, m, replyMarker(m.Key)); ferr == nil {
-			if id != 0 {
-				return nil
-			}
-			err = create()
+	// A server error may come after GitLab posted the note: look for it
+	// before posting again, so that a retry never doubles a reply.
+	for try := 0; err != nil && m.Key != "" && !(errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode < 500) && try < 5; try++ {
+		if !hostcall.Sleep(ctx, try) {
+			break
 		}
+		id, ferr := c.findNote(ctx, r, m, replyMarker(m.Key))
+		if ferr != nil {
+			break
+		}
+		if id != 0 {
+			return nil
+		}
+		err = create()
 	}
 	if err != nil {
 		return fmt.Errorf("posting note: %w", err)

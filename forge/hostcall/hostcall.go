@@ -116,6 +116,22 @@ type onceKey struct{}
 // waited out and retried.
 func Once(ctx context.Context) context.Context { return context.WithValue(ctx, onceKey{}, true) }
 
+// Sleep waits before the caller's own retry number try (from 0) of a call
+// made with Once: 250ms doubled each time, with jitter; false when ctx ends
+// first.
+func Sleep(ctx context.Context, try int) bool {
+	wait := 250 * time.Millisecond << min(try, 10)
+	wait += time.Duration(rand.Int64N(int64(wait)/4 + 1))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // CheckRetry is the retry policy: server errors, 429s and rate-limited 403s
 // are retried, unless the wait the host asks for outlasts the request's
 // context.
