@@ -1,0 +1,55 @@
+package github_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gitops-bot/gitops-bot/forge/github"
+	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
+)
+
+// BenchmarkAcceptance: the time from a delivery to its 202, in memory and
+// with the inbox (the delivery written to disk first), for a comment with
+// a command; and for one without a command, which is acknowledged without
+// queue or write. Reported: p50 and p99.
+func BenchmarkAcceptance(b *testing.B) {
+	withCommand := edit(b, payload(b, "issue_comment/created.json"), map[string]any{"comment.body": "/status podinfo"})
+	without := payload(b, "issue_comment/created.json")
+	for _, c := range []struct {
+		name    string
+		durable bool
+		body    []byte
+	}{{"command/in-memory", false, withCommand}, {"command/inbox", true, withCommand}, {"no-command/inbox", true, without}} {
+		b.Run(c.name, func(b *testing.B) {
+			o := github.Options{Options: hook.Options{QueueSize: 1 << 16, Workers: 64, Context: context.Background()}}
+			if c.durable {
+				store, err := inbox.Open(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer store.Close()
+				o.Inbox = store
+			}
+			wh := newHook(b, discard{}, o)
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				start := time.Now()
+				rec := deliver(wh, "issue_comment", fmt.Sprintf("%s-%d", c.name, i), c.body, true)
+				lat = append(lat, time.Since(start))
+				if rec.Code != http.StatusAccepted {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
