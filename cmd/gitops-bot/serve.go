@@ -180,7 +180,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			closeStores()
 			return nil, fmt.Errorf("gitlab: %w", err)
 		}
-		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Options: delivery})
+		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Inbox: inb, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err

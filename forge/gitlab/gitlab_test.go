@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/gitops-bot/gitops-bot/forge/hostcall"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -430,4 +431,53 @@ func TestReplyAfterAServerErrorIsNotDoubled(t *testing.T) {
 	if n != 1 || s.Faults.Injected() != 1 {
 		t.Errorf("%d notes, %d faults met", n, s.Faults.Injected())
 	}
+}
+
+// stalled takes a comment and holds it until the bot stops.
+type stalled struct {
+	recorder
+	got chan struct{}
+}
+
+func (s *stalled) HandleComment(ctx context.Context, _ forge.Forge, _ forge.CommentEvent) error {
+	close(s.got)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A note acknowledged and cut short by a stop is handled by the next start
+// from the inbox, and then leaves it.
+func TestKeptDeliveryResumesAfterAStop(t *testing.T) {
+	store, err := inbox.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	body := payload(t, "note_issue.json", map[string]any{"object_attributes.note": "/status podinfo", "issue.state": "opened"})
+
+	ctx, stop := context.WithCancel(context.Background())
+	first := &stalled{got: make(chan struct{})}
+	w1, err := gitlab.NewWebhook(nil, first, gitlab.Options{Secret: secret, Inbox: store, Options: hook.Options{Log: quiet, Context: ctx}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := deliver(w1, "Note Hook", secret, "uuid-1", body); code != http.StatusAccepted {
+		t.Fatalf("status %d", code)
+	}
+	<-first.got
+	stop()
+
+	r := newRecorder()
+	if _, err := gitlab.NewWebhook(nil, r, gitlab.Options{Secret: secret, Inbox: store, Options: hook.Options{Log: quiet, Context: t.Context()}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-r.comments:
+		if ev.Body != "/status podinfo" {
+			t.Errorf("resumed %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kept delivery was not resumed")
+	}
+	waitFor(t, "the inbox to empty", func() bool { p, _ := store.Pending(); return len(p) == 0 })
 }

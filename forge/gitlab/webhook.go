@@ -2,16 +2,21 @@ package gitlab
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -30,6 +35,9 @@ type Options struct {
 	// Token is the bot's API token, which git also fetches with (for the
 	// local mirrors); empty: reads go through the API.
 	Token string
+	// Inbox, when set, keeps every delivery that carries work from its
+	// acknowledgement to its completion: a restart resumes them.
+	Inbox *inbox.Store
 	hook.Options
 }
 
@@ -45,6 +53,9 @@ type Webhook struct {
 	o     Options
 	queue *hook.Queue
 	seen  *hook.Seen
+
+	mu       sync.Mutex
+	inflight map[string]bool // inbox deliveries queued or running
 }
 
 // NewWebhook checks the secret token of every delivery in constant time,
@@ -56,10 +67,15 @@ func NewWebhook(api *gl.Client, h Handler, o Options) (*Webhook, error) {
 		return nil, errors.New("gitlab: a webhook secret token is required")
 	}
 	o.Defaults()
-	return &Webhook{api: api, next: h, o: o,
-		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
-		seen:  hook.NewSeen(o.Remember, 0),
-	}, nil
+	w := &Webhook{api: api, next: h, o: o,
+		queue:    hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
+		seen:     hook.NewSeen(o.Remember, 0),
+		inflight: map[string]bool{},
+	}
+	if o.Inbox != nil {
+		go w.resume(o.Context)
+	}
+	return w, nil
 }
 
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -107,6 +123,26 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		// An event the bot does not act on: a 2xx, so GitLab keeps the hook enabled.
 		deliveries.WithLabelValues(event, "ignored").Inc()
 		rw.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if w.o.Inbox != nil {
+		if id == "" { // an older GitLab: the body stands for the delivery
+			sum := sha256.Sum256(body)
+			id = "body-" + hex.EncodeToString(sum[:12])
+		}
+		first, err := w.o.Inbox.Accept(inbox.Delivery{Host: "gitlab", ID: id, Event: event, Payload: body})
+		switch {
+		case err != nil:
+			answer(http.StatusInternalServerError, "failed", "keeping the delivery: "+err.Error())
+		case !first:
+			deliveries.WithLabelValues(event, "duplicate").Inc()
+			rw.WriteHeader(http.StatusAccepted)
+		default:
+			// Kept: a full queue does not refuse it; resume queues it later.
+			w.enqueue(event, id, run)
+			deliveries.WithLabelValues(event, "accepted").Inc()
+			rw.WriteHeader(http.StatusAccepted)
+		}
 		return
 	}
 	if id != "" && !w.seen.First(id) {
@@ -282,4 +318,70 @@ type Connector struct{ API *gl.Client }
 // Checks returns a client for the repository.
 func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) {
 	return NewClient(k.API), nil
+}
+
+// enqueue queues a kept delivery unless it is queued already; false when
+// the queue is full. Its end takes it out of the inbox, unless the bot is
+// stopping: then the next start resumes it.
+func (w *Webhook) enqueue(event, id string, run func(context.Context, *Client) error) bool {
+	w.mu.Lock()
+	if w.inflight[id] {
+		w.mu.Unlock()
+		return true
+	}
+	w.inflight[id] = true
+	w.mu.Unlock()
+	ok := w.queue.Push(event, func(ctx context.Context) error {
+		err := run(ctx, NewClient(w.api).WithGitToken(w.o.Token))
+		w.mu.Lock()
+		delete(w.inflight, id)
+		w.mu.Unlock()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return err
+		}
+		if err != nil {
+			deliveries.WithLabelValues(event, "failed").Inc()
+		}
+		return errors.Join(err, w.o.Inbox.Done("gitlab", id))
+	})
+	if !ok {
+		w.mu.Lock()
+		delete(w.inflight, id)
+		w.mu.Unlock()
+	}
+	return ok
+}
+
+// resumeEvery is how often kept deliveries not queued are queued again.
+const resumeEvery = 2 * time.Second
+
+// resume queues the kept GitLab deliveries at start, and those the queue
+// could not take since, until ctx ends.
+func (w *Webhook) resume(ctx context.Context) {
+	t := time.NewTicker(resumeEvery)
+	defer t.Stop()
+	for {
+		pending, err := w.o.Inbox.Pending()
+		if err != nil {
+			w.o.Log.Error("reading the inbox", "err", err)
+		}
+		for _, d := range pending {
+			if d.Host != "gitlab" {
+				continue
+			}
+			run, err := w.decode(d.Event, d.ID, d.Payload)
+			if err != nil || run == nil {
+				w.o.Inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
+				continue
+			}
+			if !w.enqueue(d.Event, d.ID, run) {
+				break // full: the next tick
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
