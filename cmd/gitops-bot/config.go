@@ -35,7 +35,10 @@ type serverConfig struct {
 		Token string        `yaml:"token"`
 		Rules []alerts.Rule `yaml:"rules"`
 	} `yaml:"alerts"`
-	Queue struct {
+	// ShutdownGrace: how long the work in hand may finish after SIGTERM
+	// (default 15s); what is left is resumed by the next start.
+	ShutdownGrace time.Duration `yaml:"shutdownGrace"`
+	Queue         struct {
 		Size    int           `yaml:"size"`
 		Workers int           `yaml:"workers"`
 		Timeout time.Duration `yaml:"timeout"`
@@ -66,6 +69,16 @@ type serverConfig struct {
 		// Disabled judges releases on their values only.
 		Disabled bool `yaml:"disabled"`
 	} `yaml:"charts"`
+}
+
+// shutdownGrace is how long a stopping bot lets the work in hand finish
+// (Kubernetes' default termination grace is 30s; the HTTP shutdown and the
+// exit need the rest).
+func (c *serverConfig) shutdownGrace() time.Duration {
+	if c.ShutdownGrace > 0 {
+		return c.ShutdownGrace
+	}
+	return 15 * time.Second
 }
 
 // hostCallTimeout bounds one call to a host, its retries and waits included.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 )
 
 // The real binary, `serve`, killed with SIGKILL three times at random
-// points while ten /deploy commands are in flight, then started again on
-// the same data directory: every acknowledged command completes, once.
+// points while ten /deploy commands are in flight, then stopped with
+// SIGTERM as a rolling update does, and started again on the same data
+// directory each time: every acknowledged command completes, once.
 func TestKillNineResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -100,6 +102,21 @@ func TestKillNineResumes(t *testing.T) {
 		t.Logf("killed with %d pull requests open and %d commands answered", len(gh.Pulls()), len(replies()))
 		cmd = start()
 	}
+	// A rolling update: SIGTERM, a bounded stop, then the next start.
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // the process is running
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of SIGTERM")
+	}
+	t.Logf("stopped by SIGTERM with %d pull requests open and %d commands answered", len(gh.Pulls()), len(replies()))
+	start()
 	gh.Faults.FailFraction(0, 0)
 	for (len(gh.Pulls()) < commands || len(replies()) < commands) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

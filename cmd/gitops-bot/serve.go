@@ -75,30 +75,45 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 	return cmd
 }
 
-// serve runs until ctx is cancelled, then drains for a few seconds.
+// serve runs until ctx is cancelled (SIGTERM), then stops as a rolling
+// update wants: /readyz turns unready, no new delivery is taken, the work
+// in hand gets up to shutdownGrace to finish, and what is left stays in the
+// inbox for the next start.
 func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	s, err := newServer(ctx, cfg, cls, log)
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	s, err := newServer(work, cfg, cls, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer s.close()
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
+		s.ready.Store(false)
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srv.Shutdown(shutdown)
+		srv.Shutdown(shutdown) //nolint:errcheck // best effort: the listener closes either way
+		deadline := time.Now().Add(cfg.shutdownGrace())
+		for s.pending() > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		log.Info("stopping", "deliveries_left_for_the_next_start", s.pending())
+		stopWork()
 	}()
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
 	s.ready.Store(true)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-stopped
 	return nil
 }
 
@@ -107,6 +122,7 @@ type server struct {
 	ready    atomic.Bool
 	verifier *verify.Verifier
 	close    func()
+	pending  func() int // deliveries accepted and not yet handled
 }
 
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
@@ -204,7 +220,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		defer close(done)
 		verifier.Run(ctx)
 	}()
-	s := &server{verifier: verifier, close: func() {
+	s := &server{verifier: verifier, pending: func() int { p, _ := inb.Pending(); return len(p) }, close: func() {
 		<-done
 		closeStores()
 		for _, c := range cls {
