@@ -35,6 +35,12 @@ type serverConfig struct {
 		Token string        `yaml:"token"`
 		Rules []alerts.Rule `yaml:"rules"`
 	} `yaml:"alerts"`
+	// CatchUp: how often the GitHub App's failed deliveries are looked
+	// for and redelivered (default 10m; at start too).
+	CatchUp struct {
+		Every    time.Duration `yaml:"every"`
+		Disabled bool          `yaml:"disabled"`
+	} `yaml:"catchUp"`
 	// ShutdownGrace: how long the work in hand may finish after SIGTERM
 	// (default 15s); what is left is resumed by the next start.
 	ShutdownGrace time.Duration `yaml:"shutdownGrace"`

@@ -267,3 +267,44 @@ func TestAcknowledgedCommandsSurviveARestart(t *testing.T) {
 	}
 	t.Logf("%d of %d done before the stop", before, commands)
 }
+
+// Deliveries GitHub could not make while the bot was down (no answer, or
+// 502 from the load balancer) are found in the App's deliveries and
+// redelivered, once each, and their commands run; a delivery the bot took
+// is not redelivered.
+func TestCatchUpRedeliversWhatFailedWhileDown(t *testing.T) {
+	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "fleet\n", "clusters/staging/.keep": ""})
+	gh.AddBranch("master", "main")
+	gh.SetPermission("Codertocat", "write")
+	raw, _ := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
+	comment := func(i int) []byte {
+		var p map[string]any
+		json.Unmarshal(raw, &p) //nolint:errcheck // a file of the repository
+		p["installation"] = map[string]any{"id": 1}
+		p["comment"].(map[string]any)["id"] = 8000 + i
+		p["comment"].(map[string]any)["body"] = fmt.Sprintf("/deploy web-%d --image ghcr.io/acme/web:1.4.%d --port 8080 --env staging", i, i)
+		b, _ := json.Marshal(p)
+		return b
+	}
+	gh.AddDelivery("down-0", "issue_comment", comment(0), 0)   // no answer: the bot was down
+	gh.AddDelivery("down-1", "issue_comment", comment(1), 502) // the load balancer had no bot behind it
+	gh.AddDelivery("down-1", "issue_comment", comment(1), 502) // a second failed attempt of the same
+	gh.AddDelivery("taken", "issue_comment", comment(2), 202)  // the bot took this one
+
+	_, srv := serveGitHub(t, gh, nil, func(c *serverConfig) { c.CatchUp.Every = 200 * time.Millisecond })
+	gh.HookURL, gh.HookSecret = srv.URL+"/api/github/hook", "s3cret"
+	eventually(t, "the two lost commands' pull requests", func() bool { return len(gh.Pulls()) == 2 })
+	time.Sleep(time.Second) // several more catch-ups
+	redelivered := map[string]int{}
+	for _, d := range gh.HookDeliveries() {
+		if d.Redelivery {
+			redelivered[d.GUID]++
+			if d.Status != 202 {
+				t.Errorf("a redelivery answered %d", d.Status)
+			}
+		}
+	}
+	if redelivered["down-0"] != 1 || redelivered["down-1"] != 1 || redelivered["taken"] != 0 {
+		t.Errorf("redeliveries %v", redelivered)
+	}
+}

@@ -183,6 +183,13 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			return nil, err
 		}
 		mux.Handle("/api/github/hook", wh)
+		if !cfg.CatchUp.Disabled {
+			every := cfg.CatchUp.Every
+			if every <= 0 {
+				every = 10 * time.Minute
+			}
+			go (&github.CatchUp{CC: cc, Inbox: inb, Log: log}).Run(ctx, min(5*time.Second, every), every)
+		}
 		connectors["github"] = github.Connector{CC: cc}
 		repos["github"] = github.AppRepos{CC: cc, WebURL: cfg.GitHub.WebURL}
 	}

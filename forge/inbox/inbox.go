@@ -121,6 +121,17 @@ func (s *Store) Done(host, id string) error {
 	})
 }
 
+// Known tells whether a delivery is pending or was handled in the last day.
+func (s *Store) Known(host, id string) (bool, error) {
+	key := []byte(host + "/" + id)
+	known := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		known = tx.Bucket(pending).Get(key) != nil || tx.Bucket(done).Get(key) != nil
+		return nil
+	})
+	return known, err
+}
+
 // Pending returns the accepted deliveries not done, oldest first.
 func (s *Store) Pending() ([]Delivery, error) {
 	var out []Delivery

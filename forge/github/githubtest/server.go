@@ -5,6 +5,7 @@
 package githubtest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -77,6 +78,11 @@ type Server struct {
 	GitCount gitstore.Counter
 	// Faults makes calls fail as GitHub does (forgetest.Faults).
 	Faults forgetest.Faults
+
+	// HookURL and HookSecret: where and how the fake sends the App's
+	// redeliveries (the deliveries API).
+	HookURL, HookSecret string
+	hookDeliveries      []*HookDelivery
 
 	limitN    int           // content-creating requests allowed per limitPer (0: no limit)
 	limitPer  time.Duration //
@@ -370,6 +376,8 @@ func (s *Server) routes() http.Handler {
 	h("PATCH "+repo+"/pulls/{number}", s.editPull)
 	h("GET "+repo+"/pulls/{number}", s.getPull)
 	h("GET "+repo+"/pulls/{number}/files", s.listPullFiles)
+	h("GET /app/hook/deliveries", s.listDeliveries)
+	h("POST /app/hook/deliveries/{id}/attempts", s.redeliver)
 	h("POST "+repo+"/check-runs", s.createCheckRun)
 	h("PATCH "+repo+"/check-runs/{id}", s.updateCheckRun)
 	h("GET "+repo+"/check-runs/{id}", s.getCheckRun)
@@ -1055,4 +1063,79 @@ func Sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// HookDelivery is one attempt of a webhook delivery, as the App's
+// deliveries API lists it.
+type HookDelivery struct {
+	ID         int64
+	GUID       string
+	Event      string
+	Payload    []byte
+	Status     int // the HTTP status the bot answered; 0: no answer
+	At         time.Time
+	Redelivery bool
+}
+
+// AddDelivery records an attempt GitHub made (status 0 or 5xx: the bot was
+// down or overloaded).
+func (s *Server) AddDelivery(guid, event string, payload []byte, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hookDeliveries = append(s.hookDeliveries, &HookDelivery{ID: s.id(), GUID: guid, Event: event, Payload: payload, Status: status, At: time.Now()})
+}
+
+// HookDeliveries returns every attempt, oldest first.
+func (s *Server) HookDeliveries() []HookDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]HookDelivery, len(s.hookDeliveries))
+	for i, d := range s.hookDeliveries {
+		out[i] = *d
+	}
+	return out
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{}
+	for i := len(s.hookDeliveries) - 1; i >= 0; i-- { // newest first, as GitHub lists them
+		d := s.hookDeliveries[i]
+		out = append(out, map[string]any{"id": d.ID, "guid": d.GUID, "event": d.Event, "status_code": d.Status,
+			"delivered_at": d.At.UTC().Format(time.RFC3339), "redelivery": d.Redelivery, "status": http.StatusText(d.Status)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// redeliver sends a delivery again to HookURL, signed, as GitHub does
+// (answering 202 at once and delivering on its own).
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	var d *HookDelivery
+	for _, x := range s.hookDeliveries {
+		if x.ID == id {
+			d = x
+		}
+	}
+	if d == nil {
+		notFound(w)
+		return
+	}
+	again := &HookDelivery{ID: s.id(), GUID: d.GUID, Event: d.Event, Payload: d.Payload, Redelivery: true}
+	go func() {
+		status := 0
+		req, _ := http.NewRequest(http.MethodPost, s.HookURL, bytes.NewReader(d.Payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", d.Event)
+		req.Header.Set("X-GitHub-Delivery", d.GUID)
+		req.Header.Set("X-Hub-Signature-256", Sign(s.HookSecret, d.Payload))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			status = resp.StatusCode
+			resp.Body.Close()
+		}
+		s.mu.Lock()
+		again.Status, again.At = status, time.Now()
+		s.hookDeliveries = append(s.hookDeliveries, again)
+		s.mu.Unlock()
+	}()
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": again.ID, "guid": d.GUID})
 }
