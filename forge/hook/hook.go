@@ -91,7 +91,7 @@ func (s *Seen) Forget(id string) {
 // field means its default.
 type Options struct {
 	QueueSize    int           // deliveries waiting for a worker; a full queue answers 503 (default 100)
-	Workers      int           // deliveries handled at once (default 4)
+	Workers      int           // deliveries handled at once (default 32)
 	MaxBodyBytes int64         // larger deliveries are refused with 413 (default 25 MB, GitHub's cap)
 	Remember     int           // delivery IDs remembered to drop redeliveries (default 10,000)
 	Timeout      time.Duration // time one delivery may take (default 15 minutes)
@@ -106,7 +106,8 @@ func (o *Options) Defaults() {
 		o.QueueSize = 100
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		// The work waits on the hosts (and their pacing), not on the CPU.
+		o.Workers = 32
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 25 << 20
