@@ -444,27 +444,12 @@ const resumeEvery = 2 * time.Second
 // resume queues the kept deliveries at start, and those the queue could
 // not take since, until ctx ends.
 func (s *admit) resume(ctx context.Context) {
-	t := time.NewTicker(resumeEvery)
-	defer t.Stop()
-	for {
-		pending, err := s.inbox.Pending()
-		if err != nil {
-			s.log.Error("reading the inbox", "err", err)
+	s.inbox.Resume(ctx, "github", resumeEvery, func(d inbox.Delivery) bool {
+		h, ok := s.byEvent[d.Event]
+		if !ok {
+			s.inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
+			return true
 		}
-		for _, d := range pending {
-			h, ok := s.byEvent[d.Event]
-			if !ok {
-				s.inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
-				continue
-			}
-			if !s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload}) {
-				break // full: the next tick
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload})
+	}, s.log)
 }

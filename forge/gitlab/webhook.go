@@ -358,30 +358,12 @@ const resumeEvery = 2 * time.Second
 // resume queues the kept GitLab deliveries at start, and those the queue
 // could not take since, until ctx ends.
 func (w *Webhook) resume(ctx context.Context) {
-	t := time.NewTicker(resumeEvery)
-	defer t.Stop()
-	for {
-		pending, err := w.o.Inbox.Pending()
-		if err != nil {
-			w.o.Log.Error("reading the inbox", "err", err)
+	w.o.Inbox.Resume(ctx, "gitlab", resumeEvery, func(d inbox.Delivery) bool {
+		run, err := w.decode(d.Event, d.ID, d.Payload)
+		if err != nil || run == nil {
+			w.o.Inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
+			return true
 		}
-		for _, d := range pending {
-			if d.Host != "gitlab" {
-				continue
-			}
-			run, err := w.decode(d.Event, d.ID, d.Payload)
-			if err != nil || run == nil {
-				w.o.Inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
-				continue
-			}
-			if !w.enqueue(d.Event, d.ID, run) {
-				break // full: the next tick
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return w.enqueue(d.Event, d.ID, run)
+	}, w.o.Log)
 }

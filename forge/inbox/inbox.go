@@ -10,9 +10,11 @@
 package inbox
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -147,4 +149,28 @@ func (s *Store) Pending() ([]Delivery, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Accepted.Before(out[j].Accepted) })
 	return out, err
+}
+
+// Resume hands each pending delivery of host to queue, at once and then
+// every interval, until ctx ends: what a restart left, and what a full
+// queue could not take. queue returns false when it can take no more now.
+func (s *Store) Resume(ctx context.Context, host string, every time.Duration, queue func(Delivery) bool, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		pending, err := s.Pending()
+		if err != nil {
+			log.Error("reading the inbox", "err", err)
+		}
+		for _, d := range pending {
+			if d.Host == host && !queue(d) {
+				break // full: the next tick
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
