@@ -395,6 +395,12 @@ func (s *admit) enqueue(ctx context.Context, d githubapp.Dispatch) bool {
 	}
 	s.inflight[d.DeliveryID] = true
 	s.mu.Unlock()
+	if !s.inbox.IsPending("github", d.DeliveryID) { // done since it was listed
+		s.mu.Lock()
+		delete(s.inflight, d.DeliveryID)
+		s.mu.Unlock()
+		return true
+	}
 	if err := s.next.Schedule(ctx, d); err != nil {
 		s.mu.Lock()
 		delete(s.inflight, d.DeliveryID)
@@ -425,9 +431,13 @@ type doneAfter struct {
 
 func (h doneAfter) Handle(ctx context.Context, event, id string, payload []byte) error {
 	err := h.EventHandler.Handle(ctx, event, id, payload)
-	h.s.mu.Lock()
-	delete(h.s.inflight, id)
-	h.s.mu.Unlock()
+	// Out of the inbox first, then out of flight: in the other order the
+	// resume loop could queue it again in between.
+	defer func() {
+		h.s.mu.Lock()
+		delete(h.s.inflight, id)
+		h.s.mu.Unlock()
+	}()
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return err // stopped, not finished: resumed at the next start
 	}

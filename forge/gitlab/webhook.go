@@ -331,11 +331,21 @@ func (w *Webhook) enqueue(event, id string, run func(context.Context, *Client) e
 	}
 	w.inflight[id] = true
 	w.mu.Unlock()
-	ok := w.queue.Push(event, func(ctx context.Context) error {
-		err := run(ctx, NewClient(w.api).WithGitToken(w.o.Token))
+	if !w.o.Inbox.IsPending("gitlab", id) { // done since it was listed
 		w.mu.Lock()
 		delete(w.inflight, id)
 		w.mu.Unlock()
+		return true
+	}
+	ok := w.queue.Push(event, func(ctx context.Context) error {
+		err := run(ctx, NewClient(w.api).WithGitToken(w.o.Token))
+		// Out of the inbox first, then out of flight: in the other order
+		// the resume loop could queue it again in between.
+		defer func() {
+			w.mu.Lock()
+			delete(w.inflight, id)
+			w.mu.Unlock()
+		}()
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return err
 		}

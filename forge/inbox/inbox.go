@@ -134,6 +134,17 @@ func (s *Store) Known(host, id string) (bool, error) {
 	return known, err
 }
 
+// IsPending tells whether a delivery is accepted and not done.
+func (s *Store) IsPending(host, id string) bool {
+	key := []byte(host + "/" + id)
+	found := false
+	s.db.View(func(tx *bolt.Tx) error { //nolint:errcheck // a read that cannot fail
+		found = tx.Bucket(pending).Get(key) != nil
+		return nil
+	})
+	return found
+}
+
 // Pending returns the accepted deliveries not done, oldest first.
 func (s *Store) Pending() ([]Delivery, error) {
 	var out []Delivery
