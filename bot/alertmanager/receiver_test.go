@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -345,5 +346,31 @@ func TestAlertGroupWithManyAndTruncatedAlerts(t *testing.T) {
 	if len(ps) != 1 || !strings.Contains(ps[0].Body, "(7 more alerts were truncated by Alertmanager.)") || strings.Count(ps[0].Body, "| `ArgoCdAppOutOfSync` |") != 20 ||
 		!strings.Contains(ps[0].Body, "and 22 more alerts of this group, not listed") {
 		t.Errorf("proposals %d; body:\n%.600s", len(ps), ps[0].Body)
+	}
+}
+
+// The cooldown and the open count outlive a restart: a handler started
+// again on the same state file does not act on a group within its cooldown.
+func TestAlertStateSurvivesARestart(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	state := filepath.Join(t.TempDir(), "alerts.json")
+	handler := func() *alerts.Handler {
+		return &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}, StateFile: state}
+	}
+	ctx := context.Background()
+	a := handler()
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	a.HandleAlert(ctx, group(t, "resolved.json", nil))
+	if len(f.Proposals()) != 1 || len(f.Replies()) != 1 {
+		t.Fatalf("%d proposals, %d replies", len(f.Proposals()), len(f.Replies()))
+	}
+	b := handler() // a restart
+	b.HandleAlert(ctx, group(t, "firing.json", nil))
+	if len(f.Proposals()) != 1 {
+		t.Error("acted within the cooldown after a restart")
+	}
+	b.HandleAlert(ctx, group(t, "resolved.json", nil))
+	if len(f.Replies()) != 1 {
+		t.Error("the resolution was commented twice after a restart")
 	}
 }

@@ -40,6 +40,9 @@ type Handler struct {
 	Charts workload.ChartRenderer
 	Log    *slog.Logger
 	Now    func() time.Time
+	// StateFile keeps the cooldowns, pull requests and open counts across
+	// restarts ("": memory only).
+	StateFile string
 
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
@@ -51,6 +54,14 @@ type Handler struct {
 func (h *Handler) HandleAlert(ctx context.Context, g Group) error {
 	h.serial.Lock()
 	defer h.serial.Unlock()
+	if err := h.state.load(h.StateFile); err != nil {
+		return err
+	}
+	defer func() {
+		if err := h.state.save(h.StateFile); err != nil {
+			h.log().Error("saving the alert state", "err", err)
+		}
+	}()
 	alertsReceived.Inc()
 	log := h.log().With("group", g.GroupKey, "status", g.Status, "alerts", len(g.Alerts))
 	ctx = logctx.With(ctx, log)
@@ -114,10 +125,10 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		return err
 	}
 	if g.Status == "resolved" {
-		if st.pr > 0 && !st.resolved {
-			st.resolved = true
-			h.state.open[r.Repo]--
-			return f.Reply(ctx, repo, forge.Reply{Thread: st.pr, PR: true, Key: "alert-resolved",
+		if st.PR > 0 && !st.Resolved {
+			st.Resolved = true
+			h.state.Open[r.Repo]--
+			return f.Reply(ctx, repo, forge.Reply{Thread: st.PR, PR: true, Key: "alert-resolved",
 				Body: fmt.Sprintf("The alert group has resolved (%s). Review whether this change is still wanted.", md.Code(g.GroupKey))})
 		}
 		return nil
@@ -135,13 +146,13 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 	}
 	// A group that keeps firing updates its pull request; a new action
 	// waits for the cooldown and fits under the cap.
-	if st.pr == 0 || st.resolved {
-		if !st.lastAction.IsZero() && h.now().Sub(st.lastAction) < r.Cooldown {
+	if st.PR == 0 || st.Resolved {
+		if !st.LastAction.IsZero() && h.now().Sub(st.LastAction) < r.Cooldown {
 			suppressed(ctx, "cooldown")
 			return nil
 		}
-		if r.MaxOpen > 0 && h.state.open[r.Repo] >= r.MaxOpen && !r.DryRun {
-			suppressed(ctx, "cap", "open", h.state.open[r.Repo])
+		if r.MaxOpen > 0 && h.state.Open[r.Repo] >= r.MaxOpen && !r.DryRun {
+			suppressed(ctx, "cap", "open", h.state.Open[r.Repo])
 			return nil
 		}
 	}
@@ -174,15 +185,15 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		return f.Reply(ctx, repo, forge.Reply{Thread: r.TrackingIssue, Key: "alert-" + branchOf(r.Name, g.GroupKey),
 			Body: fmt.Sprintf("Dry run of alert rule %s: I would open this pull request.\n\n%s\n\n%s", md.Code(r.Name), req.Origin, res.Body)})
 	}
-	st.lastAction, st.resolved = h.now(), false
+	st.LastAction, st.Resolved = h.now(), false
 	if res.PR != nil {
 		result := "updated"
-		if res.PR.Created || st.pr == 0 {
+		if res.PR.Created || st.PR == 0 {
 			result = "opened"
-			h.state.open[r.Repo]++
+			h.state.Open[r.Repo]++
 		}
 		alertPRs.WithLabelValues(result).Inc()
-		st.pr = res.PR.Number
+		st.PR = res.PR.Number
 		logctx.From(ctx).Info("alert pull request", "result", result, "workload", name, "pull_request", res.PR.URL)
 	}
 	return nil

@@ -215,7 +215,8 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	verifier := verify.New(verify.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
 	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
-		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log,
+			StateFile: filepath.Join(cfg.DataDir, "alerts.json")}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err
