@@ -350,3 +350,21 @@ func TestReplyAfterAServerErrorIsNotDoubled(t *testing.T) {
 		})
 	}
 }
+
+// GitHub opening the pull request and still answering 502: the bot finds
+// it instead of failing, keeps its branch, and opens no second one.
+func TestPullRequestOpenedDespiteA502(t *testing.T) {
+	c, s := newClient(t, nil)
+	s.Faults.FailNext("POST /repos/acme/fleet/pulls", forgetest.Fault{Status: 502, Done: true})
+	pr, err := c.Propose(context.Background(), repo, forge.Change{Base: "main", Branch: "gitops-bot/deploy-web-staging", Title: "Deploy web", Body: "b",
+		Message: "Deploy web", Files: []forge.File{{Path: "clusters/staging/web.yaml", Content: []byte("a: 1\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Pulls()) != 1 || pr.Number != s.Pulls()[0].Number {
+		t.Errorf("%d pull requests, got #%d", len(s.Pulls()), pr.Number)
+	}
+	if _, ok := s.Git().Branch("gitops-bot/deploy-web-staging"); !ok {
+		t.Error("the pull request's branch was removed")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 )
 
 // Propose makes one commit with every file of the change through the Git
@@ -96,9 +97,30 @@ func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*f
 }
 
 func (c *Client) openPull(ctx context.Context, r forge.Repo, ch forge.Change, head string) (*forge.PullRequest, error) {
-	pr, _, err := c.gh.PullRequests.Create(ctx, r.Owner, r.Name, &github.NewPullRequest{
-		Title: &ch.Title, Head: &ch.Branch, Base: &ch.Base, Body: &ch.Body,
-	})
+	// Opened once: GitHub may open it and still answer 5xx, and a blind
+	// retry would then get 422 "already exists" (and the branch would be
+	// removed under the open pull request). After a failure, look for it.
+	var pr *github.PullRequest
+	var err error
+	for try := 0; ; try++ {
+		var resp *github.Response
+		pr, resp, err = c.gh.PullRequests.Create(hostcall.Once(ctx), r.Owner, r.Name, &github.NewPullRequest{
+			Title: &ch.Title, Head: &ch.Branch, Base: &ch.Base, Body: &ch.Body,
+		})
+		if err == nil || isRateLimit(err) {
+			break
+		}
+		open, _, lerr := c.gh.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+			State: "open", Head: r.Owner + ":" + ch.Branch, Base: ch.Base, ListOptions: github.ListOptions{PerPage: 1},
+		})
+		if lerr == nil && len(open) > 0 {
+			pr, err = open[0], nil
+			break
+		}
+		if errIs422(resp) || try == 4 || !hostcall.Sleep(ctx, try) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening pull request: %w", err)
 	}
