@@ -20,7 +20,7 @@ import (
 // bot fails (no answer, or 5xx), and the inbox does not know it.
 type CatchUp struct {
 	CC    githubapp.ClientCreator
-	Inbox *inbox.Store
+	Inbox inbox.Inbox
 	// Window is how far back deliveries are looked at (default 3 days,
 	// GitHub's retention).
 	Window time.Duration

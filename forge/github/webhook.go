@@ -30,7 +30,7 @@ type Options struct {
 	WebURL string
 	// Inbox, when set, keeps every delivery that carries work from its
 	// acknowledgement to its completion: a restart resumes them.
-	Inbox *inbox.Store
+	Inbox inbox.Inbox
 	hook.Options
 }
 
@@ -155,7 +155,7 @@ type admit struct {
 	mu   sync.Mutex
 	seen *lru.Cache
 
-	inbox    *inbox.Store // nil: deliveries live in memory only
+	inbox    inbox.Inbox // nil: deliveries live in memory only
 	log      *slog.Logger
 	byEvent  map[string]githubapp.EventHandler
 	inflight map[string]bool // delivery IDs queued or running
@@ -454,7 +454,7 @@ const resumeEvery = 2 * time.Second
 // resume queues the kept deliveries at start, and those the queue could
 // not take since, until ctx ends.
 func (s *admit) resume(ctx context.Context) {
-	s.inbox.Resume(ctx, "github", resumeEvery, func(d inbox.Delivery) bool {
+	inbox.Resume(ctx, s.inbox, "github", resumeEvery, func(d inbox.Delivery) bool {
 		h, ok := s.byEvent[d.Event]
 		if !ok {
 			s.inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it

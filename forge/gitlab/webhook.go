@@ -37,7 +37,7 @@ type Options struct {
 	Token string
 	// Inbox, when set, keeps every delivery that carries work from its
 	// acknowledgement to its completion: a restart resumes them.
-	Inbox *inbox.Store
+	Inbox inbox.Inbox
 	hook.Options
 }
 
@@ -368,7 +368,7 @@ const resumeEvery = 2 * time.Second
 // resume queues the kept GitLab deliveries at start, and those the queue
 // could not take since, until ctx ends.
 func (w *Webhook) resume(ctx context.Context) {
-	w.o.Inbox.Resume(ctx, "gitlab", resumeEvery, func(d inbox.Delivery) bool {
+	inbox.Resume(ctx, w.o.Inbox, "gitlab", resumeEvery, func(d inbox.Delivery) bool {
 		run, err := w.decode(d.Event, d.ID, d.Payload)
 		if err != nil || run == nil {
 			w.o.Inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing to run: drop it

@@ -39,6 +39,25 @@ var (
 	done    = []byte("done") // key -> time handled, to drop late redeliveries
 )
 
+// Inbox is what the webhooks and the catch-up need of a store of
+// deliveries. Store is the embedded one (one process); a shared one (the
+// Kubernetes API, for several replicas) implements the same.
+type Inbox interface {
+	// Accept keeps d; false when a delivery of that ID is pending or was
+	// handled lately.
+	Accept(d Delivery) (first bool, err error)
+	// Done records that a delivery's work is complete.
+	Done(host, id string) error
+	// Known: pending or handled lately.
+	Known(host, id string) (bool, error)
+	// IsPending: accepted and not done.
+	IsPending(host, id string) bool
+	// Pending lists the accepted deliveries not done, oldest first.
+	Pending() ([]Delivery, error)
+}
+
+var _ Inbox = (*Store)(nil)
+
 // Remember is how long a handled delivery's ID is kept to drop its
 // redeliveries.
 const Remember = 24 * time.Hour
@@ -165,7 +184,7 @@ func (s *Store) Pending() ([]Delivery, error) {
 // Resume hands each pending delivery of host to queue, at once and then
 // every interval, until ctx ends: what a restart left, and what a full
 // queue could not take. queue returns false when it can take no more now.
-func (s *Store) Resume(ctx context.Context, host string, every time.Duration, queue func(Delivery) bool, log *slog.Logger) {
+func Resume(ctx context.Context, s Inbox, host string, every time.Duration, queue func(Delivery) bool, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
