@@ -15,7 +15,7 @@ func TestBaseBuilds(t *testing.T) {
 	kinds := map[string]bool{}
 	for _, r := range res.Resources() {
 		kinds[r.GetKind()] = true
-		cluster := r.GetKind() == "Namespace" || r.GetKind() == "ClusterRole" || r.GetKind() == "ClusterRoleBinding"
+		cluster := r.GetKind() == "Namespace" || r.GetKind() == "ClusterRole" || r.GetKind() == "ClusterRoleBinding" || r.GetKind() == "CustomResourceDefinition"
 		if !cluster && r.GetNamespace() != "gitops-bot" {
 			t.Errorf("%s/%s is not in namespace gitops-bot", r.GetKind(), r.GetName())
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"github.com/gitops-bot/gitops-bot/forge/mirror"
 	"github.com/gitops-bot/gitops-bot/providers/chartrender"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,6 +62,13 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 			cls, err := clusters(cfg, kubeconfig)
 			if err != nil {
 				return err
+			}
+			if ns := cfg.Store.Kubernetes.Namespace; ns != "" {
+				rc, err := defaultCluster(kubeconfig)
+				if err != nil || rc == nil {
+					return fmt.Errorf("store.kubernetes: no cluster to keep deliveries in (in-cluster config or --kubeconfig): %v", err)
+				}
+				cfg.sharedInbox = &inbox.Kube{Dyn: dynamic.NewForConfigOrDie(rc), Namespace: ns}
 			}
 			if _, ok := cls[""]; !ok {
 				log.Warn("no default cluster (no --kubeconfig, KUBECONFIG, in-cluster config or ~/.kube/config): environments without a named cluster are not verified")
@@ -136,12 +144,16 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		return nil, err
 	}
 	// The deliveries acknowledged and not yet handled: a restart resumes them.
-	inb, err := inbox.Open(cfg.DataDir)
-	if err != nil {
-		store.Close()
-		return nil, err
+	var inb inbox.Inbox = cfg.sharedInbox
+	closeStores := func() { store.Close() }
+	if inb == nil {
+		local, err := inbox.Open(cfg.DataDir)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		inb, closeStores = local, func() { store.Close(); local.Close() }
 	}
-	closeStores := func() { store.Close(); inb.Close() }
 	b := bot.New(log)
 	if !cfg.Mirrors.Disabled {
 		max := cfg.Mirrors.MaxBytes

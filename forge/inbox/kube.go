@@ -1,0 +1,150 @@
+package inbox
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// DeliveryGVR is the bot's own Delivery kind (deploy/crds).
+var DeliveryGVR = schema.GroupVersionResource{Group: "gitops-bot.dev", Version: "v1alpha1", Resource: "deliveries"}
+
+const (
+	stateLabel = "gitops-bot.dev/state"
+	doneAt     = "gitops-bot.dev/done-at"
+)
+
+// Kube keeps the inbox in the Kubernetes API of the cluster the bot runs
+// in, as Delivery objects in its namespace: shared by every replica, kept
+// by the cluster's own etcd. Accepting creates the object under a name
+// derived from the host and delivery ID, so when two replicas are given
+// the same delivery exactly one create succeeds and owns the work.
+type Kube struct {
+	Dyn       dynamic.Interface
+	Namespace string
+	now       func() time.Time
+}
+
+var _ Inbox = (*Kube)(nil)
+
+// objectName: deterministic, a valid object name whatever the ID holds.
+func objectName(host, id string) string {
+	sum := sha256.Sum256([]byte(host + "/" + id))
+	return host + "-" + hex.EncodeToString(sum[:16])
+}
+
+func (k *Kube) client() dynamic.ResourceInterface {
+	return k.Dyn.Resource(DeliveryGVR).Namespace(k.Namespace)
+}
+
+func (k *Kube) clock() time.Time {
+	if k.now != nil {
+		return k.now()
+	}
+	return time.Now()
+}
+
+// Accept creates the delivery's object; false when it exists (another
+// replica took it, or it was handled lately).
+func (k *Kube) Accept(d Delivery) (bool, error) {
+	if d.Accepted.IsZero() {
+		d.Accepted = k.clock()
+	}
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write(d.Payload) //nolint:errcheck // writes to memory
+	w.Close()          //nolint:errcheck // writes to memory
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": DeliveryGVR.GroupVersion().String(), "kind": "Delivery",
+		"metadata": map[string]any{"name": objectName(d.Host, d.ID), "labels": map[string]any{stateLabel: "pending"}},
+		"spec": map[string]any{"host": d.Host, "id": d.ID, "event": d.Event,
+			"accepted": d.Accepted.UTC().Format(time.RFC3339Nano), "payload": base64.StdEncoding.EncodeToString(z.Bytes())},
+	}}
+	_, err := k.client().Create(context.Background(), obj, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("keeping delivery %s: %w", d.ID, err)
+	}
+	return true, nil
+}
+
+// Done marks the delivery handled (kept for Remember to drop late
+// redeliveries) and removes handled ones older than that.
+func (k *Kube) Done(host, id string) error {
+	now := k.clock()
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"done"},"annotations":{%q:%q}}}`, stateLabel, doneAt, now.UTC().Format(time.RFC3339))
+	if _, err := k.client().Patch(context.Background(), objectName(host, id), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	old, err := k.client().List(context.Background(), metav1.ListOptions{LabelSelector: stateLabel + "=done", Limit: 100})
+	if err != nil {
+		return nil // the sweep is best effort; the next Done tries again
+	}
+	for _, o := range old.Items {
+		if t, err := time.Parse(time.RFC3339, o.GetAnnotations()[doneAt]); err == nil && now.Sub(t) > Remember {
+			k.client().Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) //nolint:errcheck // best effort
+		}
+	}
+	return nil
+}
+
+// Known: the delivery's object exists.
+func (k *Kube) Known(host, id string) (bool, error) {
+	_, err := k.client().Get(context.Background(), objectName(host, id), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// IsPending: the object exists and is not done.
+func (k *Kube) IsPending(host, id string) bool {
+	o, err := k.client().Get(context.Background(), objectName(host, id), metav1.GetOptions{})
+	return err == nil && o.GetLabels()[stateLabel] == "pending"
+}
+
+// Pending lists the pending deliveries, oldest first.
+func (k *Kube) Pending() ([]Delivery, error) {
+	list, err := k.client().List(context.Background(), metav1.ListOptions{LabelSelector: stateLabel + "=pending"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Delivery, 0, len(list.Items))
+	for _, o := range list.Items {
+		s := func(f string) string { v, _, _ := unstructured.NestedString(o.Object, "spec", f); return v }
+		d := Delivery{Host: s("host"), ID: s("id"), Event: s("event")}
+		d.Accepted, _ = time.Parse(time.RFC3339Nano, s("accepted"))
+		raw, err := base64.StdEncoding.DecodeString(s("payload"))
+		if err != nil {
+			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
+		}
+		r, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
+		}
+		if d.Payload, err = io.ReadAll(r); err != nil {
+			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Accepted.Before(out[j].Accepted) })
+	return out, nil
+}
