@@ -42,7 +42,9 @@ func peerCases() []peerCase {
 		return map[string]any{"phase": "Failed", "message": "one or more objects failed to apply", "finishedAt": "2026-11-20T10:00:05Z", "syncResult": map[string]any{"revision": rev}}
 	}
 	running := map[string]any{"phase": "Running", "message": "waiting for healthy state", "syncResult": map[string]any{"revision": shaM}}
-	errCond := func(t string) []any { return []any{map[string]any{"type": t, "message": "rpc error: manifest generation failed"}} }
+	errCond := func(t string) []any {
+		return []any{map[string]any{"type": t, "message": "rpc error: manifest generation failed"}}
+	}
 	cond := func(t, s, reason string, gen int64) map[string]any {
 		return map[string]any{"type": t, "status": s, "reason": reason, "message": reason, "observedGeneration": gen}
 	}
