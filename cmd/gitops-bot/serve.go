@@ -240,7 +240,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		defer close(done)
 		verifier.Run(ctx)
 	}()
-	s := &server{verifier: verifier, pending: func() int { p, _ := inb.Pending(); return len(p) }, close: func() {
+	s := &server{verifier: verifier, pending: func() int { p, _ := inb.Pending(context.Background()); return len(p) }, close: func() {
 		<-done
 		closeStores()
 		for _, c := range cls {

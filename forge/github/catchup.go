@@ -116,7 +116,7 @@ func (c *CatchUp) Once(ctx context.Context) (int, error) {
 		if a.ok || a.lastFail == 0 || c.wasAsked(guid) {
 			continue
 		}
-		if known, err := c.Inbox.Known("github", guid); err != nil || known {
+		if known, err := c.Inbox.Known(ctx, "github", guid); err != nil || known {
 			continue
 		}
 		if _, _, err := app.Apps.RedeliverHookDelivery(ctx, a.lastFail); err != nil {

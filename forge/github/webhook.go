@@ -121,29 +121,53 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 	}), nil
 }
 
-// needs checks that a payload of an event the bot acts on has what acting
-// on it takes, so that a malformed one is refused before any API call.
-func needs(event string, payload []byte) error {
+// triage reads a delivery once on the hot path: a payload of an event the
+// bot acts on must name its repository (else 400, before any API call),
+// and work tells whether it may need the bot at all: a new comment with a
+// line that starts with "/", a merged pull request, a check run to run
+// again. Other deliveries are acknowledged and dropped.
+func triage(event string, payload []byte) (work bool, err error) {
 	switch event {
 	case "issue_comment", "pull_request", "check_run":
 	default:
-		return nil
+		return false, nil
 	}
 	var p struct {
+		Action     string `json:"action"`
 		Repository *struct {
 			Name  string `json:"name"`
 			Owner struct {
 				Login string `json:"login"`
 			} `json:"owner"`
 		} `json:"repository"`
+		Comment struct {
+			Body string `json:"body"`
+		} `json:"comment"`
+		PullRequest struct {
+			Merged bool `json:"merged"`
+		} `json:"pull_request"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
-		return fmt.Errorf("the payload does not parse: %w", err)
+		return false, fmt.Errorf("the payload does not parse: %w", err)
 	}
 	if p.Repository == nil || p.Repository.Name == "" || p.Repository.Owner.Login == "" {
-		return errors.New("the payload names no repository (repository.name and repository.owner.login)")
+		return false, errors.New("the payload names no repository (repository.name and repository.owner.login)")
 	}
-	return nil
+	switch event {
+	case "issue_comment":
+		if p.Action != "created" {
+			return false, nil
+		}
+		for _, line := range strings.Split(p.Comment.Body, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "/") {
+				return true, nil
+			}
+		}
+		return false, nil
+	case "pull_request":
+		return p.Action == "closed" && p.PullRequest.Merged, nil
+	}
+	return p.Action == "rerequested" || p.Action == "requested_action", nil
 }
 
 // admit stands between the signature check and the queue: it refuses a
@@ -169,10 +193,11 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 		// Without it a redelivery cannot be told from a new event.
 		return githubapp.ValidationError{EventType: d.EventType, Cause: errors.New("X-GitHub-Delivery is missing")}
 	}
-	if err := needs(d.EventType, d.Payload); err != nil {
+	work, err := triage(d.EventType, d.Payload)
+	if err != nil {
 		return githubapp.ValidationError{EventType: d.EventType, DeliveryID: d.DeliveryID, Cause: err}
 	}
-	if !carriesWork(d.EventType, d.Payload) {
+	if !work {
 		// Most deliveries (comments without a command, events the bot
 		// ignores) are acknowledged here: no queue, no write.
 		deliveries.WithLabelValues(d.EventType, "nothing_to_do").Inc()
@@ -333,46 +358,11 @@ func (h *checkEvents) Handle(ctx context.Context, _, deliveryID string, payload 
 	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repo, Pull: info, Env: env})
 }
 
-// carriesWork tells, cheaply, whether a delivery may need the bot to act:
-// a new comment with a line that starts with "/", a merged pull request, a
-// check run to run again. Other deliveries are acknowledged and dropped.
-func carriesWork(event string, payload []byte) bool {
-	var p struct {
-		Action  string `json:"action"`
-		Comment struct {
-			Body string `json:"body"`
-		} `json:"comment"`
-		PullRequest struct {
-			Merged bool `json:"merged"`
-		} `json:"pull_request"`
-	}
-	if json.Unmarshal(payload, &p) != nil {
-		return true // the handler says what is wrong
-	}
-	switch event {
-	case "issue_comment":
-		if p.Action != "created" {
-			return false
-		}
-		for _, line := range strings.Split(p.Comment.Body, "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "/") {
-				return true
-			}
-		}
-		return false
-	case "pull_request":
-		return p.Action == "closed" && p.PullRequest.Merged
-	case "check_run":
-		return p.Action == "rerequested" || p.Action == "requested_action"
-	}
-	return false
-}
-
 // accept writes a delivery that carries work to the inbox before it is
 // acknowledged, then queues it. A full queue does not refuse it: it is
 // safe in the inbox, and resume queues it when there is room.
 func (s *admit) accept(ctx context.Context, d githubapp.Dispatch) error {
-	first, err := s.inbox.Accept(inbox.Delivery{Host: "github", ID: d.DeliveryID, Event: d.EventType, Payload: d.Payload})
+	first, err := s.inbox.Accept(ctx, inbox.Delivery{Host: "github", ID: d.DeliveryID, Event: d.EventType, Payload: d.Payload})
 	if err != nil {
 		return fmt.Errorf("keeping the delivery: %w", err) // 500: the store cannot take it, GitHub shows it failed
 	}
@@ -395,7 +385,7 @@ func (s *admit) enqueue(ctx context.Context, d githubapp.Dispatch) bool {
 	}
 	s.inflight[d.DeliveryID] = true
 	s.mu.Unlock()
-	if !s.inbox.IsPending("github", d.DeliveryID) { // done since it was listed
+	if !s.inbox.IsPending(ctx, "github", d.DeliveryID) { // done since it was listed
 		s.mu.Lock()
 		delete(s.inflight, d.DeliveryID)
 		s.mu.Unlock()
@@ -441,7 +431,8 @@ func (h doneAfter) Handle(ctx context.Context, event, id string, payload []byte)
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return err // stopped, not finished: resumed at the next start
 	}
-	if derr := h.s.inbox.Done("github", id); derr != nil {
+	// Recorded even when the delivery used up its time: it has run.
+	if derr := h.s.inbox.Done(context.WithoutCancel(ctx), "github", id); derr != nil {
 		return errors.Join(err, derr)
 	}
 	return err
@@ -457,7 +448,7 @@ func (s *admit) resume(ctx context.Context) {
 	inbox.Resume(ctx, s.inbox, "github", resumeEvery, func(d inbox.Delivery) bool {
 		h, ok := s.byEvent[d.Event]
 		if !ok {
-			s.inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
+			s.inbox.Done(ctx, d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
 			return true
 		}
 		return s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload})

@@ -479,5 +479,5 @@ func TestKeptDeliveryResumesAfterAStop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the kept delivery was not resumed")
 	}
-	waitFor(t, "the inbox to empty", func() bool { p, _ := store.Pending(); return len(p) == 0 })
+	waitFor(t, "the inbox to empty", func() bool { p, _ := store.Pending(context.Background()); return len(p) == 0 })
 }

@@ -130,7 +130,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			sum := sha256.Sum256(body)
 			id = "body-" + hex.EncodeToString(sum[:12])
 		}
-		first, err := w.o.Inbox.Accept(inbox.Delivery{Host: "gitlab", ID: id, Event: event, Payload: body})
+		first, err := w.o.Inbox.Accept(r.Context(), inbox.Delivery{Host: "gitlab", ID: id, Event: event, Payload: body})
 		switch {
 		case err != nil:
 			answer(http.StatusInternalServerError, "failed", "keeping the delivery: "+err.Error())
@@ -139,7 +139,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			rw.WriteHeader(http.StatusAccepted)
 		default:
 			// Kept: a full queue does not refuse it; resume queues it later.
-			w.enqueue(event, id, run)
+			w.enqueue(r.Context(), event, id, run)
 			deliveries.WithLabelValues(event, "accepted").Inc()
 			rw.WriteHeader(http.StatusAccepted)
 		}
@@ -323,7 +323,7 @@ func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) {
 // enqueue queues a kept delivery unless it is queued already; false when
 // the queue is full. Its end takes it out of the inbox, unless the bot is
 // stopping: then the next start resumes it.
-func (w *Webhook) enqueue(event, id string, run func(context.Context, *Client) error) bool {
+func (w *Webhook) enqueue(ctx context.Context, event, id string, run func(context.Context, *Client) error) bool {
 	w.mu.Lock()
 	if w.inflight[id] {
 		w.mu.Unlock()
@@ -331,7 +331,7 @@ func (w *Webhook) enqueue(event, id string, run func(context.Context, *Client) e
 	}
 	w.inflight[id] = true
 	w.mu.Unlock()
-	if !w.o.Inbox.IsPending("gitlab", id) { // done since it was listed
+	if !w.o.Inbox.IsPending(ctx, "gitlab", id) { // done since it was listed
 		w.mu.Lock()
 		delete(w.inflight, id)
 		w.mu.Unlock()
@@ -352,7 +352,8 @@ func (w *Webhook) enqueue(event, id string, run func(context.Context, *Client) e
 		if err != nil {
 			deliveries.WithLabelValues(event, "failed").Inc()
 		}
-		return errors.Join(err, w.o.Inbox.Done("gitlab", id))
+		// Recorded even when the delivery used up its time: it has run.
+		return errors.Join(err, w.o.Inbox.Done(context.WithoutCancel(ctx), "gitlab", id))
 	})
 	if !ok {
 		w.mu.Lock()
@@ -371,9 +372,9 @@ func (w *Webhook) resume(ctx context.Context) {
 	inbox.Resume(ctx, w.o.Inbox, "gitlab", resumeEvery, func(d inbox.Delivery) bool {
 		run, err := w.decode(d.Event, d.ID, d.Payload)
 		if err != nil || run == nil {
-			w.o.Inbox.Done(d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
+			w.o.Inbox.Done(ctx, d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
 			return true
 		}
-		return w.enqueue(d.Event, d.ID, run)
+		return w.enqueue(ctx, d.Event, d.ID, run)
 	}, w.o.Log)
 }

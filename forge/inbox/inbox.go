@@ -45,15 +45,15 @@ var (
 type Inbox interface {
 	// Accept keeps d; false when a delivery of that ID is pending or was
 	// handled lately.
-	Accept(d Delivery) (first bool, err error)
+	Accept(ctx context.Context, d Delivery) (first bool, err error)
 	// Done records that a delivery's work is complete.
-	Done(host, id string) error
+	Done(ctx context.Context, host, id string) error
 	// Known: pending or handled lately.
-	Known(host, id string) (bool, error)
+	Known(ctx context.Context, host, id string) (bool, error)
 	// IsPending: accepted and not done.
-	IsPending(host, id string) bool
+	IsPending(ctx context.Context, host, id string) bool
 	// Pending lists the accepted deliveries not done, oldest first.
-	Pending() ([]Delivery, error)
+	Pending(ctx context.Context) ([]Delivery, error)
 }
 
 var _ Inbox = (*Store)(nil)
@@ -96,7 +96,7 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Accept writes d before it is acknowledged. first is false when a delivery
 // of that ID is pending or was handled in the last day: nothing to do again.
-func (s *Store) Accept(d Delivery) (first bool, err error) {
+func (s *Store) Accept(_ context.Context, d Delivery) (first bool, err error) {
 	if d.Accepted.IsZero() {
 		d.Accepted = s.now()
 	}
@@ -115,7 +115,7 @@ func (s *Store) Accept(d Delivery) (first bool, err error) {
 }
 
 // Done records that a delivery's work is complete.
-func (s *Store) Done(host, id string) error {
+func (s *Store) Done(_ context.Context, host, id string) error {
 	key := []byte(host + "/" + id)
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -143,7 +143,7 @@ func (s *Store) Done(host, id string) error {
 }
 
 // Known tells whether a delivery is pending or was handled in the last day.
-func (s *Store) Known(host, id string) (bool, error) {
+func (s *Store) Known(_ context.Context, host, id string) (bool, error) {
 	key := []byte(host + "/" + id)
 	known := false
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -154,7 +154,7 @@ func (s *Store) Known(host, id string) (bool, error) {
 }
 
 // IsPending tells whether a delivery is accepted and not done.
-func (s *Store) IsPending(host, id string) bool {
+func (s *Store) IsPending(_ context.Context, host, id string) bool {
 	key := []byte(host + "/" + id)
 	found := false
 	s.db.View(func(tx *bolt.Tx) error { //nolint:errcheck // a read that cannot fail
@@ -165,7 +165,7 @@ func (s *Store) IsPending(host, id string) bool {
 }
 
 // Pending returns the accepted deliveries not done, oldest first.
-func (s *Store) Pending() ([]Delivery, error) {
+func (s *Store) Pending(_ context.Context) ([]Delivery, error) {
 	var out []Delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(pending).ForEach(func(_, v []byte) error {
@@ -188,7 +188,7 @@ func Resume(ctx context.Context, s Inbox, host string, every time.Duration, queu
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		pending, err := s.Pending()
+		pending, err := s.Pending(ctx)
 		if err != nil {
 			log.Error("reading the inbox", "err", err)
 		}

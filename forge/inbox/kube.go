@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,7 +37,14 @@ type Kube struct {
 	Dyn       dynamic.Interface
 	Namespace string
 	now       func() time.Time
+
+	mu        sync.Mutex
+	lastSweep time.Time // handled deliveries past Remember are removed at most every sweepEvery
 }
+
+// sweepEvery spaces the removal of old handled deliveries: a list call per
+// handled delivery would double the bot's API calls.
+const sweepEvery = 10 * time.Minute
 
 var _ Inbox = (*Kube)(nil)
 
@@ -59,7 +67,7 @@ func (k *Kube) clock() time.Time {
 
 // Accept creates the delivery's object; false when it exists (another
 // replica took it, or it was handled lately).
-func (k *Kube) Accept(d Delivery) (bool, error) {
+func (k *Kube) Accept(ctx context.Context, d Delivery) (bool, error) {
 	if d.Accepted.IsZero() {
 		d.Accepted = k.clock()
 	}
@@ -73,7 +81,7 @@ func (k *Kube) Accept(d Delivery) (bool, error) {
 		"spec": map[string]any{"host": d.Host, "id": d.ID, "event": d.Event,
 			"accepted": d.Accepted.UTC().Format(time.RFC3339Nano), "payload": base64.StdEncoding.EncodeToString(z.Bytes())},
 	}}
-	_, err := k.client().Create(context.Background(), obj, metav1.CreateOptions{})
+	_, err := k.client().Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return false, nil
@@ -84,28 +92,37 @@ func (k *Kube) Accept(d Delivery) (bool, error) {
 }
 
 // Done marks the delivery handled (kept for Remember to drop late
-// redeliveries) and removes handled ones older than that.
-func (k *Kube) Done(host, id string) error {
+// redeliveries) and, now and then, removes handled ones older than that.
+func (k *Kube) Done(ctx context.Context, host, id string) error {
 	now := k.clock()
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"done"},"annotations":{%q:%q}}}`, stateLabel, doneAt, now.UTC().Format(time.RFC3339))
-	if _, err := k.client().Patch(context.Background(), objectName(host, id), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := k.client().Patch(ctx, objectName(host, id), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	old, err := k.client().List(context.Background(), metav1.ListOptions{LabelSelector: stateLabel + "=done", Limit: 100})
+	k.mu.Lock()
+	due := now.Sub(k.lastSweep) >= sweepEvery
+	if due {
+		k.lastSweep = now
+	}
+	k.mu.Unlock()
+	if !due {
+		return nil
+	}
+	old, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: stateLabel + "=done", Limit: 100})
 	if err != nil {
 		return nil // the sweep is best effort; the next Done tries again
 	}
 	for _, o := range old.Items {
 		if t, err := time.Parse(time.RFC3339, o.GetAnnotations()[doneAt]); err == nil && now.Sub(t) > Remember {
-			k.client().Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) //nolint:errcheck // best effort
+			k.client().Delete(ctx, o.GetName(), metav1.DeleteOptions{}) //nolint:errcheck // best effort
 		}
 	}
 	return nil
 }
 
 // Known: the delivery's object exists.
-func (k *Kube) Known(host, id string) (bool, error) {
-	_, err := k.client().Get(context.Background(), objectName(host, id), metav1.GetOptions{})
+func (k *Kube) Known(ctx context.Context, host, id string) (bool, error) {
+	_, err := k.client().Get(ctx, objectName(host, id), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
@@ -116,14 +133,14 @@ func (k *Kube) Known(host, id string) (bool, error) {
 }
 
 // IsPending: the object exists and is not done.
-func (k *Kube) IsPending(host, id string) bool {
-	o, err := k.client().Get(context.Background(), objectName(host, id), metav1.GetOptions{})
+func (k *Kube) IsPending(ctx context.Context, host, id string) bool {
+	o, err := k.client().Get(ctx, objectName(host, id), metav1.GetOptions{})
 	return err == nil && o.GetLabels()[stateLabel] == "pending"
 }
 
 // Pending lists the pending deliveries, oldest first.
-func (k *Kube) Pending() ([]Delivery, error) {
-	list, err := k.client().List(context.Background(), metav1.ListOptions{LabelSelector: stateLabel + "=pending"})
+func (k *Kube) Pending(ctx context.Context) ([]Delivery, error) {
+	list, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: stateLabel + "=pending"})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 	kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gitops-bot"}}, metav1.CreateOptions{}) //nolint:errcheck // created once
 	replica := func() *Kube { return &Kube{Dyn: dynamic.NewForConfigOrDie(env.Config), Namespace: "gitops-bot"} }
 	replicas := []*Kube{replica(), replica(), replica()}
+	ctx := context.Background()
 
 	// 100 deliveries, each given to all three replicas at once.
 	var firsts atomic.Int64
@@ -46,7 +47,7 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				first, err := r.Accept(Delivery{Host: "github", ID: fmt.Sprintf("guid-%d", i), Event: "issue_comment", Payload: []byte(fmt.Sprintf(`{"n": %d}`, i))})
+				first, err := r.Accept(ctx, Delivery{Host: "github", ID: fmt.Sprintf("guid-%d", i), Event: "issue_comment", Payload: []byte(fmt.Sprintf(`{"n": %d}`, i))})
 				if err != nil {
 					t.Error(err)
 				}
@@ -60,23 +61,23 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 	if n := firsts.Load(); n != 100 {
 		t.Fatalf("%d acceptances of 100 deliveries given to three replicas", n)
 	}
-	pending, err := replicas[1].Pending()
+	pending, err := replicas[1].Pending(ctx)
 	if err != nil || len(pending) != 100 {
 		t.Fatalf("pending: %d %v", len(pending), err)
 	}
 	if !bytes.Contains(pending[0].Payload, []byte(`"n"`)) || pending[0].Event != "issue_comment" {
 		t.Errorf("a delivery read back: %+v", pending[0])
 	}
-	if err := replicas[2].Done("github", "guid-7"); err != nil {
+	if err := replicas[2].Done(ctx, "github", "guid-7"); err != nil {
 		t.Fatal(err)
 	}
-	if replicas[0].IsPending("github", "guid-7") || !replicas[0].IsPending("github", "guid-8") {
+	if replicas[0].IsPending(ctx, "github", "guid-7") || !replicas[0].IsPending(ctx, "github", "guid-8") {
 		t.Error("done or pending not seen by another replica")
 	}
-	if known, _ := replicas[1].Known("github", "guid-7"); !known {
+	if known, _ := replicas[1].Known(ctx, "github", "guid-7"); !known {
 		t.Error("a handled delivery is forgotten at once")
 	}
-	if first, _ := replicas[1].Accept(Delivery{Host: "github", ID: "guid-7", Event: "issue_comment"}); first {
+	if first, _ := replicas[1].Accept(ctx, Delivery{Host: "github", ID: "guid-7", Event: "issue_comment"}); first {
 		t.Error("a handled delivery was accepted again")
 	}
 }
