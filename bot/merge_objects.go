@@ -22,8 +22,9 @@ func mergedObjects(ctx context.Context, r forge.Reader, repo forge.Repo, sha str
 			continue
 		}
 		raw, err := r.ReadFile(ctx, repo, sha, f)
-		if errors.Is(err, forge.ErrNotFound) {
-			continue // deleted by the merge
+		var big *forge.TooLarge
+		if errors.Is(err, forge.ErrNotFound) || errors.As(err, &big) {
+			continue // deleted by the merge, or too large to hold objects worth naming
 		}
 		if err != nil {
 			return nil, err
