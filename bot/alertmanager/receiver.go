@@ -20,6 +20,7 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 )
 
 // Handler acts on a notification (bot.Alerts).
@@ -29,7 +30,8 @@ type Handler interface {
 
 // Options tune the receiver.
 type Options struct {
-	Token string // bearer token; required
+	Token string           // bearer token; required
+	Now   func() time.Time // default time.Now
 	hook.Options
 }
 
@@ -50,10 +52,32 @@ func New(h Handler, o Options) (*Receiver, error) {
 		o.MaxBodyBytes = 5 << 20 // a notification is small
 	}
 	o.Defaults()
-	return &Receiver{next: h, o: o,
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &Receiver{next: h, o: o,
 		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
 		seen:  hook.NewSeen(10000, retryWindow),
-	}, nil
+	}
+	if o.Inbox != nil {
+		go inbox.Resume(o.Intake, o.Inbox, host, 2*time.Second, func(d inbox.Delivery) bool {
+			var g alerts.Group
+			if json.Unmarshal(d.Payload, &g) != nil {
+				o.Inbox.Done(o.Context, d.Host, d.ID) //nolint:errcheck // not a notification: drop it
+				return true
+			}
+			return r.enqueue(o.Context, d.ID, false, g)
+		}, o.Log)
+	}
+	return r, nil
+}
+
+// host names the notifications in the inbox.
+const host = "alertmanager"
+
+func (r *Receiver) enqueue(ctx context.Context, id string, held bool, g alerts.Group) bool {
+	return r.o.Flight.Run(ctx, host, id, held, func(f func(context.Context) error) bool { return r.queue.Push("alert "+g.Status, f) },
+		func(ctx context.Context) error { return r.next.HandleAlert(ctx, g) })
 }
 
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -82,6 +106,23 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := identity(g)
+	if r.o.Inbox != nil {
+		// Alertmanager retries a notification it could not deliver within
+		// retryWindow; the same one later is a repeat of a group that
+		// keeps firing (firing alerts carry no end time), to act on again.
+		kept := fmt.Sprintf("%s-%d", id, r.o.Now().Unix()/int64(retryWindow/time.Second))
+		first, err := r.o.Inbox.Accept(req.Context(), inbox.Delivery{Host: host, ID: kept, Event: "alert " + g.Status, Payload: body})
+		switch {
+		case err != nil:
+			http.Error(w, "keeping the notification: "+err.Error(), http.StatusInternalServerError) // Alertmanager retries
+		case first:
+			r.enqueue(req.Context(), kept, true, g) // a full queue does not refuse it: resume queues it later
+			fallthrough
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+		return
+	}
 	if !r.seen.First(id) {
 		w.WriteHeader(http.StatusAccepted) // a retry: already queued
 		return

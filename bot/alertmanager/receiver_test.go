@@ -355,7 +355,7 @@ func TestAlertStateSurvivesARestart(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
 	state := filepath.Join(t.TempDir(), "alerts.json")
 	handler := func() *alerts.Handler {
-		return &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}, StateFile: state}
+		return &alerts.Handler{Log: quiet, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}, State: alerts.StateFile(state)}
 	}
 	ctx := context.Background()
 	a := handler()

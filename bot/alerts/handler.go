@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +41,9 @@ type Handler struct {
 	Charts workload.ChartRenderer
 	Log    *slog.Logger
 	Now    func() time.Time
-	// StateFile keeps the cooldowns, pull requests and open counts across
-	// restarts ("": memory only).
-	StateFile string
+	// State keeps the cooldowns, pull requests and open counts across
+	// restarts and replicas (nil: memory only).
+	State StateStore
 
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
@@ -54,14 +55,28 @@ type Handler struct {
 func (h *Handler) HandleAlert(ctx context.Context, g Group) error {
 	h.serial.Lock()
 	defer h.serial.Unlock()
-	if err := h.state.load(h.StateFile); err != nil {
-		return err
-	}
-	defer func() {
-		if err := h.state.save(h.StateFile); err != nil {
-			h.log().Error("saving the alert state", "err", err)
+	if h.State != nil {
+		data, release, err := h.State.Hold(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the alert state: %w", err)
 		}
-	}()
+		h.state = state{}
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &h.state); err != nil {
+				release(ctx, data) //nolint:errcheck // handed back unchanged
+				return fmt.Errorf("the alert state does not decode: %w", err)
+			}
+		}
+		defer func() {
+			b, err := json.Marshal(h.state)
+			if err == nil {
+				err = release(context.WithoutCancel(ctx), b)
+			}
+			if err != nil {
+				h.log().Error("saving the alert state", "err", err)
+			}
+		}()
+	}
 	alertsReceived.Inc()
 	log := h.log().With("group", g.GroupKey, "status", g.Status, "alerts", len(g.Alerts))
 	ctx = logctx.With(ctx, log)

@@ -1,11 +1,10 @@
 package alerts
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"time"
@@ -13,12 +12,11 @@ import (
 
 // state is what the handler remembers between notifications: per group and
 // rule, the pull request and the last action; per repository, the count of
-// open alert pull requests. Kept in a file when the handler has one, so
-// that a restart forgets no cooldown and no count.
+// open alert pull requests. Kept in a StateStore when the handler has one,
+// so that a restart (or another replica) forgets no cooldown and no count.
 type state struct {
 	Groups map[string]*groupState `json:"groups"` // by rule and group key
 	Open   map[string]int         `json:"open"`   // open alert pull requests by repository
-	loaded bool
 }
 
 type groupState struct {
@@ -27,38 +25,28 @@ type groupState struct {
 	Resolved   bool      `json:"resolved"`
 }
 
-// load reads the state from path once ("" or a missing file: empty).
-func (s *state) load(path string) error {
-	if s.loaded || path == "" {
-		return nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err == nil {
-		if err := json.Unmarshal(b, s); err != nil {
-			return fmt.Errorf("alert state %s: %w", path, err)
-		}
-	}
-	s.loaded = true
-	return nil
+// StateStore keeps the state. Hold reads it and holds it, one holder at a
+// time (across replicas, for a shared store), until release writes it back.
+type StateStore interface {
+	Hold(ctx context.Context) (data []byte, release func(ctx context.Context, data []byte) error, err error)
 }
 
-// save writes the state to path, whole or not at all.
-func (s *state) save(path string) error {
-	if path == "" {
-		return nil
+// StateFile keeps the state in a file: one process.
+type StateFile string
+
+// Hold reads the file (missing: empty); release replaces it whole.
+func (f StateFile) Hold(context.Context) ([]byte, func(context.Context, []byte) error, error) {
+	b, err := os.ReadFile(string(f))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
 	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return b, func(_ context.Context, b []byte) error {
+		tmp := string(f) + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, string(f))
+	}, nil
 }
 
 func (s *state) group(rule, groupKey string) *groupState {

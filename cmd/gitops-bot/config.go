@@ -11,7 +11,6 @@ import (
 
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/forge/hostcall"
-	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"github.com/palantir/go-githubapp/githubapp"
 
 	"gopkg.in/yaml.v3"
@@ -36,18 +35,19 @@ type serverConfig struct {
 		Token string        `yaml:"token"`
 		Rules []alerts.Rule `yaml:"rules"`
 	} `yaml:"alerts"`
-	// Store: where accepted deliveries are kept. Unset: the embedded
-	// store under dataDir (one replica). Kubernetes: Delivery objects
-	// (deploy/crds) in the namespace of the cluster the bot runs in,
-	// shared by replicas: each delivery is taken by exactly one.
+	// Store: where accepted deliveries, pending verifications and the
+	// alert state are kept. Unset: embedded files under dataDir (one
+	// replica). Kubernetes: the bot's own objects (deploy/base/crd-*.yaml)
+	// and Leases in this namespace of the cluster the bot runs in, shared
+	// by replicas: each delivery and verification is held by one.
 	Store struct {
 		Kubernetes struct {
 			Namespace string `yaml:"namespace"`
 		} `yaml:"kubernetes"`
 	} `yaml:"store"`
-	// sharedInbox is the Kubernetes inbox, built from the environment in
+	// shared is the Kubernetes store, built from the environment in
 	// serve's command.
-	sharedInbox inbox.Inbox
+	shared *sharedStore
 	// CatchUp: how often the GitHub App's failed deliveries are looked
 	// for and redelivered (default 10m; at start too).
 	CatchUp struct {

@@ -105,7 +105,7 @@ func TestServeRefusesWithoutSecret(t *testing.T) {
 	cfg := &serverConfig{}
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.PrivateKey = "k"
-	_, err := newServer(context.Background(), cfg, nil, slog.Default())
+	_, err := newServer(context.Background(), context.Background(), cfg, nil, slog.Default())
 	if err == nil || !strings.Contains(err.Error(), "webhook secret") {
 		t.Errorf("err = %v", err)
 	}
@@ -158,7 +158,7 @@ func serveDeploy(t *testing.T, webURL func(*githubtest.Server) string) (*githubt
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(logs, nil)))
+	s, err := newServer(ctx, ctx, cfg, nil, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 	cfg.GitHub.App.WebhookSecret = "s3cret"
 	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, ctx, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

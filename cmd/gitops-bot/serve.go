@@ -17,7 +17,6 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"github.com/gitops-bot/gitops-bot/forge/mirror"
 	"github.com/gitops-bot/gitops-bot/providers/chartrender"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -68,7 +67,13 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 				if err != nil || rc == nil {
 					return fmt.Errorf("store.kubernetes: no cluster to keep deliveries in (in-cluster config or --kubeconfig): %v", err)
 				}
-				cfg.sharedInbox = &inbox.Kube{Dyn: dynamic.NewForConfigOrDie(rc), Namespace: ns}
+				self := os.Getenv("POD_NAME")
+				if self == "" {
+					self, _ = os.Hostname() // a pod's host name is its name
+				}
+				if cfg.shared, err = newSharedStore(rc, ns, self); err != nil {
+					return err
+				}
 			}
 			if _, ok := cls[""]; !ok {
 				log.Warn("no default cluster (no --kubeconfig, KUBECONFIG, in-cluster config or ~/.kube/config): environments without a named cluster are not verified")
@@ -94,7 +99,16 @@ func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Lo
 	}
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	s, err := newServer(work, cfg, cls, log)
+	if cfg.shared != nil {
+		// Before any delivery is taken: what this replica holds is known
+		// alive through this Lease.
+		if err := cfg.shared.replicas.Start(work); err != nil {
+			ln.Close()
+			return err
+		}
+		defer cfg.shared.replicas.Release(context.WithoutCancel(ctx))
+	}
+	s, err := newServer(work, ctx, cfg, cls, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -130,29 +144,38 @@ type server struct {
 	ready    atomic.Bool
 	verifier *verify.Verifier
 	close    func()
-	pending  func() int // deliveries accepted and not yet handled
+	pending  func() int // deliveries queued or running here
 }
 
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
 // the health and metrics routes.
-func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) (*server, error) {
+func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) (*server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	store, err := verify.OpenStore(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	// The deliveries acknowledged and not yet handled: a restart resumes them.
-	var inb inbox.Inbox = cfg.sharedInbox
-	closeStores := func() { store.Close() }
-	if inb == nil {
-		local, err := inbox.Open(cfg.DataDir)
+	// The deliveries acknowledged and not yet handled, the pending
+	// verifications, the alert rules' memory: a restart (or another
+	// replica) resumes from them.
+	var (
+		inb         inbox.Inbox
+		store       verify.Store
+		alertState  alerts.StateStore
+		closeStores = func() {}
+	)
+	if sh := cfg.shared; sh != nil {
+		inb, store, alertState = sh.inbox, sh.verifications, sh.alerts
+	} else {
+		files, err := verify.OpenStore(cfg.DataDir)
 		if err != nil {
-			store.Close()
 			return nil, err
 		}
-		inb, closeStores = local, func() { store.Close(); local.Close() }
+		local, err := inbox.Open(cfg.DataDir)
+		if err != nil {
+			files.Close()
+			return nil, err
+		}
+		inb, store, alertState = local, files, alerts.StateFile(filepath.Join(cfg.DataDir, "alerts.json"))
+		closeStores = func() { files.Close(); local.Close() }
 	}
 	b := bot.New(log)
 	if !cfg.Mirrors.Disabled {
@@ -172,7 +195,9 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	}
 	mux := http.NewServeMux()
 	connectors := forge.Connectors{}
-	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log, Context: ctx}
+	flight := &inbox.Flight{Inbox: inb}
+	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log,
+		Context: ctx, Intake: intake, Inbox: inb, Flight: flight}
 	repos := map[string]alerts.RepoOpener{}
 	if cfg.githubEnabled() {
 		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
@@ -189,7 +214,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			closeStores()
 			return nil, fmt.Errorf("github: %w", err)
 		}
-		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, WebURL: cfg.GitHub.WebURL, Inbox: inb, Options: delivery})
+		wh, err := github.NewWebhook(cc, b, github.Options{Secret: cfg.GitHub.App.WebhookSecret, WebURL: cfg.GitHub.WebURL, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err
@@ -215,7 +240,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 			closeStores()
 			return nil, fmt.Errorf("gitlab: %w", err)
 		}
-		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Inbox: inb, Options: delivery})
+		wh, err := gitlab.NewWebhook(api, b, gitlab.Options{Secret: cfg.GitLab.WebhookSecret, BotUser: cfg.GitLab.BotUser, Token: cfg.GitLab.Token, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err
@@ -228,7 +253,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
 		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log,
-			StateFile: filepath.Join(cfg.DataDir, "alerts.json")}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+			State: alertState}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err
@@ -240,7 +265,7 @@ func newServer(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slo
 		defer close(done)
 		verifier.Run(ctx)
 	}()
-	s := &server{verifier: verifier, pending: func() int { p, _ := inb.Pending(context.Background()); return len(p) }, close: func() {
+	s := &server{verifier: verifier, pending: flight.InFlight, close: func() {
 		<-done
 		closeStores()
 		for _, c := range cls {

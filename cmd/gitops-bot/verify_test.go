@@ -90,7 +90,7 @@ func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 		clusters[""] = cl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, clusters, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, ctx, cfg, clusters, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -244,7 +244,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, ctx, cfg, cluster.Set{"": cl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,6 @@ type Options struct {
 	// WebURL is where this GitHub serves git (DefaultWebURL when empty;
 	// the web address of a GitHub Enterprise Server).
 	WebURL string
-	// Inbox, when set, keeps every delivery that carries work from its
-	// acknowledgement to its completion: a restart resumes them.
-	Inbox inbox.Inbox
 	hook.Options
 }
 
@@ -63,10 +60,10 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 	)
 	base := events{cc: cc, webURL: o.WebURL, next: h, timeout: o.Timeout}
 	handlers := []githubapp.EventHandler{&commentEvents{base}, &pullEvents{base}, &checkEvents{base}}
-	sched := &admit{next: queue, seen: lru.New(o.Remember), inbox: o.Inbox, log: log, inflight: map[string]bool{}}
+	sched := &admit{next: queue, seen: lru.New(o.Remember), inbox: o.Inbox, flight: o.Flight, log: log}
 	if o.Inbox != nil {
-		handlers = sched.durable(handlers)
-		go sched.resume(o.Context)
+		sched.index(handlers)
+		go sched.resume(o.Intake)
 	}
 	d := githubapp.NewEventDispatcher(handlers, o.Secret,
 		githubapp.WithScheduler(sched),
@@ -179,10 +176,10 @@ type admit struct {
 	mu   sync.Mutex
 	seen *lru.Cache
 
-	inbox    inbox.Inbox // nil: deliveries live in memory only
-	log      *slog.Logger
-	byEvent  map[string]githubapp.EventHandler
-	inflight map[string]bool // delivery IDs queued or running
+	inbox   inbox.Inbox // nil: deliveries live in memory only
+	flight  *inbox.Flight
+	log     *slog.Logger
+	byEvent map[string]githubapp.EventHandler
 }
 
 func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
@@ -371,72 +368,37 @@ func (s *admit) accept(ctx context.Context, d githubapp.Dispatch) error {
 		return nil
 	}
 	deliveries.WithLabelValues(d.EventType, "accepted").Inc()
-	s.enqueue(ctx, d)
+	s.enqueue(ctx, d, true)
 	return nil
 }
 
 // enqueue queues a kept delivery unless it is queued already; false when
-// the queue is full (resume tries again).
-func (s *admit) enqueue(ctx context.Context, d githubapp.Dispatch) bool {
-	s.mu.Lock()
-	if s.inflight[d.DeliveryID] {
-		s.mu.Unlock()
-		return true
-	}
-	s.inflight[d.DeliveryID] = true
-	s.mu.Unlock()
-	if !s.inbox.IsPending(ctx, "github", d.DeliveryID) { // done since it was listed
-		s.mu.Lock()
-		delete(s.inflight, d.DeliveryID)
-		s.mu.Unlock()
-		return true
-	}
-	if err := s.next.Schedule(ctx, d); err != nil {
-		s.mu.Lock()
-		delete(s.inflight, d.DeliveryID)
-		s.mu.Unlock()
-		return false
-	}
-	return true
+// the queue is full (resume tries again). held: just accepted here, so not
+// to be claimed.
+func (s *admit) enqueue(ctx context.Context, d githubapp.Dispatch, held bool) bool {
+	h := d.Handler
+	return s.flight.Run(ctx, "github", d.DeliveryID, held, func(work func(context.Context) error) bool {
+		d.Handler = handlerFunc(work)
+		return s.next.Schedule(ctx, d) == nil
+	}, func(ctx context.Context) error { return h.Handle(ctx, d.EventType, d.DeliveryID, d.Payload) })
 }
 
-// durable wraps the handlers so that a delivery handled to its end leaves
-// the inbox; one cut short by a shutdown stays for the next start.
-func (s *admit) durable(hs []githubapp.EventHandler) []githubapp.EventHandler {
+// index maps events to their handlers, for the deliveries resumed.
+func (s *admit) index(hs []githubapp.EventHandler) {
 	s.byEvent = map[string]githubapp.EventHandler{}
-	out := make([]githubapp.EventHandler, len(hs))
-	for i, h := range hs {
-		out[i] = doneAfter{EventHandler: h, s: s}
+	for _, h := range hs {
 		for _, e := range h.Handles() {
-			s.byEvent[e] = out[i]
+			s.byEvent[e] = h
 		}
 	}
-	return out
 }
 
-type doneAfter struct {
-	githubapp.EventHandler
-	s *admit
-}
+// handlerFunc runs a kept delivery's work on the scheduler's workers.
+type handlerFunc func(context.Context) error
 
-func (h doneAfter) Handle(ctx context.Context, event, id string, payload []byte) error {
-	err := h.EventHandler.Handle(ctx, event, id, payload)
-	// Out of the inbox first, then out of flight: in the other order the
-	// resume loop could queue it again in between.
-	defer func() {
-		h.s.mu.Lock()
-		delete(h.s.inflight, id)
-		h.s.mu.Unlock()
-	}()
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
-		return err // stopped, not finished: resumed at the next start
-	}
-	// Recorded even when the delivery used up its time: it has run.
-	if derr := h.s.inbox.Done(context.WithoutCancel(ctx), "github", id); derr != nil {
-		return errors.Join(err, derr)
-	}
-	return err
-}
+func (handlerFunc) Handles() []string { return nil }
+
+func (f handlerFunc) Handle(ctx context.Context, _, _ string, _ []byte) error { return f(ctx) }
 
 // resumeEvery is how often kept deliveries that are not queued (the queue
 // was full, or the bot restarted) are queued again.
@@ -451,6 +413,6 @@ func (s *admit) resume(ctx context.Context) {
 			s.inbox.Done(ctx, d.Host, d.ID) //nolint:errcheck // nothing handles it: drop it
 			return true
 		}
-		return s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload})
+		return s.enqueue(ctx, githubapp.Dispatch{Handler: h, EventType: d.Event, DeliveryID: d.ID, Payload: d.Payload}, false)
 	}, s.log)
 }

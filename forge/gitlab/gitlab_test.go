@@ -457,7 +457,7 @@ func TestKeptDeliveryResumesAfterAStop(t *testing.T) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	first := &stalled{got: make(chan struct{})}
-	w1, err := gitlab.NewWebhook(nil, first, gitlab.Options{Secret: secret, Inbox: store, Options: hook.Options{Log: quiet, Context: ctx}})
+	w1, err := gitlab.NewWebhook(nil, first, gitlab.Options{Secret: secret, Options: hook.Options{Log: quiet, Context: ctx, Inbox: store}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +468,7 @@ func TestKeptDeliveryResumesAfterAStop(t *testing.T) {
 	stop()
 
 	r := newRecorder()
-	if _, err := gitlab.NewWebhook(nil, r, gitlab.Options{Secret: secret, Inbox: store, Options: hook.Options{Log: quiet, Context: t.Context()}}); err != nil {
+	if _, err := gitlab.NewWebhook(nil, r, gitlab.Options{Secret: secret, Options: hook.Options{Log: quiet, Context: t.Context(), Inbox: store}}); err != nil {
 		t.Fatal(err)
 	}
 	select {

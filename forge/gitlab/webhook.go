@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -35,9 +34,6 @@ type Options struct {
 	// Token is the bot's API token, which git also fetches with (for the
 	// local mirrors); empty: reads go through the API.
 	Token string
-	// Inbox, when set, keeps every delivery that carries work from its
-	// acknowledgement to its completion: a restart resumes them.
-	Inbox inbox.Inbox
 	hook.Options
 }
 
@@ -53,9 +49,6 @@ type Webhook struct {
 	o     Options
 	queue *hook.Queue
 	seen  *hook.Seen
-
-	mu       sync.Mutex
-	inflight map[string]bool // inbox deliveries queued or running
 }
 
 // NewWebhook checks the secret token of every delivery in constant time,
@@ -68,12 +61,11 @@ func NewWebhook(api *gl.Client, h Handler, o Options) (*Webhook, error) {
 	}
 	o.Defaults()
 	w := &Webhook{api: api, next: h, o: o,
-		queue:    hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
-		seen:     hook.NewSeen(o.Remember, 0),
-		inflight: map[string]bool{},
+		queue: hook.NewQueue(o.Context, o.QueueSize, o.Workers, o.Timeout, o.Log),
+		seen:  hook.NewSeen(o.Remember, 0),
 	}
 	if o.Inbox != nil {
-		go w.resume(o.Context)
+		go w.resume(o.Intake)
 	}
 	return w, nil
 }
@@ -139,7 +131,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			rw.WriteHeader(http.StatusAccepted)
 		default:
 			// Kept: a full queue does not refuse it; resume queues it later.
-			w.enqueue(r.Context(), event, id, run)
+			w.enqueue(r.Context(), event, id, true, run)
 			deliveries.WithLabelValues(event, "accepted").Inc()
 			rw.WriteHeader(http.StatusAccepted)
 		}
@@ -321,46 +313,15 @@ func (k Connector) Checks(context.Context, forge.Repo) (forge.Checks, error) {
 }
 
 // enqueue queues a kept delivery unless it is queued already; false when
-// the queue is full. Its end takes it out of the inbox, unless the bot is
-// stopping: then the next start resumes it.
-func (w *Webhook) enqueue(ctx context.Context, event, id string, run func(context.Context, *Client) error) bool {
-	w.mu.Lock()
-	if w.inflight[id] {
-		w.mu.Unlock()
-		return true
-	}
-	w.inflight[id] = true
-	w.mu.Unlock()
-	if !w.o.Inbox.IsPending(ctx, "gitlab", id) { // done since it was listed
-		w.mu.Lock()
-		delete(w.inflight, id)
-		w.mu.Unlock()
-		return true
-	}
-	ok := w.queue.Push(event, func(ctx context.Context) error {
+// the queue is full. held: just accepted here, so not to be claimed.
+func (w *Webhook) enqueue(ctx context.Context, event, id string, held bool, run func(context.Context, *Client) error) bool {
+	return w.o.Flight.Run(ctx, "gitlab", id, held, func(f func(context.Context) error) bool { return w.queue.Push(event, f) }, func(ctx context.Context) error {
 		err := run(ctx, NewClient(w.api).WithGitToken(w.o.Token))
-		// Out of the inbox first, then out of flight: in the other order
-		// the resume loop could queue it again in between.
-		defer func() {
-			w.mu.Lock()
-			delete(w.inflight, id)
-			w.mu.Unlock()
-		}()
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return err
-		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			deliveries.WithLabelValues(event, "failed").Inc()
 		}
-		// Recorded even when the delivery used up its time: it has run.
-		return errors.Join(err, w.o.Inbox.Done(context.WithoutCancel(ctx), "gitlab", id))
+		return err
 	})
-	if !ok {
-		w.mu.Lock()
-		delete(w.inflight, id)
-		w.mu.Unlock()
-	}
-	return ok
 }
 
 // resumeEvery is how often kept deliveries not queued are queued again.
@@ -375,6 +336,6 @@ func (w *Webhook) resume(ctx context.Context) {
 			w.o.Inbox.Done(ctx, d.Host, d.ID) //nolint:errcheck // nothing to run: drop it
 			return true
 		}
-		return w.enqueue(ctx, d.Event, d.ID, run)
+		return w.enqueue(ctx, d.Event, d.ID, false, run)
 	}, w.o.Log)
 }

@@ -9,6 +9,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 	"k8s.io/utils/lru"
 )
 
@@ -98,6 +99,15 @@ type Options struct {
 	Log          *slog.Logger
 	// Context is the parent of every delivery's handling; cancel it to stop.
 	Context context.Context
+	// Intake ends when the bot stops taking work (SIGTERM): kept
+	// deliveries are no longer resumed or claimed. Default: Context.
+	Intake context.Context
+	// Inbox, when set, keeps every delivery that carries work from its
+	// acknowledgement until its work is done (forge/inbox).
+	Inbox inbox.Inbox
+	// Flight tracks the kept deliveries queued or running in this process,
+	// for every host (default: one per receiver).
+	Flight *inbox.Flight
 }
 
 // Defaults fills the unset fields.
@@ -125,5 +135,11 @@ func (o *Options) Defaults() {
 	}
 	if o.Context == nil {
 		o.Context = context.Background()
+	}
+	if o.Intake == nil {
+		o.Intake = o.Context
+	}
+	if o.Flight == nil {
+		o.Flight = &inbox.Flight{Inbox: o.Inbox}
 	}
 }

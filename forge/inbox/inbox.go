@@ -50,9 +50,11 @@ type Inbox interface {
 	Done(ctx context.Context, host, id string) error
 	// Known: pending or handled lately.
 	Known(ctx context.Context, host, id string) (bool, error)
-	// IsPending: accepted and not done.
-	IsPending(ctx context.Context, host, id string) bool
-	// Pending lists the accepted deliveries not done, oldest first.
+	// Claim: accepted, not done, and this process may work on it now (a
+	// shared store hands it to one replica).
+	Claim(ctx context.Context, host, id string) bool
+	// Pending lists the accepted deliveries not done that this process
+	// holds or may claim, oldest first.
 	Pending(ctx context.Context) ([]Delivery, error)
 }
 
@@ -153,8 +155,9 @@ func (s *Store) Known(_ context.Context, host, id string) (bool, error) {
 	return known, err
 }
 
-// IsPending tells whether a delivery is accepted and not done.
-func (s *Store) IsPending(_ context.Context, host, id string) bool {
+// Claim tells whether a delivery is accepted and not done (one process
+// holds them all).
+func (s *Store) Claim(_ context.Context, host, id string) bool {
 	key := []byte(host + "/" + id)
 	found := false
 	s.db.View(func(tx *bolt.Tx) error { //nolint:errcheck // a read that cannot fail

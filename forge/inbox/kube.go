@@ -1,27 +1,21 @@
 package inbox
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/store"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
 
-// DeliveryGVR is the bot's own Delivery kind (deploy/crds).
-var DeliveryGVR = schema.GroupVersionResource{Group: "gitops-bot.dev", Version: "v1alpha1", Resource: "deliveries"}
+// DeliveryGVR is the bot's own Delivery kind (deploy/base).
+var DeliveryGVR = store.Deliveries
 
 const (
 	stateLabel = "gitops-bot.dev/state"
@@ -32,10 +26,13 @@ const (
 // in, as Delivery objects in its namespace: shared by every replica, kept
 // by the cluster's own etcd. Accepting creates the object under a name
 // derived from the host and delivery ID, so when two replicas are given
-// the same delivery exactly one create succeeds and owns the work.
+// the same delivery exactly one create succeeds and owns the work. The
+// object names its holder; when the holder is lost (its Lease expired or
+// handed back), another replica claims the delivery and runs it.
 type Kube struct {
 	Dyn       dynamic.Interface
 	Namespace string
+	Replicas  *store.Replicas
 	now       func() time.Time
 
 	mu        sync.Mutex
@@ -49,10 +46,7 @@ const sweepEvery = 10 * time.Minute
 var _ Inbox = (*Kube)(nil)
 
 // objectName: deterministic, a valid object name whatever the ID holds.
-func objectName(host, id string) string {
-	sum := sha256.Sum256([]byte(host + "/" + id))
-	return host + "-" + hex.EncodeToString(sum[:16])
-}
+func objectName(host, id string) string { return store.Name(host, host+"/"+id) }
 
 func (k *Kube) client() dynamic.ResourceInterface {
 	return k.Dyn.Resource(DeliveryGVR).Namespace(k.Namespace)
@@ -71,17 +65,17 @@ func (k *Kube) Accept(ctx context.Context, d Delivery) (bool, error) {
 	if d.Accepted.IsZero() {
 		d.Accepted = k.clock()
 	}
-	var z bytes.Buffer
-	w := gzip.NewWriter(&z)
-	w.Write(d.Payload) //nolint:errcheck // writes to memory
-	w.Close()          //nolint:errcheck // writes to memory
+	payload, err := store.Pack(d.Payload)
+	if err != nil {
+		return false, fmt.Errorf("keeping delivery %s: %w", d.ID, err)
+	}
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": DeliveryGVR.GroupVersion().String(), "kind": "Delivery",
-		"metadata": map[string]any{"name": objectName(d.Host, d.ID), "labels": map[string]any{stateLabel: "pending"}},
+		"metadata": map[string]any{"name": objectName(d.Host, d.ID), "labels": map[string]any{stateLabel: "pending", store.HolderLabel: k.Replicas.Self}},
 		"spec": map[string]any{"host": d.Host, "id": d.ID, "event": d.Event,
-			"accepted": d.Accepted.UTC().Format(time.RFC3339Nano), "payload": base64.StdEncoding.EncodeToString(z.Bytes())},
+			"accepted": d.Accepted.UTC().Format(time.RFC3339Nano), "payload": payload},
 	}}
-	_, err := k.client().Create(ctx, obj, metav1.CreateOptions{})
+	_, err = k.client().Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return false, nil
@@ -132,32 +126,47 @@ func (k *Kube) Known(ctx context.Context, host, id string) (bool, error) {
 	return true, nil
 }
 
-// IsPending: the object exists and is not done.
-func (k *Kube) IsPending(ctx context.Context, host, id string) bool {
+// Claim: the delivery is pending and this replica holds it, claiming it
+// when its holder is gone; of two replicas claiming it, one wins.
+func (k *Kube) Claim(ctx context.Context, host, id string) bool {
 	o, err := k.client().Get(ctx, objectName(host, id), metav1.GetOptions{})
-	return err == nil && o.GetLabels()[stateLabel] == "pending"
+	if err != nil || o.GetLabels()[stateLabel] != "pending" {
+		return false
+	}
+	holder := o.GetLabels()[store.HolderLabel]
+	if holder == k.Replicas.Self {
+		return true
+	}
+	if ok, err := k.Replicas.MayTake(ctx, holder); err != nil || !ok {
+		return false
+	}
+	labels := o.GetLabels()
+	labels[store.HolderLabel] = k.Replicas.Self
+	o.SetLabels(labels)
+	_, err = k.client().Update(ctx, o, metav1.UpdateOptions{}) // at the version read: a conflict means another took it
+	return err == nil
 }
 
-// Pending lists the pending deliveries, oldest first.
+// Pending lists the pending deliveries this replica holds or may claim
+// (their holder is gone), oldest first.
 func (k *Kube) Pending(ctx context.Context) ([]Delivery, error) {
 	list, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: stateLabel + "=pending"})
 	if err != nil {
 		return nil, err
 	}
+	alive, err := k.Replicas.Alive(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Delivery, 0, len(list.Items))
 	for _, o := range list.Items {
+		if h := o.GetLabels()[store.HolderLabel]; h != k.Replicas.Self && alive[h] {
+			continue // another replica's work in hand
+		}
 		s := func(f string) string { v, _, _ := unstructured.NestedString(o.Object, "spec", f); return v }
 		d := Delivery{Host: s("host"), ID: s("id"), Event: s("event")}
 		d.Accepted, _ = time.Parse(time.RFC3339Nano, s("accepted"))
-		raw, err := base64.StdEncoding.DecodeString(s("payload"))
-		if err != nil {
-			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
-		}
-		r, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
-		}
-		if d.Payload, err = io.ReadAll(r); err != nil {
+		if d.Payload, err = store.Unpack(s("payload")); err != nil {
 			return nil, fmt.Errorf("delivery %s: %w", o.GetName(), err)
 		}
 		out = append(out, d)

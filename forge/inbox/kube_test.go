@@ -9,13 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/gitops-bot/gitops-bot/store"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
@@ -23,9 +22,7 @@ import (
 // three replicas given the same deliveries each take every one exactly
 // once between them, and what one accepted the others see pending.
 func TestKubeInboxSharedByReplicas(t *testing.T) {
-	env, err := clustertest.StartWith(func(e *envtest.Environment) {
-		e.CRDInstallOptions.Paths = append(e.CRDInstallOptions.Paths, "../../deploy/base/crd-deliveries.yaml")
-	})
+	env, err := clustertest.Start()
 	if errors.Is(err, clustertest.ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "" {
 		t.Skip(err)
 	}
@@ -33,11 +30,26 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Stop() })
-	kube := kubernetes.NewForConfigOrDie(env.Config)
-	kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gitops-bot"}}, metav1.CreateOptions{}) //nolint:errcheck // created once
-	replica := func() *Kube { return &Kube{Dyn: dynamic.NewForConfigOrDie(env.Config), Namespace: "gitops-bot"} }
-	replicas := []*Kube{replica(), replica(), replica()}
+	// As the bot's user: the store's Role is all it needs.
+	cfg := clustertest.StoreConfig(t, env, "gitops-bot")
+	kube := kubernetes.NewForConfigOrDie(cfg)
 	ctx := context.Background()
+	var stops []context.CancelFunc
+	replica := func(name string) *Kube {
+		life, stop := context.WithCancel(ctx)
+		stops = append(stops, stop)
+		r := &store.Replicas{Kube: kube, Namespace: "gitops-bot", Self: name}
+		if err := r.Start(life); err != nil {
+			t.Fatal(err)
+		}
+		return &Kube{Dyn: dynamic.NewForConfigOrDie(cfg), Namespace: "gitops-bot", Replicas: r}
+	}
+	replicas := []*Kube{replica("a"), replica("b"), replica("c")}
+	t.Cleanup(func() {
+		for _, s := range stops {
+			s()
+		}
+	})
 
 	// 100 deliveries, each given to all three replicas at once.
 	var firsts atomic.Int64
@@ -61,23 +73,71 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 	if n := firsts.Load(); n != 100 {
 		t.Fatalf("%d acceptances of 100 deliveries given to three replicas", n)
 	}
-	pending, err := replicas[1].Pending(ctx)
-	if err != nil || len(pending) != 100 {
-		t.Fatalf("pending: %d %v", len(pending), err)
+	held := map[string]int{}
+	for _, r := range replicas {
+		pending, err := r.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[r.Replicas.Self] = len(pending)
+		for _, d := range pending {
+			if !r.Claim(ctx, d.Host, d.ID) {
+				t.Errorf("%s cannot claim %s, which it holds", r.Replicas.Self, d.ID)
+			}
+		}
 	}
-	if !bytes.Contains(pending[0].Payload, []byte(`"n"`)) || pending[0].Event != "issue_comment" {
+	if held["a"]+held["b"]+held["c"] != 100 {
+		t.Fatalf("each replica lists what it holds: %v, want 100 in all", held)
+	}
+	pending, _ := replicas[0].Pending(ctx)
+	if len(pending) > 0 && (!bytes.Contains(pending[0].Payload, []byte(`"n"`)) || pending[0].Event != "issue_comment") {
 		t.Errorf("a delivery read back: %+v", pending[0])
 	}
-	if err := replicas[2].Done(ctx, "github", "guid-7"); err != nil {
+
+	// Replica a stops and hands back its Lease: b and c see its deliveries
+	// and, claiming them at once, take each exactly once.
+	stops[0]()
+	replicas[0].Replicas.Release(ctx)
+	eventually(t, func() bool { p, _ := replicas[1].Pending(ctx); return len(p) == held["a"]+held["b"] })
+	var claimed atomic.Int64
+	for _, d := range pending {
+		for _, r := range replicas[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r.Claim(ctx, d.Host, d.ID) {
+					claimed.Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if int(claimed.Load()) != len(pending) {
+		t.Errorf("%d claims of the %d deliveries a handed back, want one each", claimed.Load(), len(pending))
+	}
+
+	id := pending[0].ID
+	if err := replicas[2].Done(ctx, "github", id); err != nil {
 		t.Fatal(err)
 	}
-	if replicas[0].IsPending(ctx, "github", "guid-7") || !replicas[0].IsPending(ctx, "github", "guid-8") {
-		t.Error("done or pending not seen by another replica")
+	if replicas[1].Claim(ctx, "github", id) || replicas[2].Claim(ctx, "github", id) {
+		t.Error("a handled delivery was claimed")
 	}
-	if known, _ := replicas[1].Known(ctx, "github", "guid-7"); !known {
+	if known, _ := replicas[1].Known(ctx, "github", id); !known {
 		t.Error("a handled delivery is forgotten at once")
 	}
-	if first, _ := replicas[1].Accept(ctx, Delivery{Host: "github", ID: "guid-7", Event: "issue_comment"}); first {
+	if first, _ := replicas[1].Accept(ctx, Delivery{Host: "github", ID: id, Event: "issue_comment"}); first {
 		t.Error("a handled delivery was accepted again")
 	}
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("not within 10s")
 }

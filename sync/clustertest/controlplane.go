@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/gitops-bot/gitops-bot/deploy"
 	"github.com/gitops-bot/gitops-bot/providers/schema"
 )
 
@@ -53,6 +54,22 @@ func StartWith(adjust func(*envtest.Environment)) (*envtest.Environment, error) 
 		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096).Decode(crd); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		crds = append(crds, crd)
+	}
+	// And the bot's own kinds, which its Kubernetes store keeps.
+	stores, err := fs.Glob(deploy.StoreCRDs, "base/crd-*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range stores {
+		b, err := fs.ReadFile(deploy.StoreCRDs, f)
+		if err != nil {
+			return nil, err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096).Decode(crd); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		crds = append(crds, crd)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,6 +53,40 @@ func ReaderConfig(t testing.TB, env *envtest.Environment) *rest.Config {
 		t.Fatal(err)
 	}
 	return user.Config()
+}
+
+// StoreConfig returns the config of a user bound to the bot's shipped
+// ClusterRole and to its store's Role (deploy/base/store-rbac.yaml) in
+// namespace, which it creates: what the bot with store.kubernetes may do.
+func StoreConfig(t testing.TB, env *envtest.Environment, namespace string) *rest.Config {
+	t.Helper()
+	cfg := ReaderConfig(t, env)
+	ctx := context.Background()
+	kube := kubernetes.NewForConfigOrDie(env.Config)
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(deploy.StoreRBAC), 4096)
+	var role rbacv1.Role
+	var binding rbacv1.RoleBinding
+	if err := dec.Decode(&role); err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Decode(&binding); err != nil {
+		t.Fatal(err)
+	}
+	// As the bot sets it for its store: a replica's calls are not throttled
+	// in the client (the API server's priority and fairness does that).
+	cfg.QPS, cfg.Burst = 200, 400
+	role.Namespace, binding.Namespace = namespace, namespace
+	binding.Subjects = []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "gitops-bot"}}
+	if _, err := kube.RbacV1().Roles(namespace).Create(ctx, &role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().RoleBindings(namespace).Create(ctx, &binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // Objects writes objects and their status as an administrator (standing in

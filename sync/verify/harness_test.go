@@ -45,7 +45,7 @@ type harness struct {
 	ns     string
 	repo   forge.Repo
 	checks *forgetest.Checks
-	store  *Store
+	store  *FileStore
 	cfg    *rest.Config
 	dir    string
 	// beforeRun runs after the verifier is made and before it runs.

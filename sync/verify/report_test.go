@@ -39,11 +39,11 @@ func TestStoreKeepsUnreadableEntriesAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := &State{Request: Request{Repo: forge.Repo{Host: "github", Owner: "a", Name: "b"}, SHA: shaM, Env: "staging"}}
-	if err := s.Put(good); err != nil {
+	if err := s.Put(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte("broken"), []byte("{not json")) })
-	all, err := s.All()
+	all, err := s.All(context.Background())
 	if len(all) != 1 || all[0].Request.Key() != good.Request.Key() || err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Errorf("All = %d states, err %v", len(all), err)
 	}

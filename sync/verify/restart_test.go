@@ -87,7 +87,7 @@ func TestRestartCompletesEveryCheckOnce(t *testing.T) {
 			var once sync.Once
 			stopFirst = func() {
 				once.Do(func() {
-					v.store.Close() // nothing is written after the kill
+					v.store.(*FileStore).Close() // nothing is written after the kill
 					stop()
 				})
 			}

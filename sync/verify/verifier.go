@@ -29,7 +29,7 @@ var (
 
 // Options configure a Verifier.
 type Options struct {
-	Store     *Store
+	Store     Store
 	Clusters  cluster.Set // by name; "" is the default cluster
 	Connector forge.Connector
 	Log       *slog.Logger
@@ -39,13 +39,17 @@ type Options struct {
 	// change only its table (default 10s), to stay clear of the host's
 	// limits on content-creating requests; a new verdict is sent at once.
 	TableInterval time.Duration
-	Now           func() time.Time
+	// AdoptEvery: how often a shared store is asked for the verifications
+	// of lost replicas (default 10s).
+	AdoptEvery time.Duration
+	Now        func() time.Time
 }
 
 // Verifier runs verifications. Informer events and deadlines put keys on a
 // work queue; a worker re-evaluates only the verification of the key.
 type Verifier struct {
-	store    *Store
+	store    Store
+	adoptGap time.Duration
 	clusters cluster.Set
 	connect  forge.Connector
 	log      *slog.Logger
@@ -75,12 +79,15 @@ func New(o Options) *Verifier {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AdoptEvery <= 0 {
+		o.AdoptEvery = 10 * time.Second
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
 	v := &Verifier{
 		store: o.Store, clusters: o.Clusters, connect: o.Connector, log: o.Log,
-		workers: o.Workers, syncWait: o.SyncWait, tableGap: o.TableInterval, now: o.Now,
+		workers: o.Workers, syncWait: o.SyncWait, tableGap: o.TableInterval, now: o.Now, adoptGap: o.AdoptEvery,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "verifications"}),
@@ -97,7 +104,7 @@ func New(o Options) *Verifier {
 // Start records a verification and queues it. It is written to the store
 // before anything is reported, so a crash right after loses nothing. A new
 // request for the same merge and environment replaces a pending one.
-func (v *Verifier) Start(_ context.Context, req Request) error {
+func (v *Verifier) Start(ctx context.Context, req Request) error {
 	if req.SHA == "" || req.Env == "" {
 		return errors.New("verification needs a merge commit and an environment")
 	}
@@ -111,7 +118,7 @@ func (v *Verifier) Start(_ context.Context, req Request) error {
 		st.CheckID = old.CheckID // report to the same check
 		v.unwatchLocked(key, old)
 	}
-	if err := v.store.Put(st); err != nil {
+	if err := v.store.Put(ctx, st); err != nil {
 		return fmt.Errorf("storing verification: %w", err)
 	}
 	v.pending[key] = st
@@ -120,32 +127,34 @@ func (v *Verifier) Start(_ context.Context, req Request) error {
 	return nil
 }
 
-// Run resumes the stored verifications and works until ctx is done.
+// Run resumes the stored verifications and works until ctx is done; with a
+// shared store it also takes over those of lost replicas.
 func (v *Verifier) Run(ctx context.Context) error {
-	v.mu.Lock()
-	stored, err := v.store.All()
+	stored, err := v.store.All(ctx)
 	if err != nil {
 		v.log.Error("some stored verifications could not be read", "err", err)
 	}
-	for _, st := range stored {
-		key := st.Request.Key()
-		if _, newer := v.pending[key]; !newer {
-			v.pending[key] = st
-			if st.Discovered {
-				v.watchLocked(key, st)
+	v.resume(stored)
+	v.log.Info("verifier running", "resumed", len(stored))
+	go func() {
+		t := time.NewTicker(v.adoptGap)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			adopted, err := v.store.Adopt(ctx)
+			if err != nil && ctx.Err() == nil {
+				v.log.Warn("looking for verifications of lost replicas", "err", err)
+			}
+			if len(adopted) > 0 {
+				v.log.Info("verifications taken over from a lost replica", "count", len(adopted))
+				v.resume(adopted)
 			}
 		}
-	}
-	keys := make([]string, 0, len(v.pending))
-	for k := range v.pending {
-		keys = append(keys, k)
-	}
-	pendingGauge.Set(float64(len(v.pending)))
-	v.mu.Unlock()
-	for _, k := range keys {
-		v.queue.Add(k)
-	}
-	v.log.Info("verifier running", "resumed", len(stored))
+	}()
 
 	var wg sync.WaitGroup
 	for i := 0; i < v.workers; i++ {
@@ -160,6 +169,28 @@ func (v *Verifier) Run(ctx context.Context) error {
 	v.queue.ShutDown()
 	wg.Wait()
 	return nil
+}
+
+// resume takes stored verifications in hand, unless a newer request for
+// the same key is.
+func (v *Verifier) resume(stored []*State) {
+	v.mu.Lock()
+	var keys []string
+	for _, st := range stored {
+		key := st.Request.Key()
+		if _, newer := v.pending[key]; !newer {
+			v.pending[key] = st
+			if st.Discovered {
+				v.watchLocked(key, st)
+			}
+			keys = append(keys, key)
+		}
+	}
+	pendingGauge.Set(float64(len(v.pending)))
+	v.mu.Unlock()
+	for _, k := range keys {
+		v.queue.Add(k)
+	}
 }
 
 // Pending counts the verifications without a verdict.
@@ -195,6 +226,7 @@ var errReplaced = errors.New("replaced by a newer request")
 // never written once they are there (Start and Run read them under the
 // lock): a pass works on its own copy, st, and save swaps it in.
 type step struct {
+	ctx      context.Context
 	v        *Verifier
 	key      string
 	cur, st  *State
@@ -211,7 +243,11 @@ func (s *step) save() error {
 	if v.pending[s.key] != s.cur {
 		return errReplaced
 	}
-	if err := v.store.Put(s.st); err != nil {
+	if err := v.store.Put(s.ctx, s.st); err != nil {
+		if errors.Is(err, ErrNotHeld) {
+			v.dropLocked(s.key, s.cur)
+			return errReplaced
+		}
 		return err
 	}
 	v.pending[s.key] = s.st
@@ -246,7 +282,7 @@ func (v *Verifier) processOnce(ctx context.Context, key string) error {
 	if clusterName == "" {
 		clusterName = "default"
 	}
-	s := &step{v: v, key: key, cur: cur, st: cur.clone(), checks: checks, clusterN: clusterName}
+	s := &step{ctx: ctx, v: v, key: key, cur: cur, st: cur.clone(), checks: checks, clusterN: clusterName}
 	st := func() *State { return s.st }
 
 	if st().Completing {
@@ -381,15 +417,24 @@ func (v *Verifier) finish(s *step, verdict Verdict) error {
 	if v.pending[key] != s.cur {
 		return nil // replaced by a new request meanwhile: that one goes on
 	}
-	if err := v.store.Delete(key); err != nil {
+	if err := v.store.Delete(s.ctx, key); err != nil {
+		if errors.Is(err, ErrNotHeld) {
+			v.dropLocked(key, s.cur)
+			return nil
+		}
 		return err
 	}
-	v.unwatchLocked(key, s.cur)
-	delete(v.pending, key)
-	pendingGauge.Set(float64(len(v.pending)))
+	v.dropLocked(key, s.cur)
 	verdicts.WithLabelValues(string(verdict)).Inc()
 	v.log.Info("verification completed", "key", key, "conclusion", verdict)
 	return nil
+}
+
+// dropLocked forgets a verification: finished, or another replica's now.
+func (v *Verifier) dropLocked(key string, st *State) {
+	v.unwatchLocked(key, st)
+	delete(v.pending, key)
+	pendingGauge.Set(float64(len(v.pending)))
 }
 
 // earliest of two times, the zero time being "none".
