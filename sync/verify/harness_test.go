@@ -91,17 +91,21 @@ func readerConfig(t *testing.T) *rest.Config {
 // until the returned stop is called (or the test ends).
 func (h *harness) run(opts ...func(*Options)) (v *Verifier, stop func()) {
 	h.t.Helper()
-	store, err := OpenStore(h.dir)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	c, err := cluster.New("", h.cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	o := Options{Store: store, Clusters: cluster.Set{"": c}, Connector: h.checks, Log: quiet, SyncWait: 10 * time.Second, TableInterval: 200 * time.Millisecond}
+	o := Options{Clusters: cluster.Set{"": c}, Connector: h.checks, Log: quiet, SyncWait: 10 * time.Second, TableInterval: 200 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
+	}
+	closeStore := func() {}
+	if o.Store == nil {
+		store, err := OpenStore(h.dir)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		o.Store, closeStore = store, func() { store.Close() }
 	}
 	v = New(o)
 	if h.beforeRun != nil {
@@ -119,7 +123,7 @@ func (h *harness) run(opts ...func(*Options)) (v *Verifier, stop func()) {
 		cancel()
 		<-done
 		c.Stop()
-		store.Close()
+		closeStore()
 	}
 	h.t.Cleanup(stop)
 	return v, stop
