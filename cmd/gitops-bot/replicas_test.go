@@ -8,8 +8,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ type replica struct {
 
 // startReplica runs serve for the fake gh with the Kubernetes store in ns,
 // as the bot's user (its ClusterRole and store Role, nothing more).
-func startReplica(t *testing.T, gh *githubtest.Server, storeCfg *rest.Config, ns, name string) *replica {
+func startReplica(t testing.TB, gh *githubtest.Server, storeCfg *rest.Config, ns, name string, adjust ...func(*serverConfig)) *replica {
 	t.Helper()
 	sh, err := newSharedStore(storeCfg, ns, name)
 	if err != nil {
@@ -43,17 +45,17 @@ func startReplica(t *testing.T, gh *githubtest.Server, storeCfg *rest.Config, ns
 	if err := sh.replicas.Start(life); err != nil {
 		t.Fatal(err)
 	}
-	s, srv, stop := startGitHub(t, gh, nil, func(c *serverConfig) {
+	s, srv, stop := startGitHub(t, gh, nil, append(adjust, func(c *serverConfig) {
 		c.shared = sh
 		c.CatchUp.Disabled = true
-	})
+	})...)
 	r := &replica{url: srv.URL, s: s, kill: func() { endLease(); stop() }}
 	t.Cleanup(r.kill)
 	return r
 }
 
 // command is a signed issue_comment delivery of "/deploy web-i".
-func command(t *testing.T, i int) []byte {
+func command(t testing.TB, i int) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
 	if err != nil {
@@ -84,7 +86,7 @@ func deliver(url, id string, body []byte) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func fleet(t *testing.T) *githubtest.Server {
+func fleet(t testing.TB) *githubtest.Server {
 	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "fleet\n", "clusters/staging/.keep": ""})
 	gh.AddBranch("master", "main")
 	gh.SetPermission("Codertocat", "write")
@@ -92,7 +94,7 @@ func fleet(t *testing.T) *githubtest.Server {
 }
 
 // settled waits until no delivery is pending in ns.
-func settled(t *testing.T, storeCfg *rest.Config, ns string) {
+func settled(t testing.TB, storeCfg *rest.Config, ns string) {
 	t.Helper()
 	c := dynamic.NewForConfigOrDie(storeCfg).Resource(store.Deliveries).Namespace(ns)
 	eventually(t, "no pending delivery", func() bool {
@@ -221,6 +223,84 @@ func TestReplicaLostMidCommand(t *testing.T) {
 			settled(t, storeCfg, ns)
 			outcome(t, gh, commands, false)
 			t.Logf("the lost replica had %d commands in hand", inHand)
+		})
+	}
+}
+
+// writeCounter counts the writes to the bot's own kinds and to Leases.
+type writeCounter struct {
+	next            http.RoundTripper
+	objects, leases *atomic.Int64
+}
+
+func (w writeCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet {
+		switch {
+		case strings.Contains(r.URL.Path, "/"+store.Group+"/"):
+			w.objects.Add(1)
+		case strings.Contains(r.URL.Path, "/leases"):
+			w.leases.Add(1)
+		}
+	}
+	return w.next.RoundTrip(r)
+}
+
+// 60 /deploy commands given to one replica or spread over three, sharing
+// the Kubernetes store, GitHub answering each call in 50 ms (its write
+// pacing lifted: the bot's own throughput is measured). Reported: commands
+// completed a second, the store's object writes per command, and the
+// acknowledgement's p99.
+func BenchmarkReplicas(b *testing.B) {
+	clustertest.Need(b, env)
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			for it := range b.N {
+				ns := fmt.Sprintf("bench-%d-%d", n, it)
+				var objects, leases atomic.Int64
+				cfg := rest.CopyConfig(clustertest.StoreConfig(b, env, ns))
+				cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return writeCounter{rt, &objects, &leases} }
+				gh := fleet(b)
+				gh.Faults.FailFraction(1, 1, forgetest.Fault{Delay: 50 * time.Millisecond})
+				var rs []*replica
+				for i := range n {
+					rs = append(rs, startReplica(b, gh, cfg, ns, fmt.Sprintf("%s-%d", ns, i), func(c *serverConfig) {
+						c.HostCalls.WritesPerMinute, c.HostCalls.WritesPerHour = 1e6, 1e6
+					}))
+				}
+				objects.Store(0)
+				const commands = 60
+				lat := make([]time.Duration, commands)
+				start := time.Now()
+				var wg sync.WaitGroup
+				for i := range commands {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						t0 := time.Now()
+						code, err := deliver(rs[i%n].url, fmt.Sprintf("%s-delivery-%d", ns, i), command(b, i))
+						lat[i] = time.Since(t0)
+						if err != nil || code != http.StatusAccepted {
+							b.Errorf("delivery %d: %d %v", i, code, err)
+						}
+					}()
+				}
+				wg.Wait()
+				for len(gh.Pulls()) < commands {
+					if time.Since(start) > 5*time.Minute {
+						b.Fatalf("%d of %d pull requests after 5 minutes", len(gh.Pulls()), commands)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				settled(b, cfg, ns)
+				took := time.Since(start)
+				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+				b.ReportMetric(commands/took.Seconds(), "commands/s")
+				b.ReportMetric(float64(objects.Load())/commands, "object-writes/command")
+				b.ReportMetric(float64(lat[commands*99/100].Microseconds())/1000, "ack-p99-ms")
+				for _, r := range rs {
+					r.kill()
+				}
+			}
 		})
 	}
 }

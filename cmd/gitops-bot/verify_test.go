@@ -102,7 +102,7 @@ func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 	return s, srv, stop
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

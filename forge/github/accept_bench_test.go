@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -11,10 +12,15 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/gitops-bot/gitops-bot/forge/inbox"
+	"github.com/gitops-bot/gitops-bot/store"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 // BenchmarkAcceptance: the time from a delivery to its 202, in memory and
-// with the inbox (the delivery written to disk first), for a comment with
+// with the inbox (the delivery written first: to disk, or as an object in
+// the Kubernetes API when the control plane is set up), for a comment with
 // a command; and for one without a command, which is acknowledged without
 // queue or write. Reported: p50 and p99.
 func BenchmarkAcceptance(b *testing.B) {
@@ -24,10 +30,15 @@ func BenchmarkAcceptance(b *testing.B) {
 		name    string
 		durable bool
 		body    []byte
-	}{{"command/in-memory", false, withCommand}, {"command/inbox", true, withCommand}, {"no-command/inbox", true, without}} {
+		kube    bool
+	}{{"command/in-memory", false, withCommand, false}, {"command/inbox", true, withCommand, false}, {"no-command/inbox", true, without, false},
+		{"command/kubernetes", true, withCommand, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			o := github.Options{Options: hook.Options{QueueSize: 1 << 16, Workers: 64, Context: context.Background()}}
-			if c.durable {
+			switch {
+			case c.kube:
+				o.Inbox = kubeInbox(b)
+			case c.durable:
 				store, err := inbox.Open(b.TempDir())
 				if err != nil {
 					b.Fatal(err)
@@ -52,4 +63,25 @@ func BenchmarkAcceptance(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// kubeInbox is the Kubernetes inbox on a control plane of its own, as the
+// bot's user; skipped without one.
+func kubeInbox(b *testing.B) inbox.Inbox {
+	env, err := clustertest.Start()
+	if errors.Is(err, clustertest.ErrNoAssets) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { env.Stop() })
+	cfg := clustertest.StoreConfig(b, env, "gitops-bot")
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	r := &store.Replicas{Kube: kubernetes.NewForConfigOrDie(cfg), Namespace: "gitops-bot", Self: "bench"}
+	if err := r.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return &inbox.Kube{Dyn: dynamic.NewForConfigOrDie(cfg), Namespace: "gitops-bot", Replicas: r}
 }

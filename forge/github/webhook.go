@@ -201,7 +201,13 @@ func (s *admit) Schedule(ctx context.Context, d githubapp.Dispatch) error {
 		return nil
 	}
 	if s.inbox != nil {
-		return s.accept(ctx, d)
+		err := s.accept(ctx, d)
+		if !errors.Is(err, inbox.ErrTooLarge) {
+			return err
+		}
+		// Rare (a huge pull request body): handled in memory, as without
+		// a store, rather than refused.
+		s.log.Warn("delivery too large for the store: not kept", "event", d.EventType, "delivery", d.DeliveryID, "bytes", len(d.Payload))
 	}
 	{
 		s.mu.Lock()

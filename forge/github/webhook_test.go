@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 
 	"github.com/palantir/go-githubapp/githubapp"
 
@@ -361,4 +362,31 @@ func withoutRepository(t *testing.T, body []byte) []byte {
 func withCommand(t *testing.T) []byte {
 	t.Helper()
 	return edit(t, payload(t, "issue_comment/created.json"), map[string]any{"comment.body": "/status podinfo"})
+}
+
+// tooLarge is an inbox that cannot keep any delivery (as the Kubernetes
+// store with one over the size of an object).
+type tooLarge struct{ inbox.Inbox }
+
+func (tooLarge) Accept(context.Context, inbox.Delivery) (bool, error) {
+	return false, fmt.Errorf("keeping delivery: %w", inbox.ErrTooLarge)
+}
+
+// A delivery too large for the store is handled all the same, in memory,
+// not refused: a 500 would only bring it back, as large, again.
+func TestDeliveryTooLargeForTheStoreIsHandled(t *testing.T) {
+	r := newRecorder()
+	store, err := inbox.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	wh := newHook(t, r, github.Options{Options: hook.Options{Context: t.Context(), Inbox: tooLarge{store}}})
+	rec := deliver(wh, "issue_comment", "huge-1", withCommand(t), true)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if ev := r.next(t); ev.DeliveryID != "huge-1" {
+		t.Errorf("handled %+v", ev)
+	}
 }

@@ -117,13 +117,19 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		rw.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if w.o.Inbox != nil {
+	keep := w.o.Inbox != nil
+	if keep {
 		if id == "" { // an older GitLab: the body stands for the delivery
 			sum := sha256.Sum256(body)
 			id = "body-" + hex.EncodeToString(sum[:12])
 		}
 		first, err := w.o.Inbox.Accept(r.Context(), inbox.Delivery{Host: "gitlab", ID: id, Event: event, Payload: body})
 		switch {
+		case errors.Is(err, inbox.ErrTooLarge):
+			// Rare (a huge merge request description): handled in memory,
+			// as without a store, rather than refused.
+			w.o.Log.Warn("delivery too large for the store: not kept", "event", event, "delivery", id, "bytes", len(body))
+			keep = false
 		case err != nil:
 			answer(http.StatusInternalServerError, "failed", "keeping the delivery: "+err.Error())
 		case !first:
@@ -135,7 +141,9 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			deliveries.WithLabelValues(event, "accepted").Inc()
 			rw.WriteHeader(http.StatusAccepted)
 		}
-		return
+		if keep {
+			return
+		}
 	}
 	if id != "" && !w.seen.First(id) {
 		deliveries.WithLabelValues(event, "duplicate").Inc()

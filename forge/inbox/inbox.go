@@ -20,6 +20,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -59,6 +60,10 @@ type Inbox interface {
 }
 
 var _ Inbox = (*Store)(nil)
+
+// ErrTooLarge: a delivery larger than the store keeps (the Kubernetes
+// store: what fits in one object). The receivers handle it unkept.
+var ErrTooLarge = store.ErrTooLarge
 
 // Remember is how long a handled delivery's ID is kept to drop its
 // redeliveries.

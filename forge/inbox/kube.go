@@ -67,7 +67,7 @@ func (k *Kube) Accept(ctx context.Context, d Delivery) (bool, error) {
 	}
 	payload, err := store.Pack(d.Payload)
 	if err != nil {
-		return false, fmt.Errorf("keeping delivery %s: %w", d.ID, err)
+		return false, fmt.Errorf("keeping delivery %s: %w", d.ID, err) // ErrTooLarge
 	}
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": DeliveryGVR.GroupVersion().String(), "kind": "Delivery",

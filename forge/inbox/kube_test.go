@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -128,6 +129,17 @@ func TestKubeInboxSharedByReplicas(t *testing.T) {
 	}
 	if first, _ := replicas[1].Accept(ctx, Delivery{Host: "github", ID: id, Event: "issue_comment"}); first {
 		t.Error("a handled delivery was accepted again")
+	}
+
+	// GitHub's largest payload (25 MB) does not fit in one object: a
+	// clear ErrTooLarge, which the receivers handle unkept.
+	huge := make([]byte, 2<<20)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range huge {
+		huge[i] = byte(rnd.Uint32())
+	}
+	if _, err := replicas[0].Accept(ctx, Delivery{Host: "github", ID: "huge", Event: "pull_request", Payload: huge}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a 2 MiB incompressible payload: %v, want ErrTooLarge", err)
 	}
 }
 
