@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
+	"github.com/gitops-bot/gitops-bot/forge/inbox"
 
 	"gopkg.in/yaml.v3"
 
@@ -372,5 +373,63 @@ func TestAlertStateSurvivesARestart(t *testing.T) {
 	b.HandleAlert(ctx, group(t, "resolved.json", nil))
 	if len(f.Replies()) != 1 {
 		t.Error("the resolution was commented twice after a restart")
+	}
+}
+
+// stuck handles nothing until its context ends (the bot stops mid-way).
+type stuck struct{ started chan struct{} }
+
+func (s stuck) HandleAlert(ctx context.Context, _ alerts.Group) error {
+	s.started <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A notification acknowledged with the inbox is kept until it is handled:
+// stopped mid-way, the next start handles it; its retry is not handled
+// twice.
+func TestAcknowledgedNotificationSurvivesAStop(t *testing.T) {
+	store, err := inbox.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, stop := context.WithCancel(t.Context())
+	s := stuck{started: make(chan struct{}, 1)}
+	first, err := alertmanager.New(s, alertmanager.Options{Token: token, Options: hook.Options{Log: quiet, Context: ctx, Inbox: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := payload(t, "firing.json")
+	if code := post(first, "Bearer "+token, firing); code != http.StatusAccepted {
+		t.Fatalf("firing: %d", code)
+	}
+	<-s.started
+	stop()
+
+	r := &recorder{groups: make(chan alerts.Group, 10)}
+	second, err := alertmanager.New(r, alertmanager.Options{Token: token, Options: hook.Options{Log: quiet, Context: t.Context(), Inbox: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-r.groups:
+		if g.Status != "firing" {
+			t.Errorf("resumed %s", g.Status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kept notification was not resumed")
+	}
+	// Alertmanager retries it (it saw no answer in time): acknowledged, not run again.
+	if code := post(second, "Bearer "+token, firing); code != http.StatusAccepted {
+		t.Fatalf("retry: %d", code)
+	}
+	select {
+	case g := <-r.groups:
+		t.Errorf("a retry was handled again: %s", g.Status)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if p, _ := store.Pending(t.Context()); len(p) != 0 {
+		t.Errorf("%d notifications still pending", len(p))
 	}
 }
