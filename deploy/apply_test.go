@@ -3,9 +3,7 @@ package deploy_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -78,14 +76,7 @@ func TestReplicatedOverlay(t *testing.T) {
 // real API server (server-side apply, the namespace first), under the
 // restricted Pod Security level.
 func TestManifestsApply(t *testing.T) {
-	env, err := clustertest.Start()
-	if errors.Is(err, clustertest.ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := clustertest.StartFor(t)
 	dyn := dynamic.NewForConfigOrDie(env.Config)
 	disc := memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(env.Config))
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(disc)
@@ -121,6 +112,7 @@ func TestManifestsApply(t *testing.T) {
 			}
 			gvk := o.GroupVersionKind()
 			var m *meta.RESTMapping
+			var err error
 			for range 50 { // a CRD's kind is served a moment after it is created
 				if m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
 					break

@@ -2,8 +2,6 @@ package alerts
 
 import (
 	"context"
-	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -18,14 +16,7 @@ import (
 // holds it at a time, each sees what the other wrote, and a lost holder's
 // hold lapses with its Lease.
 func TestKubeStateIsOneHolderAtATime(t *testing.T) {
-	env, err := clustertest.Start()
-	if errors.Is(err, clustertest.ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := clustertest.StartFor(t)
 	cfg := clustertest.StoreConfig(t, env, "gitops-bot")
 	replica := func(name string) (KubeState, context.CancelFunc) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package github_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -68,14 +67,7 @@ func BenchmarkAcceptance(b *testing.B) {
 // kubeInbox is the Kubernetes inbox on a control plane of its own, as the
 // bot's user; skipped without one.
 func kubeInbox(b *testing.B) inbox.Inbox {
-	env, err := clustertest.Start()
-	if errors.Is(err, clustertest.ErrNoAssets) {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { env.Stop() })
+	env := clustertest.StartFor(b)
 	cfg := clustertest.StoreConfig(b, env, "gitops-bot")
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)

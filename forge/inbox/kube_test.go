@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,14 +22,7 @@ import (
 // three replicas given the same deliveries each take every one exactly
 // once between them, and what one accepted the others see pending.
 func TestKubeInboxSharedByReplicas(t *testing.T) {
-	env, err := clustertest.Start()
-	if errors.Is(err, clustertest.ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Stop() })
+	env := clustertest.StartFor(t)
 	// As the bot's user: the store's Role is all it needs.
 	cfg := clustertest.StoreConfig(t, env, "gitops-bot")
 	kube := kubernetes.NewForConfigOrDie(cfg)

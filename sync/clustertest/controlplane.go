@@ -121,3 +121,18 @@ func Need(t testing.TB, env *envtest.Environment) {
 		t.Skip(ErrNoAssets)
 	}
 }
+
+// StartFor starts a control plane of a test's own, stopped when the test
+// ends; without one it skips (or fails under GITOPS_BOT_REQUIRE_ENVTEST).
+func StartFor(t testing.TB) *envtest.Environment {
+	t.Helper()
+	e, err := Start()
+	if errors.Is(err, ErrNoAssets) && os.Getenv("GITOPS_BOT_REQUIRE_ENVTEST") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop() })
+	return e
+}
