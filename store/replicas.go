@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -58,20 +61,13 @@ func (r *Replicas) Start(ctx context.Context) error {
 	if err := r.renew(ctx); err != nil {
 		return fmt.Errorf("replica lease: %w", err)
 	}
-	go func() {
-		t := time.NewTicker(r.duration() / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.renew(ctx); err != nil && ctx.Err() == nil && r.Log != nil {
-					r.Log.Error("renewing the replica lease", "err", err)
-				}
-			}
+	// Polled "until done", which never comes: it stops with ctx.
+	go wait.PollUntilContextCancel(ctx, r.duration()/3, false, func(ctx context.Context) (bool, error) { //nolint:errcheck // ends with ctx
+		if err := r.renew(ctx); err != nil && ctx.Err() == nil && r.Log != nil {
+			r.Log.Error("renewing the replica lease", "err", err)
 		}
-	}()
+		return false, nil
+	})
 	return nil
 }
 
@@ -135,6 +131,28 @@ func (r *Replicas) Alive(ctx context.Context) (map[string]bool, error) {
 	}
 	r.alive, r.listed = alive, now
 	return alive, nil
+}
+
+// Takeable is the label selector of the objects this replica may work on:
+// those no other live replica holds (with own, also this one's; without,
+// only those lost replicas left). A list by it leaves the others' work on
+// the server instead of sending it all to be filtered here.
+func (r *Replicas) Takeable(ctx context.Context, own bool) (string, error) {
+	alive, err := r.Alive(ctx)
+	if err != nil {
+		return "", err
+	}
+	var not []string
+	for name := range alive {
+		if !own || name != r.Self {
+			not = append(not, name)
+		}
+	}
+	if len(not) == 0 {
+		return "", nil
+	}
+	sort.Strings(not)
+	return HolderLabel + " notin (" + strings.Join(not, ",") + ")", nil
 }
 
 // MayTake: an object held by holder may be worked on by this replica (it

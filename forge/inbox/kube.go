@@ -150,19 +150,19 @@ func (k *Kube) Claim(ctx context.Context, host, id string) bool {
 // Pending lists the pending deliveries this replica holds or may claim
 // (their holder is gone), oldest first.
 func (k *Kube) Pending(ctx context.Context) ([]Delivery, error) {
-	list, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: stateLabel + "=pending"})
+	sel, err := k.Replicas.Takeable(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	alive, err := k.Replicas.Alive(ctx)
+	if sel != "" {
+		sel = "," + sel
+	}
+	list, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: stateLabel + "=pending" + sel})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Delivery, 0, len(list.Items))
 	for _, o := range list.Items {
-		if h := o.GetLabels()[store.HolderLabel]; h != k.Replicas.Self && alive[h] {
-			continue // another replica's work in hand
-		}
 		s := func(f string) string { v, _, _ := unstructured.NestedString(o.Object, "spec", f); return v }
 		d := Delivery{Host: s("host"), ID: s("id"), Event: s("event")}
 		d.Accepted, _ = time.Parse(time.RFC3339Nano, s("accepted"))

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -168,23 +166,9 @@ func (k *KubeStore) All(ctx context.Context) ([]*State, error) { return k.collec
 func (k *KubeStore) Adopt(ctx context.Context) ([]*State, error) { return k.collect(ctx, false) }
 
 func (k *KubeStore) collect(ctx context.Context, own bool) ([]*State, error) {
-	alive, err := k.Replicas.Alive(ctx)
+	sel, err := k.Replicas.Takeable(ctx, own)
 	if err != nil {
 		return nil, err
-	}
-	// Only the objects no live replica holds (and, at start, this one's):
-	// a list of every pending verification every few seconds would cost
-	// far more than these few.
-	var others []string
-	for r := range alive {
-		if !own || r != k.Replicas.Self {
-			others = append(others, r)
-		}
-	}
-	sel := ""
-	if len(others) > 0 {
-		sort.Strings(others)
-		sel = store.HolderLabel + " notin (" + strings.Join(others, ",") + ")"
 	}
 	list, err := k.client().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {

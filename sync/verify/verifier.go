@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/lru"
 
@@ -136,25 +137,18 @@ func (v *Verifier) Run(ctx context.Context) error {
 	}
 	v.resume(stored)
 	v.log.Info("verifier running", "resumed", len(stored))
-	go func() {
-		t := time.NewTicker(v.adoptGap)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			adopted, err := v.store.Adopt(ctx)
-			if err != nil && ctx.Err() == nil {
-				v.log.Warn("looking for verifications of lost replicas", "err", err)
-			}
-			if len(adopted) > 0 {
-				v.log.Info("verifications taken over from a lost replica", "count", len(adopted))
-				v.resume(adopted)
-			}
+	// Polled "until done", which never comes: it stops with ctx.
+	go wait.PollUntilContextCancel(ctx, v.adoptGap, false, func(ctx context.Context) (bool, error) { //nolint:errcheck // ends with ctx
+		adopted, err := v.store.Adopt(ctx)
+		if err != nil && ctx.Err() == nil {
+			v.log.Warn("looking for verifications of lost replicas", "err", err)
 		}
-	}()
+		if len(adopted) > 0 {
+			v.log.Info("verifications taken over from a lost replica", "count", len(adopted))
+			v.resume(adopted)
+		}
+		return false, nil
+	})
 
 	var wg sync.WaitGroup
 	for i := 0; i < v.workers; i++ {
