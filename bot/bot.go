@@ -40,6 +40,9 @@ type Bot struct {
 	// Charts renders charts of Helm repositories to judge changes of a
 	// release's values; nil: not rendered.
 	Charts workload.ChartRenderer
+	// OnCommand, when set, is told each command's outcome (the local
+	// runner's exit status comes from it).
+	OnCommand func(verb string, o command.Outcome, err error)
 }
 
 // New returns a bot with both providers.
@@ -119,6 +122,9 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 			attrs = append(attrs, "pull_request", o.pr.URL)
 		}
 		log.Info("command", attrs...)
+		if b.OnCommand != nil {
+			b.OnCommand(inv.Verb, o.outcome, o.err)
+		}
 		sections = append(sections, o.body)
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {

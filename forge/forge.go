@@ -335,3 +335,21 @@ type Entry struct {
 type EntryLister interface {
 	ListEntries(ctx context.Context, r Repo, ref, dir string) ([]Entry, error)
 }
+
+// PullRef is how a host's markdown links one of the repository's pull
+// requests: "!N" on GitLab, where "#N" names an issue, "#N" elsewhere.
+func (r Repo) PullRef(n int) string {
+	if r.Host == "gitlab" {
+		return fmt.Sprintf("!%d", n)
+	}
+	return fmt.Sprintf("#%d", n)
+}
+
+// ThreadRef links the thread a comment was made on: a pull request, or an
+// issue ("#N" on every host).
+func (r Repo) ThreadRef(n int, isPR bool) string {
+	if isPR {
+		return r.PullRef(n)
+	}
+	return fmt.Sprintf("#%d", n)
+}

@@ -112,7 +112,7 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 	}
 	proposalsTotal.WithLabelValues(result).Inc()
 	var b strings.Builder
-	link := PRLink(pr)
+	link := PRLink(r.Repo, pr)
 	if r.Redirected && pr.Number > 0 {
 		link = r.Repo.FullName() + link // owner/repo#N links across repositories
 	}
@@ -152,10 +152,11 @@ func (r *Request) markUpdates(ctx context.Context, files []forge.File) error {
 	return nil
 }
 
-// PRLink is "#N", or the branch when the host opened no pull request.
-func PRLink(pr *forge.PullRequest) string {
+// PRLink is "#N" ("!N" on GitLab), or the branch when the host opened no
+// pull request.
+func PRLink(repo forge.Repo, pr *forge.PullRequest) string {
 	if pr.Number > 0 {
-		return fmt.Sprintf("#%d", pr.Number)
+		return repo.PullRef(pr.Number)
 	}
 	return "branch " + md.Code(pr.Branch)
 }
@@ -172,7 +173,7 @@ func (r *Request) commitMessage(title string) string {
 	if r.Origin != "" {
 		return title + "\n\nOpened by gitops-bot for an alert."
 	}
-	return fmt.Sprintf("%s\n\nRequested by %s in #%d.", title, r.Author, r.Thread)
+	return fmt.Sprintf("%s\n\nRequested by %s in %s.", title, r.Author, r.Repo.ThreadRef(r.Thread, r.IsPR))
 }
 
 func (r *Request) prBody(p Proposal, objs []marker.Object, m marker.Marker) string {
@@ -180,16 +181,23 @@ func (r *Request) prBody(p Proposal, objs []marker.Object, m marker.Marker) stri
 	if r.Origin != "" {
 		fmt.Fprintf(&b, "%s\n\n%s\n\n", p.Summary, r.Origin)
 	} else {
-		fmt.Fprintf(&b, "%s\n\nRequested by %s in #%d:\n\n%s\n\n", p.Summary, md.Mention(r.Author), r.Thread, md.CodeBlock("", r.Line))
+		fmt.Fprintf(&b, "%s\n\nRequested by %s in %s:\n\n%s\n\n", p.Summary, md.Mention(r.Author), r.Repo.ThreadRef(r.Thread, r.IsPR), md.CodeBlock("", r.Line))
 	}
-	b.WriteString(objectTable(objs))
-	b.WriteString("\nAfter the merge, gitops-bot checks that the cluster applied this commit and reports it as a check on the merge commit.\n\n")
+	if t := objectTable(objs); t != "" {
+		b.WriteString(t + "\n")
+	}
+	b.WriteString("After the merge, gitops-bot checks that the cluster applied this commit and reports it as a check on the merge commit.\n\n")
 	b.WriteString(m.String())
 	b.WriteString("\n")
 	return b.String()
 }
 
+// objectTable lists the objects a change adds; a change of existing files
+// (day 2) adds none and gets no table.
 func objectTable(objs []marker.Object) string {
+	if len(objs) == 0 {
+		return ""
+	}
 	var b strings.Builder
 	b.WriteString("| environment | kind | namespace | name | file |\n| --- | --- | --- | --- | --- |\n")
 	for _, o := range objs {
@@ -205,9 +213,8 @@ const maxDiff = 50000
 func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.Object) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s: %s. Nothing was opened; run the command without `/plan` to open the pull request.\n\n", md.Code(r.Line), c.Title)
-	if len(objs) > 0 {
-		b.WriteString(objectTable(objs))
-		b.WriteString("\n")
+	if t := objectTable(objs); t != "" {
+		b.WriteString(t + "\n")
 	}
 	var diff strings.Builder
 	for _, f := range c.Files {
@@ -215,14 +222,7 @@ func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.O
 		if err != nil && !errors.Is(err, forge.ErrNotFound) {
 			return "", err
 		}
-		from := "a/" + f.Path
-		if err != nil {
-			from = "/dev/null"
-		}
-		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(old)), B: difflib.SplitLines(string(f.Content)),
-			FromFile: from, ToFile: "b/" + f.Path, Context: 3,
-		})
+		text, err := fileDiff(f, old, err == nil)
 		if err != nil {
 			return "", err
 		}
@@ -234,6 +234,37 @@ func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.O
 	}
 	b.WriteString(md.CodeBlock("diff", d))
 	return b.String(), nil
+}
+
+// fileDiff is a unified diff of one file that `git apply` takes: a new
+// file is "@@ -0,0 +1,N @@" from /dev/null, a deleted one goes to /dev/null.
+func fileDiff(f forge.File, old []byte, existed bool) (string, error) {
+	from, to := "a/"+f.Path, "b/"+f.Path
+	if !existed {
+		from, old = "/dev/null", nil
+	}
+	content := f.Content
+	if f.Delete {
+		to, content = "/dev/null", nil
+	}
+	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: diffLines(old), B: diffLines(content), FromFile: from, ToFile: to, Context: 3,
+	})
+}
+
+// diffLines splits text into lines that keep their "\n". difflib's own
+// SplitLines adds an empty last line, which turns a new file's hunk into
+// "@@ -1 +1,N @@" and makes every hunk at a file's end fail to apply.
+func diffLines(text []byte) []string {
+	if len(text) == 0 {
+		return nil
+	}
+	lines := strings.SplitAfter(string(text), "\n")
+	if lines[len(lines)-1] == "" {
+		return lines[:len(lines)-1]
+	}
+	lines[len(lines)-1] += "\n" // no newline at the end: shown as if there were one
+	return lines
 }
 
 // Encode turns manifests into files, with the bot's header on generated objects.

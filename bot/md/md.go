@@ -34,8 +34,12 @@ func Code(s string) string {
 	return fence + pad + s + pad + fence
 }
 
-// Cell makes s safe inside a table cell.
+// Cell makes s safe inside a table cell; an empty s is an empty cell, not
+// an empty code span ("``" renders as two backticks).
 func Cell(s string) string {
+	if s == "" {
+		return ""
+	}
 	return strings.ReplaceAll(Code(s), "|", `\|`)
 }
 

@@ -38,7 +38,7 @@ func (v *verify) Run(ctx context.Context, req *command.Request) (command.Result,
 		return command.Result{}, err
 	}
 	if !pr.Merged {
-		return command.Result{}, errs.Refused("#%d is not merged yet; I verify a pull request after its merge.", pr.Number)
+		return command.Result{}, errs.Refused("%s is not merged yet; I verify a pull request after its merge.", req.Repo.PullRef(pr.Number))
 	}
 	if req.Merges == nil {
 		return command.Result{}, errs.Refused("this bot has no cluster to verify against.")

@@ -22,13 +22,13 @@ import (
 func Revert(ctx context.Context, host forge.Pulls, files forge.Reader, repo forge.Repo, cfg *config.Config, number int) (Change, []string, error) {
 	pr, err := host.Pull(ctx, repo, number)
 	if errors.Is(err, forge.ErrNotFound) {
-		return Change{}, nil, errs.Refused("there is no pull request #%d here.", number)
+		return Change{}, nil, errs.Refused("there is no pull request %s here.", repo.PullRef(number))
 	}
 	if err != nil {
 		return Change{}, nil, err
 	}
 	if !pr.Merged || pr.MergeSHA == "" {
-		return Change{}, nil, errs.Refused("#%d is not merged, so there is nothing to roll back.", number)
+		return Change{}, nil, errs.Refused("%s is not merged, so there is nothing to roll back.", repo.PullRef(number))
 	}
 	parent, err := host.FirstParent(ctx, repo, pr.MergeSHA)
 	if err != nil {
@@ -71,11 +71,11 @@ func Revert(ctx context.Context, host forge.Pulls, files forge.Reader, repo forg
 		}
 	}
 	if len(changed) > 0 {
-		return Change{}, nil, errs.Refused("these files of #%d changed after its merge, so a revert would undo later work; I opened nothing: %s.",
-			number, strings.Join(changed, ", "))
+		return Change{}, nil, errs.Refused("these files of %s changed after its merge, so a revert would undo later work; I opened nothing: %s.",
+			repo.PullRef(number), strings.Join(changed, ", "))
 	}
 	if len(manifests) == 0 {
-		return Change{}, nil, errs.Refused("#%d changed no files I can revert.", number)
+		return Change{}, nil, errs.Refused("%s changed no files I can revert.", repo.PullRef(number))
 	}
 	mk, _, _ := marker.Parse(pr.Body)
 	envs := mk.Environments
@@ -84,8 +84,8 @@ func Revert(ctx context.Context, host forge.Pulls, files forge.Reader, repo forg
 	}
 	return Change{
 		Verb: "rollback", App: strconv.Itoa(number),
-		Title:     fmt.Sprintf("Roll back #%d", number),
-		Summary:   fmt.Sprintf("Reverts the files of #%d (merged as %s) to what they were before it.", number, md.Code(pr.MergeSHA)),
+		Title:     "Roll back " + repo.PullRef(number),
+		Summary:   fmt.Sprintf("Reverts the files of %s (merged as %s) to what they were before it.", repo.PullRef(number), md.Code(pr.MergeSHA)),
 		Manifests: manifests,
 	}, envs, nil
 }

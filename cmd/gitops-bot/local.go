@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitops-bot/gitops-bot/bot"
+	botcmd "github.com/gitops-bot/gitops-bot/bot/command"
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/local"
@@ -19,6 +20,7 @@ import (
 type localOptions struct {
 	repo, example, user string
 	thread              int
+	keep                bool
 }
 
 func localCmd() *cobra.Command {
@@ -32,7 +34,10 @@ repository (the checked-out branch and the work tree are left alone), and the
 reply and the pull request that would be opened are printed with the diff.
 
 With --example, the repository is first created from an example fleet shipped
-with gitops-bot (in a new temporary directory unless --repo names one).`,
+with gitops-bot (in a new temporary directory unless --repo names one; a
+temporary directory is removed at the end unless --keep is given).
+
+The exit status is 0 when every command succeeded and 1 otherwise.`,
 		Example: `  gitops-bot local --example flux '/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --set replicaCount=2'
   gitops-bot local --repo ./fleet '/help'`,
 		Args: cobra.ExactArgs(1),
@@ -48,6 +53,7 @@ with gitops-bot (in a new temporary directory unless --repo names one).`,
 	f.StringVar(&o.example, "example", "", "create the repository from an example fleet: "+strings.Join(examples.Names(), " or "))
 	f.StringVar(&o.user, "user", "", "who the comment is from (default: $USER)")
 	f.IntVar(&o.thread, "thread", 1, "issue number the comment is on")
+	f.BoolVar(&o.keep, "keep", false, "keep the temporary repository made for --example, to look at its branch")
 	return cmd
 }
 
@@ -59,6 +65,7 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 	if o.user == "" {
 		o.user = "local-user"
 	}
+	temporary := false
 	if o.example != "" {
 		src, err := examples.Fleet(o.example)
 		if err != nil {
@@ -68,6 +75,10 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 			if o.repo, err = os.MkdirTemp("", "gitops-bot-"+o.example+"-"); err != nil {
 				return err
 			}
+			if !o.keep {
+				temporary = true
+				defer os.RemoveAll(o.repo)
+			}
 		}
 		if _, err := os.Stat(filepath.Join(o.repo, ".git")); os.IsNotExist(err) {
 			if err := local.Init(o.repo, src, examples.URL); err != nil {
@@ -75,6 +86,10 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 			}
 			fmt.Fprintf(out, "Created %s from the %s example fleet.\n\n", o.repo, o.example)
 		}
+	}
+	where := o.repo
+	if temporary {
+		where = "a temporary repository, removed at the end; --keep keeps it"
 	}
 	f, err := local.Open(o.repo)
 	if err != nil {
@@ -86,7 +101,14 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ev := forge.CommentEvent{Repo: repo, Thread: o.thread, CommentID: 1, Body: comment, Author: o.user}
-	if err := bot.New(log).HandleComment(cmd.Context(), f, ev); err != nil {
+	b := bot.New(log)
+	var failed []string
+	b.OnCommand = func(verb string, o botcmd.Outcome, _ error) {
+		if o != botcmd.OK {
+			failed = append(failed, "/"+verb+" ("+string(o)+")")
+		}
+	}
+	if err := b.HandleComment(cmd.Context(), f, ev); err != nil {
 		return err
 	}
 	replies := f.Replies()
@@ -105,9 +127,12 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 		}
 		section(out, "Pull request that "+state)
 		fmt.Fprintf(out, "Title:  %s\nBranch: %s (commit %.12s, in %s)\nBase:   %s\nLabels: %s\n\n%s\n",
-			p.Change.Title, p.Change.Branch, p.PR.Head, o.repo, p.Change.Base, strings.Join(p.Change.Labels, ", "), p.Change.Body)
+			p.Change.Title, p.Change.Branch, p.PR.Head, where, p.Change.Base, strings.Join(p.Change.Labels, ", "), p.Change.Body)
 		section(out, "Diff")
 		fmt.Fprint(out, p.PR.Diff)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d commands did not succeed: %s (the reply above says why)", len(failed), len(botcmd.ParseComment(comment)), strings.Join(failed, ", "))
 	}
 	return nil
 }

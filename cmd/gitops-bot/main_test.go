@@ -70,6 +70,29 @@ func TestLocalOnExampleFleets(t *testing.T) {
 	}
 }
 
+// A command that fails makes the exit status non-zero; the temporary
+// repository of --example is gone afterwards unless --keep.
+func TestLocalFailureAndTemporaryRepository(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out bytes.Buffer
+	cmd := rootCmd()
+	cmd.SetArgs([]string{"local", "--example", "flux", "--user", "alice", "/help\n/scale nothing-here 3 --env staging"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 commands did not succeed: /scale") {
+		t.Errorf("err = %v\n%s", err, out.String())
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	out2 := run(t, "local", "--example", "flux", "--keep", "--user", "alice", "/help")
+	if left, _ := os.ReadDir(tmp); len(left) != 1 || !strings.Contains(out2, "Created "+filepath.Join(tmp, left[0].Name())) {
+		t.Errorf("--keep did not keep the repository: %v\n%s", left, out2)
+	}
+}
+
 func TestLocalNeedsARepository(t *testing.T) {
 	cmd := rootCmd()
 	cmd.SetArgs([]string{"local", "/help"})

@@ -240,8 +240,12 @@ func TestDeployThroughGitLab(t *testing.T) {
 	if parents := s.Parents(mrs[0].Source); len(parents) != 1 || parents[0] != s.Head("master") {
 		t.Errorf("not one commit on master: %v", parents)
 	}
+	// On GitLab "#1" is an issue; the command was given on merge request !1.
+	if !strings.Contains(mrs[0].Description, "in !1:") {
+		t.Errorf("the description does not link the merge request the command came from: %q", mrs[0].Description)
+	}
 	notes := s.Notes()
-	if len(notes[0].Awards) != 1 || notes[0].Awards[0] != "eyes" || !strings.Contains(notes[1].Body, "Opened !1") && !strings.Contains(notes[1].Body, "Opened #1") {
+	if len(notes[0].Awards) != 1 || notes[0].Awards[0] != "eyes" || !strings.Contains(notes[1].Body, "Opened !1:") {
 		t.Errorf("notes %+v", notes)
 	}
 

@@ -48,14 +48,14 @@ func check(st *State, verdict Verdict, results []Result, clusterName string, not
 	}
 	fmt.Fprintf(&b, "Environment `%s`, merge commit `%s`", req.Env, req.SHA)
 	if req.PR > 0 {
-		fmt.Fprintf(&b, " (#%d)", req.PR)
+		fmt.Fprintf(&b, " (%s)", req.Repo.PullRef(req.PR))
 	}
 	b.WriteString(".\n\n")
 	if verdict == TimedOut {
 		b.WriteString("What was seen last:\n\n")
 	}
 	if verdict == Failed && req.PR > 0 {
-		fmt.Fprintf(&b, "To revert the change, comment `/rollback` on #%d.\n\n", req.PR)
+		fmt.Fprintf(&b, "To revert the change, comment `/rollback` on %s.\n\n", req.Repo.PullRef(req.PR))
 	}
 	if len(results) > 0 {
 		b.WriteString("| target | cluster | revision | sync | health | message | time taken |\n| --- | --- | --- | --- | --- | --- | --- |\n")
