@@ -35,7 +35,7 @@ func Code(s string) string {
 }
 
 // Cell makes s safe inside a table cell; an empty s is an empty cell, not
-// an empty code span ("``" renders as two backticks).
+// an empty code span ("“" renders as two backticks).
 func Cell(s string) string {
 	if s == "" {
 		return ""
