@@ -119,6 +119,17 @@ type AppEnvironment struct {
 	Overlay string // Kustomize overlay directory
 	Values  string // the chart's values file of this environment
 	Wiring  string // file of the Flux/Argo CD objects
+	// Namespace the application runs in here: the request's, or its own
+	// where environments share a cluster.
+	AppNamespace string
+}
+
+// RunsIn is the namespace the application runs in, in environment e.
+func (r AppRequest) RunsIn(e AppEnvironment) string {
+	if e.AppNamespace != "" {
+		return e.AppNamespace
+	}
+	return r.Namespace
 }
 
 // Image is a container image, split for kustomize's images: field.

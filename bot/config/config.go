@@ -287,6 +287,34 @@ func (c *Config) Environment(name string) (Environment, error) {
 	return e, e.complete()
 }
 
+// inCluster is the destination Argo CD gives an Application without one.
+const inCluster = "https://kubernetes.default.svc"
+
+// destination names the cluster an Argo CD environment deploys to.
+func (e Environment) destination() string {
+	switch {
+	case e.ArgoCD.DestinationName != "" && e.ArgoCD.DestinationName != "in-cluster":
+		return "name:" + e.ArgoCD.DestinationName
+	case e.ArgoCD.DestinationServer != "":
+		return e.ArgoCD.DestinationServer
+	}
+	return inCluster
+}
+
+// SharesCluster reports whether Argo CD environment e deploys to the same
+// cluster as another of envs or of the listed environments, as every
+// environment on the default destination does. Two environments there
+// must not put an application in the same namespace, or two Applications
+// own one Deployment.
+func (c *Config) SharesCluster(e Environment, envs []Environment) bool {
+	for _, o := range append(append([]Environment{}, envs...), c.Environments...) {
+		if o.Name != e.Name && o.destination() == e.destination() {
+			return true
+		}
+	}
+	return false
+}
+
 // ForProvider is the environment as a provider sees it.
 func (e Environment) ForProvider(provider string) providers.Environment {
 	pe := providers.Environment{Name: e.Name, Dir: e.Dir, Namespace: e.Flux.Namespace}

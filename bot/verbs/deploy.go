@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -98,13 +99,19 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	}
 
 	var manifests []providers.Manifest
+	where := map[string]bool{}
 	for _, e := range envs {
 		src, err := helmRepository(ctx, req, prov.Name(), e, chart.RepoURL)
 		if err != nil {
 			return command.Result{}, err
 		}
+		ns, err := runsIn(req, prov.Name(), a.namespace, e, envs)
+		if err != nil {
+			return command.Result{}, err
+		}
+		where[ns] = true
 		ms, err := prov.GenerateChart(providers.ChartRequest{
-			App: app, Namespace: a.namespace, Env: e.ForProvider(prov.Name()), Chart: chart, Values: values, Source: src,
+			App: app, Namespace: ns, Env: e.ForProvider(prov.Name()), Chart: chart, Values: values, Source: src,
 		})
 		if err != nil {
 			return command.Result{}, err
@@ -136,10 +143,33 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		Provider: prov.Name(),
 		Title:    fmt.Sprintf("Deploy %s %s (chart %s) to %s", app, chart.Version, chart.Name, strings.Join(envNames, ", ")),
 		Summary: fmt.Sprintf("Deploys the Helm chart %s version %s as %s into namespace %s with %s.",
-			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), md.Code(a.namespace), providerTitle(prov.Name())),
+			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), namespaceList(where), providerTitle(prov.Name())),
 		Manifests: manifests,
 		Built:     builtNS,
 	})
+}
+
+func namespaceList(set map[string]bool) string {
+	var out []string
+	for ns := range set {
+		out = append(out, md.Code(ns))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// runsIn is the namespace an application runs in, in environment e: ns,
+// or ns-ENV for Argo CD environments that share a cluster with another,
+// so that two Applications never own the same objects.
+func runsIn(req *command.Request, provider, ns string, e config.Environment, envs []config.Environment) (string, error) {
+	if provider != "argocd" || !req.Config.SharesCluster(e, envs) {
+		return ns, nil
+	}
+	own := ns + "-" + e.Name
+	if err := checkName("the namespace", own, 63); err != nil {
+		return "", errs.Usage("%s and %s deploy to the same cluster, so each gets a namespace of its own (%s), which is too long; give a shorter --namespace", md.Code(e.Name), "another environment", md.Code(own))
+	}
+	return own, nil
 }
 
 // target checks the flags both kinds of deploy share: the namespace (APP

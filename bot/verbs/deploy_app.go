@@ -107,11 +107,26 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	return req.Propose(ctx, command.Proposal{
 		Verb: "deploy", App: name, Envs: envNames, Provider: prov.Name(),
 		Title: fmt.Sprintf("Deploy %s %s to %s", name, image.Tag, strings.Join(envNames, ", ")),
-		Summary: fmt.Sprintf("Deploys %s (%s, port %d, %d replicas) into namespace %s as %s, with %s.%s",
-			md.Code(name), md.Code(image.String()), a.port, a.replicas, md.Code(a.namespace), what, providerTitle(prov.Name()), generated),
+		Summary: fmt.Sprintf("Deploys %s (%s, port %d, %d replicas) into %s as %s, with %s.%s",
+			md.Code(name), md.Code(image.String()), a.port, a.replicas, namespaces(ar), what, providerTitle(prov.Name()), generated),
 		Manifests: manifests,
 		Validated: true,
 	})
+}
+
+// namespaces says where the application runs: one namespace, or one per
+// environment where environments share a cluster.
+func namespaces(ar providers.AppRequest) string {
+	var each []string
+	for _, e := range ar.Envs {
+		if ar.RunsIn(e) != ar.Namespace {
+			each = append(each, fmt.Sprintf("%s in %s", md.Code(ar.RunsIn(e)), e.Name))
+		}
+	}
+	if len(each) == 0 {
+		return "namespace " + md.Code(ar.Namespace)
+	}
+	return "namespaces " + strings.Join(each, ", ") + " (the environments share a cluster)"
 }
 
 // appRequest fills the layout's paths for the app and its environments.
@@ -138,6 +153,9 @@ func (a *deploy) appRequest(l config.Layout, provider, name string, image provid
 		}
 		ae.Values = path.Join(ar.Chart, "values-"+e.Name+".yaml")
 		ae.Wiring = path.Join(e.Dir, name+".yaml")
+		if ae.AppNamespace, err = runsIn(req, provider, a.namespace, e, envs); err != nil {
+			return ar, err
+		}
 		ar.Envs = append(ar.Envs, ae)
 	}
 	return ar, nil
@@ -183,7 +201,7 @@ func checkApp(ctx context.Context, req *command.Request, ar providers.AppRequest
 	check := preflight.Request{Manifests: wiring}
 	for _, e := range ar.Envs {
 		if ar.Format == providers.FormatHelm {
-			check.Charts = append(check.Charts, preflight.Chart{Dir: ar.Chart, ValuesFiles: []string{e.Values}, Release: ar.App, Namespace: ar.Namespace})
+			check.Charts = append(check.Charts, preflight.Chart{Dir: ar.Chart, ValuesFiles: []string{e.Values}, Release: ar.App, Namespace: ar.RunsIn(e)})
 		} else {
 			check.Kustomizations = append(check.Kustomizations, e.Overlay)
 		}

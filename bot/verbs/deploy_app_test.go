@@ -129,3 +129,35 @@ func TestDeployAppLeavesItToTheApplicationSet(t *testing.T) {
 		t.Errorf("body:\n%s", body)
 	}
 }
+
+// Two Argo CD environments on one cluster (the example fleet's both use
+// the in-cluster destination) run the application in namespaces of their
+// own; on Flux, where each environment is its own cluster, one namespace.
+func TestEnvironmentsOnOneClusterGetTheirOwnNamespace(t *testing.T) {
+	for _, c := range []struct {
+		fleet, cmd string
+		want       map[string]string // file: the namespace it must name
+	}{
+		{"argocd", web, map[string]string{
+			"apps/overlays/staging/web/kustomization.yaml":    "namespace: web-staging\n",
+			"apps/overlays/production/web/kustomization.yaml": "namespace: web-production\n",
+		}},
+		{"argocd", "/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --env production", map[string]string{
+			"clusters/staging/podinfo.yaml":    "namespace: podinfo-staging\n",
+			"clusters/production/podinfo.yaml": "namespace: podinfo-production\n",
+		}},
+		{"flux", web, map[string]string{
+			"apps/overlays/staging/web/kustomization.yaml":    "namespace: web\n",
+			"apps/overlays/production/web/kustomization.yaml": "namespace: web\n",
+		}},
+	} {
+		f := bottest.Fleet(t, c.fleet, nil)
+		reply := bottest.Handle(t, f, c.cmd)
+		files := bottest.LastChange(t, f, 0)
+		for path, want := range c.want {
+			if !strings.Contains(files[path], want) {
+				t.Errorf("%s %s: %s lacks %q:\n%s\n%s", c.fleet, c.cmd, path, want, files[path], reply)
+			}
+		}
+	}
+}

@@ -356,3 +356,33 @@ func TestAlertRulesNeedAToken(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Every day-2 command the README shows runs as written on both example
+// fleets (they hold the application it names) and succeeds.
+func TestREADMEDay2CommandsRunLocally(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "### Changes to what already runs\n\n```\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("the README has no day-2 block")
+	}
+	ran := 0
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		if strings.HasPrefix(line, "/rollback") {
+			continue // needs a merged pull request
+		}
+		for _, example := range []string{"flux", "argocd"} {
+			out := run(t, "local", "--example", example, "--user", "alice", line)
+			if !strings.Contains(out, "Pull request that would be opened") {
+				t.Errorf("%s on %s opened nothing:\n%s", line, example, out)
+			}
+			ran++
+		}
+	}
+	if ran != 8 {
+		t.Errorf("ran %d commands, want 4 on each fleet", ran)
+	}
+}

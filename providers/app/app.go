@@ -161,11 +161,11 @@ func kustomize(req providers.AppRequest) ([]providers.Manifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := add(e.Overlay, "namespace.yaml", namespace(req.Namespace)); err != nil {
+		if err := add(e.Overlay, "namespace.yaml", namespace(req.RunsIn(e))); err != nil {
 			return nil, err
 		}
 		k, err := kustomization(kustypes.Kustomization{
-			Namespace: req.Namespace,
+			Namespace: req.RunsIn(e),
 			Resources: []string{"namespace.yaml", rel},
 			Images:    []kustypes.Image{{Name: req.Image.Name, NewTag: req.Image.Tag}},
 			Replicas:  []kustypes.Replica{{Name: req.App, Count: int64(req.Replicas)}},

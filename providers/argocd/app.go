@@ -19,7 +19,7 @@ func (Provider) WireApp(req providers.AppRequest) ([]providers.Manifest, error) 
 		app := &Application{
 			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Application"},
 			ObjectMeta: metav1.ObjectMeta{Name: req.App + "-" + e.Name, Namespace: e.Namespace, Labels: managed, Finalizers: []string{ResourcesFinalizer}},
-			Spec:       appSpec(req, e.Project, destination(e.Environment, req.Namespace), e.Overlay, valuesFile(req, e)),
+			Spec:       appSpec(req, e.Project, destination(e.Environment, req.RunsIn(e)), e.Overlay, valuesFile(req, e)),
 		}
 		obj, err := providers.ToObject(app)
 		if err != nil {
@@ -29,6 +29,15 @@ func (Provider) WireApp(req providers.AppRequest) ([]providers.Manifest, error) 
 	}
 
 	first := req.Envs[0]
+	// Environments on one cluster run the application in namespaces of
+	// their own: the element carries it then.
+	ns, perEnv := req.RunsIn(first), false
+	for _, e := range req.Envs {
+		perEnv = perEnv || req.RunsIn(e) != ns
+	}
+	if perEnv {
+		ns = "{{.namespace}}"
+	}
 	var elements []map[string]string
 	for _, e := range req.Envs {
 		if e.DestinationName != "" {
@@ -37,14 +46,17 @@ func (Provider) WireApp(req providers.AppRequest) ([]providers.Manifest, error) 
 		if e.Project != first.Project || e.Namespace != first.Namespace {
 			return nil, fmt.Errorf("environments %s and %s use different Argo CD projects or namespaces; deploy them one at a time", first.Name, e.Name)
 		}
-		d := destination(e.Environment, req.Namespace)
+		d := destination(e.Environment, req.RunsIn(e))
 		el := map[string]string{"env": e.Name, "server": d.Server, "path": e.Overlay}
 		if req.Format == providers.FormatHelm {
 			el = map[string]string{"env": e.Name, "server": d.Server, "values": valuesFile(req, e)}
 		}
+		if perEnv {
+			el["namespace"] = d.Namespace
+		}
 		elements = append(elements, el)
 	}
-	spec := appSpec(req, first.Project, ApplicationDestination{Server: "{{.server}}", Namespace: req.Namespace}, "{{.path}}", "{{.values}}")
+	spec := appSpec(req, first.Project, ApplicationDestination{Server: "{{.server}}", Namespace: ns}, "{{.path}}", "{{.values}}")
 	set := &ApplicationSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "ApplicationSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: req.App, Namespace: first.Namespace, Labels: managed},
