@@ -18,6 +18,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/logctx"
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/bot/suggest"
 	_ "github.com/gitops-bot/gitops-bot/bot/verbs" // every verb registers itself
 	"github.com/gitops-bot/gitops-bot/bot/workload"
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -162,7 +163,9 @@ type outcome struct {
 func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
 	v, ok := command.Lookup(inv.Verb)
 	if !ok {
-		return outcome{body: fmt.Sprintf("%s: unknown command %s. Known commands: %s. Try `/help`.", md.Code(inv.Line), md.Code("/"+inv.Verb), knownVerbs()), outcome: command.BadArgs}
+		hint := suggest.DidYouMean(inv.Verb, command.Names(), func(s string) string { return md.Code("/" + s) })
+		return outcome{body: fmt.Sprintf("%s: unknown command %s.%s Known commands: %s. Try `/help`.", md.Code(inv.Line), md.Code("/"+inv.Verb), hint, knownVerbs()),
+			outcome: command.BadArgs, err: errs.Usage("unknown command /%s", inv.Verb)}
 	}
 	if inv.Err != nil {
 		return render(inv.Line, v, command.Result{}, errs.Usage("%v", inv.Err))

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/suggest"
 	"github.com/gitops-bot/gitops-bot/forge"
 )
 
@@ -23,7 +24,11 @@ import (
 type Spec struct {
 	Name    string // without the slash
 	Args    string // positional synopsis, e.g. "APP REPLICAS"
-	Summary string
+	Summary string // one line, lower case, no full stop
+	// Description says what the verb does and what it refuses, for /help.
+	Description string
+	// Examples are whole command lines, for /help.
+	Examples []string
 	// Changes: the verb changes something (a pull request, a check), so the
 	// commenter must be authorized and the repository config valid.
 	Changes bool
@@ -89,6 +94,15 @@ func All() []Verb {
 	return out
 }
 
+// Names lists every verb's name, sorted.
+func Names() []string {
+	var names []string
+	for _, v := range All() {
+		names = append(names, v.Spec().Name)
+	}
+	return names
+}
+
 // Parse parses args into v's flags and returns the positional arguments.
 // Errors are usage errors; pflag never writes output.
 func Parse(v Verb, args []string) ([]string, error) {
@@ -97,9 +111,20 @@ func Parse(v Verb, args []string) ([]string, error) {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, errs.Usage("usage requested")
 		}
-		return nil, errs.Usage("%s", err.Error())
+		return nil, errs.Usage("%s.%s", err.Error(), flagHint(fs, err))
 	}
 	return fs.Args(), nil
+}
+
+// flagHint suggests the flag meant by an unknown one.
+func flagHint(fs *pflag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return suggest.DidYouMean(name, names, func(s string) string { return "`--" + s + "`" })
 }
 
 func flagSet(v Verb) *pflag.FlagSet {
@@ -109,19 +134,58 @@ func flagSet(v Verb) *pflag.FlagSet {
 	return fs
 }
 
-// UsageText is a verb's synopsis and flags.
+// UsageText is a verb's synopsis and flags, each flag with a placeholder
+// for its value (never a type name) and its default when it has one.
 func UsageText(v Verb) string {
 	spec := v.Spec()
-	fs := flagSet(v)
 	var b strings.Builder
 	fmt.Fprintf(&b, "/%s", spec.Name)
 	if spec.Args != "" {
 		b.WriteString(" " + spec.Args)
 	}
-	if fs.HasFlags() {
-		b.WriteString(" [flags]\n\n" + strings.TrimRight(fs.FlagUsages(), "\n"))
+	flags := FlagLines(v)
+	if len(flags) > 0 {
+		b.WriteString(" [flags]\n\n" + strings.Join(flags, "\n"))
 	}
 	return b.String()
+}
+
+// FlagLines describes each flag of v on a line: "--env ENV  environment".
+func FlagLines(v Verb) []string {
+	type line struct{ left, right string }
+	var lines []line
+	width := 0
+	flagSet(v).VisitAll(func(f *pflag.Flag) {
+		left := "--" + f.Name
+		value, right := placeholder(f)
+		if f.Value.Type() != "bool" {
+			left += " " + value
+		}
+		if d := f.DefValue; d != "" && d != "[]" && d != "0" && d != "false" && !strings.Contains(right, "default") {
+			right += fmt.Sprintf(" (default %s)", d)
+		}
+		if strings.HasSuffix(f.Value.Type(), "Array") || strings.HasSuffix(f.Value.Type(), "Slice") {
+			if !strings.Contains(right, "repeat") {
+				right += "; repeatable"
+			}
+		}
+		width = max(width, len(left))
+		lines = append(lines, line{left, right})
+	})
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = fmt.Sprintf("  %-*s  %s", width, l.left, l.right)
+	}
+	return out
+}
+
+// placeholder names a flag's value: the usage's `quoted` word (the usage
+// is returned without the quotes), or the flag in capitals (--env ENV).
+func placeholder(f *pflag.Flag) (name, usage string) {
+	if name, usage := pflag.UnquoteUsage(f); strings.Contains(f.Usage, "`") {
+		return name, usage
+	}
+	return strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")), f.Usage
 }
 
 // Positional checks the count of positional arguments (max < 0: no limit).

@@ -40,20 +40,27 @@ type deploy struct {
 
 func (*deploy) Spec() command.Spec {
 	return command.Spec{Name: "deploy", Args: "APP", Changes: true, Plannable: true,
-		Summary: "deploy a Helm chart to one or more environments through a pull request"}
+		Summary: "deploy an application (your image, or a Helm chart) to one or more environments through a pull request",
+		Description: "With --image, writes the application of your container image as a Kustomize base and an overlay per environment (or, with --format helm, a chart in this repository) and the Argo CD Application or Flux Kustomization that applies it. " +
+			"With --chart, writes a Flux HelmRelease (or an Argo CD Application) of a third-party chart. The environments are built before the pull request is opened; an application that is already deployed is refused.",
+		Examples: []string{
+			"/deploy web --image ghcr.io/acme/web:1.4.2 --port 8080 --env staging --env production",
+			"/deploy podinfo --chart https://stefanprodan.github.io/podinfo/podinfo --version 6.7.0 --env staging --set replicaCount=2",
+			"/deploy redis --chart oci://registry-1.docker.io/bitnamicharts/redis --version 20.x --env staging --values values/redis.yaml",
+		}}
 }
 
 func (a *deploy) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&a.chart, "chart", "", "third-party chart: URL ending in the chart name, https://REPO/NAME or oci://REGISTRY/PATH/NAME")
+	fs.StringVar(&a.chart, "chart", "", "third-party chart: a `URL` ending in the chart name, https://REPO/NAME or oci://REGISTRY/PATH/NAME")
 	fs.StringVar(&a.version, "version", "", "with --chart: chart version or semver range")
-	fs.StringVar(&a.image, "image", "", "own application: container image with a tag, e.g. ghcr.io/acme/web:1.4.2")
+	fs.StringVar(&a.image, "image", "", "own application: container `IMAGE:TAG`, e.g. ghcr.io/acme/web:1.4.2")
 	fs.IntVar(&a.port, "port", 0, "with --image: the port the container listens on")
-	fs.IntVar(&a.replicas, "replicas", 1, "with --image: replicas in each environment")
-	fs.StringVar(&a.ingress, "ingress", "", "with --image: host name of an Ingress to the application")
+	fs.IntVar(&a.replicas, "replicas", 1, "with --image: `N` replicas in each environment")
+	fs.StringVar(&a.ingress, "ingress", "", "with --image: `HOST` name of an Ingress to the application")
 	fs.StringVar(&a.format, "format", "kustomize", "with --image: kustomize (base and overlays) or helm (a chart in this repository)")
-	fs.StringArrayVar(&a.envs, "env", nil, "environment to deploy to; repeat for several (required)")
-	fs.StringArrayVar(&a.sets, "set", nil, "Helm value KEY=VALUE, as helm --set; repeatable")
-	fs.StringArrayVar(&a.valueFiles, "values", nil, "values file in this repository, merged before --set; repeatable")
+	fs.StringArrayVar(&a.envs, "env", nil, "`ENV` to deploy to; repeat for several (required)")
+	fs.StringArrayVar(&a.sets, "set", nil, "Helm value `KEY=VALUE`, as helm --set; repeatable")
+	fs.StringArrayVar(&a.valueFiles, "values", nil, "values `FILE` in this repository, merged before --set; repeatable")
 	fs.StringVar(&a.provider, "provider", "", "argocd or flux (default: the repository config's)")
 	fs.StringVar(&a.namespace, "namespace", "", "namespace the release runs in (default: APP)")
 }

@@ -35,7 +35,7 @@ func TestPlanShowsDiffAndOpensNothing(t *testing.T) {
 	if !strings.Contains(reply, "+kind: HelmRelease") || len(f.Proposals()) != 0 {
 		t.Errorf("plan of a chart:\n%s", reply)
 	}
-	for cmd, want := range map[string]string{"/plan": "missing the command", "/plan /help": "does not change files", "/plan /nope": "does not change files"} {
+	for cmd, want := range map[string]string{"/plan": "missing the command", "/plan /help": "does not change files", "/plan /nope": "there is no command /nope", "/plan /sacle web 2": "Did you mean `/scale`?"} {
 		if reply := bottest.Handle(t, f, cmd); !strings.Contains(reply, want) {
 			t.Errorf("%s: %s", cmd, reply)
 		}

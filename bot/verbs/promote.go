@@ -17,12 +17,14 @@ type promote struct{ from, to string }
 
 func (*promote) Spec() command.Spec {
 	return command.Spec{Name: "promote", Args: "APP", Changes: true, Plannable: true,
-		Summary: "copy an application's versions (image tags, chart version) from one environment to another"}
+		Summary:     "copy an application's versions (image tags, chart version) from one environment to another",
+		Description: "Only the versions that differ are copied, and the pull request lists each; replicas, resources and other settings stay as they are.",
+		Examples:    []string{"/promote web --from staging --to production"}}
 }
 
 func (v *promote) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&v.from, "from", "", "environment to copy from (required)")
-	fs.StringVar(&v.to, "to", "", "environment to change (required)")
+	fs.StringVar(&v.from, "from", "", "`ENV` to copy from (required)")
+	fs.StringVar(&v.to, "to", "", "`ENV` to change (required)")
 }
 
 func (v *promote) Run(ctx context.Context, req *command.Request) (command.Result, error) {

@@ -17,13 +17,15 @@ type resources struct{ env, cpu, mem string }
 
 func (*resources) Spec() command.Spec {
 	return command.Spec{Name: "resources", Args: "APP", Changes: true, Plannable: true,
-		Summary: "change an application's CPU request and memory request and limit in one environment"}
+		Summary:     "change an application's CPU request and memory request and limit in one environment",
+		Description: "Changes the workload of this environment only: where the Deployment is shared by a Kustomize base, a patch in the environment's overlay.",
+		Examples:    []string{"/resources web --memory 512Mi --cpu 500m --env production"}}
 }
 
 func (v *resources) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&v.env, "env", "", "environment (required)")
-	fs.StringVar(&v.cpu, "cpu", "", "CPU request, e.g. 500m")
-	fs.StringVar(&v.mem, "memory", "", "memory request and limit, e.g. 512Mi")
+	fs.StringVar(&v.cpu, "cpu", "", "CPU request, a `QUANTITY` such as 500m")
+	fs.StringVar(&v.mem, "memory", "", "memory request and limit, a `QUANTITY` such as 512Mi")
 }
 
 func (v *resources) Run(ctx context.Context, req *command.Request) (command.Result, error) {

@@ -19,7 +19,9 @@ type rollback struct{}
 
 func (*rollback) Spec() command.Spec {
 	return command.Spec{Name: "rollback", Args: "[PR]", Changes: true, Plannable: true,
-		Summary: "revert the files of a merged pull request (this one, or PR), if they have not changed since"}
+		Summary:     "revert the files of a merged pull request (this one, or PR), if they have not changed since",
+		Description: "Opens a pull request that puts the files back as they were before the merge; if any of them changed after it, nothing is opened, since a revert would undo later work.",
+		Examples:    []string{"/rollback", "/rollback 123"}}
 }
 
 func (*rollback) Flags(*pflag.FlagSet) {}

@@ -18,7 +18,9 @@ type scale struct{ env string }
 
 func (*scale) Spec() command.Spec {
 	return command.Spec{Name: "scale", Args: "APP REPLICAS", Changes: true, Plannable: true,
-		Summary: "change an application's replicas in one environment"}
+		Summary:     "change an application's replicas in one environment",
+		Description: "Edits the smallest thing that sets them: a Kustomize `replicas:` entry, a chart value, or the Deployment.",
+		Examples:    []string{"/scale web 4 --env production"}}
 }
 
 func (v *scale) Flags(fs *pflag.FlagSet) {

@@ -16,7 +16,9 @@ type setImage struct{ env string }
 
 func (*setImage) Spec() command.Spec {
 	return command.Spec{Name: "set-image", Args: "APP IMAGE:TAG", Changes: true, Plannable: true,
-		Summary: "change an application's image in one environment"}
+		Summary:     "change an application's image in one environment",
+		Description: "Edits the smallest thing that sets it: a Kustomize `images:` entry, a chart value, or the container; the environment's build must show the new image.",
+		Examples:    []string{"/set-image web ghcr.io/acme/web:1.4.3 --env staging"}}
 }
 
 func (v *setImage) Flags(fs *pflag.FlagSet) {

@@ -19,7 +19,9 @@ type verify struct{ env string }
 
 func (*verify) Spec() command.Spec {
 	return command.Spec{Name: "verify", Changes: true,
-		Summary: "on a merged pull request: check again that the cluster applied it"}
+		Summary:     "on a merged pull request: check again that the cluster applied it",
+		Description: "Starts the verification of the merge commit again and reports it as a check on it.",
+		Examples:    []string{"/verify", "/verify --env production"}}
 }
 
 func (v *verify) Flags(fs *pflag.FlagSet) {
