@@ -102,7 +102,7 @@ func TestMergeWithBrokenMarkerOrConfig(t *testing.T) {
 	if err := b.HandleMerge(context.Background(), f, forge.MergeEvent{Repo: bottest.Repo, Pull: pr}); err != nil {
 		t.Fatal(err)
 	}
-	if rs := f.Replies(); len(v.Reqs) != 0 || !strings.Contains(rs[len(rs)-1].Body, "provider \"jenkins\"") {
+	if rs := f.Replies(); len(v.Reqs) != 0 || !strings.Contains(rs[len(rs)-1].Body, "line 1: provider: `jenkins` is not a provider") {
 		t.Errorf("requests %+v, replies %+v", v.Reqs, f.Replies())
 	}
 }

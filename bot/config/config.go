@@ -3,11 +3,9 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"sort"
 	"strings"
@@ -16,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/gitops-bot/gitops-bot/bot/config/yamlconf"
+	"github.com/gitops-bot/gitops-bot/bot/suggest"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
 )
@@ -51,6 +51,8 @@ type Config struct {
 	explicitEnvs bool
 	// providerDefaulted: the file names no provider.
 	providerDefaulted bool
+	// notes: keys read under an old spelling.
+	notes []string
 }
 
 // Access says who may run commands.
@@ -96,12 +98,13 @@ func (l *Layout) complete() error {
 	for _, f := range []struct {
 		v   *string
 		def string
-	}{{&l.Base, DefaultBaseLayout}, {&l.Overlay, DefaultOverlayLayout}, {&l.Chart, DefaultChartLayout}, {&l.ApplicationSet, DefaultAppSetLayout}} {
+		key string
+	}{{&l.Base, DefaultBaseLayout, "base"}, {&l.Overlay, DefaultOverlayLayout, "overlay"}, {&l.Chart, DefaultChartLayout, "chart"}, {&l.ApplicationSet, DefaultAppSetLayout, "applicationSet"}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}
 		if _, err := l.Path(*f.v, "app", "env"); err != nil {
-			return fmt.Errorf("layout: %v", err)
+			return bad("layout."+f.key, "%v", err)
 		}
 	}
 	return nil
@@ -175,19 +178,27 @@ func Load(ctx context.Context, f forge.Reader, r forge.Repo, ref string) (*Confi
 	return Parse(b)
 }
 
-// Parse parses and checks a config file.
+// Parse parses and checks a config file. Its errors give the line and
+// the key, and "did you mean" for a slip; an empty file is all defaults.
 func Parse(b []byte) (*Config, error) {
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	// An empty file decodes as io.EOF and means "all defaults".
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if err := c.complete(); err != nil {
+	file, err := yamlconf.Decode(b, c)
+	if err != nil {
 		return nil, &Error{Msg: err.Error()}
 	}
+	if err := c.complete(); err != nil {
+		return nil, &Error{Msg: file.Locate(err).Error()}
+	}
+	c.notes = file.Aliases
 	return c, nil
+}
+
+// Notes are the keys the file spells the old way, which are still read.
+func (c *Config) Notes() []string { return c.notes }
+
+// bad is an error about the value of key.
+func bad(key, format string, args ...any) error {
+	return &yamlconf.Error{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (c *Config) complete() error {
@@ -196,23 +207,23 @@ func (c *Config) complete() error {
 		c.providerDefaulted = true
 	}
 	if c.Provider != "flux" && c.Provider != "argocd" {
-		return fmt.Errorf("provider %q: want flux or argocd", c.Provider)
+		return bad("provider", "`%s` is not a provider; want flux or argocd.%s", c.Provider, suggest.DidYouMean(c.Provider, []string{"flux", "argocd"}, func(s string) string { return "`" + s + "`" }))
 	}
 	if c.BranchPrefix == "" {
 		c.BranchPrefix = DefaultBranchPrefix
 	}
 	if err := checkBranchPrefix(c.BranchPrefix); err != nil {
-		return err
+		return bad("branchPrefix", "%v", err)
 	}
 	if c.Access.MinPermission == "" {
 		c.Access.MinPermission = DefaultMinPermission
 	}
 	if _, err := forge.ParsePermission(c.Access.MinPermission); err != nil {
-		return fmt.Errorf("access.minPermission: %v", err)
+		return bad("access.minPermission", "%v", err)
 	}
-	for _, t := range c.Access.Teams {
+	for i, t := range c.Access.Teams {
 		if o, s, ok := strings.Cut(t, "/"); !ok || o == "" || s == "" {
-			return fmt.Errorf("access.teams: %q is not org/team-slug", t)
+			return bad(fmt.Sprintf("access.teams[%d]", i), "%q is not org/team-slug", t)
 		}
 	}
 	if err := c.Layout.complete(); err != nil {
@@ -225,15 +236,16 @@ func (c *Config) complete() error {
 	seen := map[string]bool{}
 	for i := range c.Environments {
 		e := &c.Environments[i]
+		key := fmt.Sprintf("environments[%d]", i)
 		if err := checkEnvName(e.Name); err != nil {
-			return fmt.Errorf("environments[%d]: %v", i, err)
+			return bad(key+".name", "%v", err)
 		}
 		if seen[e.Name] {
-			return fmt.Errorf("environments[%d]: %q is listed twice", i, e.Name)
+			return bad(key+".name", "%q is listed twice", e.Name)
 		}
 		seen[e.Name] = true
 		if err := e.complete(); err != nil {
-			return fmt.Errorf("environments[%d] (%s): %v", i, e.Name, err)
+			return bad(key, "(%s) %v", e.Name, err)
 		}
 	}
 	return nil

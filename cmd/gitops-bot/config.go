@@ -4,27 +4,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
+	"github.com/gitops-bot/gitops-bot/bot/config/yamlconf"
 	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 	"github.com/palantir/go-githubapp/githubapp"
-
 	"gopkg.in/yaml.v3"
 )
 
-// serverConfig is the file given with --config. The github section is
-// go-githubapp's own, so its environment variables (GITHUB_V3_API_URL,
-// GITHUB_APP_INTEGRATION_ID, GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY)
-// override it as they do in any go-githubapp server.
+// serverConfig is the file given with --config. Keys are camelCase; the
+// snake_case spellings of earlier versions (github.app.webhook_secret) are
+// read as aliases. Environment variables (see envVars) override the file.
 type serverConfig struct {
-	Listen  string           `yaml:"listen"`
-	DataDir string           `yaml:"dataDir"`
-	GitHub  githubapp.Config `yaml:"github"`
-	GitLab  gitlabConfig     `yaml:"gitlab"`
+	Listen  string       `yaml:"listen"`
+	DataDir string       `yaml:"dataDir"`
+	GitHub  githubConfig `yaml:"github"`
+	GitLab  gitlabConfig `yaml:"gitlab"`
 	// Clusters by name; environments in repository configs refer to them.
 	// The default cluster ("") needs no entry: see defaultCluster.
 	Clusters map[string]clusterConfig `yaml:"clusters"`
@@ -123,6 +123,31 @@ const chartTimeout = 20 * time.Second
 // defaultMirrorBytes bounds the mirrors when the config does not.
 const defaultMirrorBytes = 10 << 30
 
+// githubConfig is go-githubapp's configuration under camelCase keys.
+type githubConfig struct {
+	WebURL   string `yaml:"webURL"`
+	V3APIURL string `yaml:"v3APIURL"`
+	V4APIURL string `yaml:"v4APIURL"`
+	App      struct {
+		IntegrationID int64  `yaml:"integrationID"`
+		WebhookSecret string `yaml:"webhookSecret"`
+		PrivateKey    string `yaml:"privateKey"`
+	} `yaml:"app"`
+	OAuth struct {
+		ClientID     string `yaml:"clientID"`
+		ClientSecret string `yaml:"clientSecret"`
+	} `yaml:"oauth"`
+}
+
+// appConfig is the configuration as go-githubapp takes it.
+func (g githubConfig) appConfig() githubapp.Config {
+	var c githubapp.Config
+	c.WebURL, c.V3APIURL, c.V4APIURL = g.WebURL, g.V3APIURL, g.V4APIURL
+	c.App.IntegrationID, c.App.WebhookSecret, c.App.PrivateKey = g.App.IntegrationID, g.App.WebhookSecret, g.App.PrivateKey
+	c.OAuth.ClientID, c.OAuth.ClientSecret = g.OAuth.ClientID, g.OAuth.ClientSecret
+	return c
+}
+
 // gitlabConfig: the bot user's token (scope "api") and the webhook's secret
 // token; baseURL for self-managed GitLab.
 type gitlabConfig struct {
@@ -142,30 +167,83 @@ type clusterConfig struct {
 	InCluster  bool   `yaml:"inCluster"`
 }
 
-func loadServerConfig(path string) (*serverConfig, error) {
-	c := &serverConfig{}
+// inConfigMap returns the config.yaml of a ConfigMap manifest (as
+// deploy/base ships the configuration), placed on the lines it has in the
+// manifest so that errors name the manifest's lines.
+func inConfigMap(b []byte) ([]byte, bool) {
+	var cm struct {
+		Kind string `yaml:"kind"`
+		Data struct {
+			Config yaml.Node `yaml:"config.yaml"`
+		} `yaml:"data"`
+	}
+	if yaml.Unmarshal(b, &cm) != nil || cm.Kind != "ConfigMap" || cm.Data.Config.Kind != yaml.ScalarNode {
+		return nil, false
+	}
+	return append(bytes.Repeat([]byte("\n"), cm.Data.Config.Line), cm.Data.Config.Value...), true
+}
+
+// envVars are the environment variables that override the file, with
+// the key each sets (go-githubapp's names for GitHub).
+func (c *serverConfig) envVars() []envVar {
+	return []envVar{
+		{"GITHUB_WEB_URL", "github.webURL", &c.GitHub.WebURL},
+		{"GITHUB_V3_API_URL", "github.v3APIURL", &c.GitHub.V3APIURL},
+		{"GITHUB_V4_API_URL", "github.v4APIURL", &c.GitHub.V4APIURL},
+		{"GITHUB_APP_INTEGRATION_ID", "github.app.integrationID", &c.GitHub.App.IntegrationID},
+		{"GITHUB_APP_WEBHOOK_SECRET", "github.app.webhookSecret", &c.GitHub.App.WebhookSecret},
+		{"GITHUB_APP_PRIVATE_KEY", "github.app.privateKey", &c.GitHub.App.PrivateKey},
+		{"GITHUB_OAUTH_CLIENT_ID", "github.oauth.clientID", &c.GitHub.OAuth.ClientID},
+		{"GITHUB_OAUTH_CLIENT_SECRET", "github.oauth.clientSecret", &c.GitHub.OAuth.ClientSecret},
+		{"GITLAB_BASE_URL", "gitlab.baseURL", &c.GitLab.BaseURL},
+		{"GITLAB_TOKEN", "gitlab.token", &c.GitLab.Token},
+		{"GITLAB_WEBHOOK_SECRET", "gitlab.webhookSecret", &c.GitLab.WebhookSecret},
+		{"GITLAB_BOT_USER", "gitlab.botUser", &c.GitLab.BotUser},
+		{"ALERTMANAGER_TOKEN", "alerts.token", &c.Alerts.Token},
+	}
+}
+
+type envVar struct {
+	name, key string
+	to        any // *string or *int64
+}
+
+// loadServerConfig reads the file at path (none: "") and the environment
+// through lookup. Errors name the file, the line and the key, or the
+// variable; notes are old spellings the file still uses.
+func loadServerConfig(path string, lookup func(string) (string, bool)) (c *serverConfig, notes []string, err error) {
+	c = &serverConfig{}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: %v", path, err)
+		if embedded, ok := inConfigMap(b); ok {
+			b = embedded
+		}
+		file, err := yamlconf.Decode(b, c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", path, err)
+		}
+		notes = file.Aliases
+	}
+	for _, e := range c.envVars() {
+		v, ok := lookup(e.name)
+		if !ok {
+			continue
+		}
+		switch to := e.to.(type) {
+		case *string:
+			*to = v
+		case *int64:
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || n <= 0 {
+				return nil, nil, fmt.Errorf("%s=%q: want the App's ID, a whole number (the App's settings page shows it as \"App ID\")", e.name, v)
+			}
+			*to = n
 		}
 	}
-	c.GitHub.SetValuesFromEnv("")
-	for env, v := range map[string]*string{
-		"GITLAB_BASE_URL": &c.GitLab.BaseURL, "GITLAB_TOKEN": &c.GitLab.Token,
-		"GITLAB_WEBHOOK_SECRET": &c.GitLab.WebhookSecret, "GITLAB_BOT_USER": &c.GitLab.BotUser,
-		"ALERTMANAGER_TOKEN": &c.Alerts.Token,
-	} {
-		if x, ok := os.LookupEnv(env); ok {
-			*v = x
-		}
-	}
-	return c, nil
+	return c, notes, nil
 }
 
 func (c *serverConfig) githubEnabled() bool {
@@ -173,10 +251,13 @@ func (c *serverConfig) githubEnabled() bool {
 	return a.IntegrationID != 0 || a.WebhookSecret != "" || a.PrivateKey != ""
 }
 
+// errNoHost: the configuration, with the environment, names no host.
+var errNoHost = errors.New("neither GitHub nor GitLab is configured: see the README's server configuration")
+
 // check refuses a configuration that would run an open or broken webhook.
 func (c *serverConfig) check() error {
 	if !c.githubEnabled() && !c.GitLab.enabled() {
-		return errors.New("neither GitHub nor GitLab is configured: see the README's server configuration")
+		return errNoHost
 	}
 	if len(c.Alerts.Rules) > 0 && c.Alerts.Token == "" {
 		return errors.New("alert rules are configured but no alerts.token (or ALERTMANAGER_TOKEN): the receiver does not accept unauthenticated alerts")
@@ -200,11 +281,11 @@ func (c *serverConfig) check() error {
 	gh := c.GitHub
 	switch {
 	case gh.App.WebhookSecret == "":
-		return errors.New("no GitHub webhook secret: set github.app.webhook_secret or GITHUB_APP_WEBHOOK_SECRET; the bot does not accept unsigned webhooks")
+		return errors.New("no GitHub webhook secret: set github.app.webhookSecret or GITHUB_APP_WEBHOOK_SECRET; the bot does not accept unsigned webhooks")
 	case gh.App.IntegrationID == 0:
-		return errors.New("no GitHub App ID: set github.app.integration_id or GITHUB_APP_INTEGRATION_ID")
+		return errors.New("no GitHub App ID: set github.app.integrationID or GITHUB_APP_INTEGRATION_ID")
 	case gh.App.PrivateKey == "":
-		return errors.New("no GitHub App private key: set github.app.private_key or GITHUB_APP_PRIVATE_KEY")
+		return errors.New("no GitHub App private key: set github.app.privateKey or GITHUB_APP_PRIVATE_KEY")
 	}
 	return nil
 }

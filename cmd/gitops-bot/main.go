@@ -31,7 +31,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), localCmd(), versionCmd())
+	root.AddCommand(serveCmd(), localCmd(), validateCmd(), versionCmd())
 	return root
 }
 

@@ -107,10 +107,11 @@ func TestLocalNeedsARepository(t *testing.T) {
 
 func TestConfigFileAndEnvironment(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(path, []byte("listen: :9999\ngithub:\n  v3_api_url: https://ghe.example.com/api/v3/\n  app:\n    integration_id: 7\n    webhook_secret: from-file\n"), 0o600)
-	t.Setenv("GITHUB_APP_WEBHOOK_SECRET", "from-env")
-	t.Setenv("GITHUB_APP_PRIVATE_KEY", "key")
-	cfg, err := loadServerConfig(path)
+	// The snake_case keys of earlier versions are still read, and noted.
+	os.WriteFile(path, []byte("listen: :9999\ngithub:\n  v3_api_url: https://ghe.example.com/api/v3/\n  app:\n    integration_id: 7\n    webhookSecret: from-file\n"), 0o600)
+	env := map[string]string{"GITHUB_APP_WEBHOOK_SECRET": "from-env", "GITHUB_APP_PRIVATE_KEY": "key"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, notes, err := loadServerConfig(path, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +119,26 @@ func TestConfigFileAndEnvironment(t *testing.T) {
 		cfg.GitHub.App.WebhookSecret != "from-env" || cfg.GitHub.App.PrivateKey != "key" {
 		t.Errorf("config = %+v", cfg)
 	}
-	os.WriteFile(path, []byte("github:\n  ap: {}\n"), 0o600)
-	if _, err := loadServerConfig(path); err == nil || !strings.Contains(err.Error(), "ap") {
-		t.Errorf("unknown field: err = %v", err)
+	if len(notes) != 2 || !strings.Contains(notes[0], "line 3: github.v3_api_url is spelled github.v3APIURL now") {
+		t.Errorf("notes = %q", notes)
+	}
+	for file, want := range map[string]string{
+		"github:\n  ap: {}\n":                        path + ": line 2: github.ap: unknown key. Did you mean github.app?",
+		"github:\n  app:\n    integrationID: abc\n": path + ": line 3: github.app.integrationID: want a whole number, not `abc`",
+		"store:\n  kubernetes: default\n":            path + ": line 2: store.kubernetes: want a mapping (key: value lines), not `default`",
+		"shutdownGrace: 15\n":                        path + ": line 1: shutdownGrace: want a duration such as 30s, 10m or 1h, not `15`",
+		"dataDir: /data\ndata_dir: /other\n":         path + ": line 2: dataDir: set twice (also on line 1)",
+	} {
+		os.WriteFile(path, []byte(file), 0o600)
+		if _, _, err := loadServerConfig(path, lookup); err == nil || err.Error() != want && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", file, err, want)
+		}
+	}
+	// A variable that cannot be read is an error, not dropped.
+	env["GITHUB_APP_INTEGRATION_ID"] = "abc"
+	os.WriteFile(path, nil, 0o600)
+	if _, _, err := loadServerConfig(path, lookup); err == nil || !strings.Contains(err.Error(), `GITHUB_APP_INTEGRATION_ID="abc": want the App's ID, a whole number`) {
+		t.Errorf("GITHUB_APP_INTEGRATION_ID=abc: err = %v", err)
 	}
 }
 
@@ -286,7 +304,7 @@ func TestAlertsEndToEnd(t *testing.T) {
       step: "1"
       max: "4"
 `), 0o600)
-	cfg, err := loadServerConfig(path)
+	cfg, _, err := loadServerConfig(path, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,5 +402,38 @@ func TestREADMEDay2CommandsRunLocally(t *testing.T) {
 	}
 	if ran != 8 {
 		t.Errorf("ran %d commands, want 4 on each fleet", ran)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+// validate accepts the shipped configurations (the ConfigMap of deploy/
+// too) and names the file, the line and the key of what is wrong.
+func TestValidate(t *testing.T) {
+	out := run(t, "validate", "../../deploy/base/config.yaml", "../../deploy/replicated/config.yaml",
+		"../../examples/flux-fleet/.gitops-bot.yaml", "../../examples/argocd-fleet/.gitops-bot.yaml")
+	if strings.Count(out, ": valid\n") != 4 {
+		t.Errorf("shipped configurations:\n%s", out)
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, ".gitops-bot.yaml")
+	os.WriteFile(repo, []byte("provider: fluxcd\n"), 0o600)
+	server := filepath.Join(dir, "config.yaml")
+	os.WriteFile(server, []byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  config.yaml: |\n    alerts:\n      tokn: x\n"), 0o600)
+	var buf bytes.Buffer
+	cmd := rootCmd()
+	cmd.SetArgs([]string{"validate", repo, server})
+	cmd.SetOut(&buf)
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || err.Error() != "2 of 2 files are not valid" {
+		t.Errorf("err = %v", err)
+	}
+	for _, want := range []string{
+		repo + ": line 1: provider: `fluxcd` is not a provider; want flux or argocd. Did you mean `flux`?",
+		server + ": line 6: alerts.tokn: unknown key. Did you mean alerts.token?",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, buf.String())
+		}
 	}
 }

@@ -35,7 +35,7 @@ import (
 )
 
 func serveCmd() *cobra.Command {
-	var configPath, listen, dataDir, kubeconfig string
+	var configPath, listen, dataDir, kubeconfig, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the webhook server",
@@ -47,9 +47,17 @@ GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY) and GITLAB_BASE_URL,
 GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadServerConfig(configPath)
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg, notes, err := loadServerConfig(configPath, os.LookupEnv)
 			if err != nil {
 				return err
+			}
+			for _, n := range notes {
+				log.Warn("config: "+n, "file", configPath)
 			}
 			if cmd.Flags().Changed("listen") || cfg.Listen == "" {
 				cfg.Listen = listen
@@ -57,7 +65,6 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 			if cmd.Flags().Changed("data-dir") || cfg.DataDir == "" {
 				cfg.DataDir = dataDir
 			}
-			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 			cls, err := clusters(cfg, kubeconfig)
 			if err != nil {
 				return err
@@ -85,6 +92,7 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "directory of the bot's store of pending verifications and of the repositories' local mirrors")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the default cluster (default: KUBECONFIG, in-cluster, ~/.kube/config)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	return cmd
 }
 
@@ -200,7 +208,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		Context: ctx, Intake: intake, Inbox: inb, Flight: flight}
 	repos := map[string]alerts.RepoOpener{}
 	if cfg.githubEnabled() {
-		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub,
+		cc, err := githubapp.NewDefaultCachingClientCreator(cfg.GitHub.appConfig(),
 			githubapp.WithClientUserAgent("gitops-bot/"+version),
 			// One attempt is bounded by hostcall; a call with its retries by
 			// the delivery's context, and by this.
