@@ -123,11 +123,11 @@ func TestConfigFileAndEnvironment(t *testing.T) {
 		t.Errorf("notes = %q", notes)
 	}
 	for file, want := range map[string]string{
-		"github:\n  ap: {}\n":                        path + ": line 2: github.ap: unknown key. Did you mean github.app?",
+		"github:\n  ap: {}\n":                       path + ": line 2: github.ap: unknown key. Did you mean github.app?",
 		"github:\n  app:\n    integrationID: abc\n": path + ": line 3: github.app.integrationID: want a whole number, not `abc`",
-		"store:\n  kubernetes: default\n":            path + ": line 2: store.kubernetes: want a mapping (key: value lines), not `default`",
-		"shutdownGrace: 15\n":                        path + ": line 1: shutdownGrace: want a duration such as 30s, 10m or 1h, not `15`",
-		"dataDir: /data\ndata_dir: /other\n":         path + ": line 2: dataDir: set twice (also on line 1)",
+		"store:\n  kubernetes: default\n":           path + ": line 2: store.kubernetes: want a mapping (key: value lines), not `default`",
+		"shutdownGrace: 15\n":                       path + ": line 1: shutdownGrace: want a duration such as 30s, 10m or 1h, not `15`",
+		"dataDir: /data\ndata_dir: /other\n":        path + ": line 2: dataDir: set twice (also on line 1)",
 	} {
 		os.WriteFile(path, []byte(file), 0o600)
 		if _, _, err := loadServerConfig(path, lookup); err == nil || err.Error() != want && !strings.HasPrefix(err.Error(), want) {
