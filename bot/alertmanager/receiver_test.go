@@ -433,3 +433,46 @@ func TestAcknowledgedNotificationSurvivesAStop(t *testing.T) {
 		t.Errorf("%d notifications still pending", len(p))
 	}
 }
+
+// Every notification leaves a log line saying which rules it matched, and
+// each rule one saying what it did and why.
+func TestAlertNotificationsAreLogged(t *testing.T) {
+	f, repo := fleetWithPodinfo(t)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	a := &alerts.Handler{Log: log, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	ctx := context.Background()
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	a.HandleAlert(ctx, group(t, "resolved.json", nil))
+	a.HandleAlert(ctx, group(t, "firing.json", nil))
+	a.HandleAlert(ctx, group(t, "firing.json", func(g *alerts.Group) {
+		g.CommonLabels = map[string]string{"alertname": "Other"}
+		for i := range g.Alerts {
+			g.Alerts[i].Labels = map[string]string{"alertname": "Other"}
+		}
+	}))
+	out := buf.String()
+	lines := strings.Split(out, "\n")
+	for _, want := range [][]string{
+		{`msg="alert notification"`, "status=firing", "alertname=ArgoCdAppOutOfSync", "rules=[outofsync]"},
+		{`msg="alert pull request"`, "rule=outofsync", "result=opened", "workload=podinfo", "pull_request="},
+		{`msg="alert group resolved: said so on its pull request"`, "rule=outofsync", "pull=100"},
+		{`msg="alert action suppressed"`, "rule=outofsync", "reason=cooldown"},
+		{`msg="alert notification: no rule matched"`, "alertname=Other"},
+	} {
+		found := false
+		for _, l := range lines {
+			all := true
+			for _, frag := range want {
+				all = all && strings.Contains(l, frag)
+			}
+			found = found || all
+		}
+		if !found {
+			t.Errorf("no log line has %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, `msg="alert notification`); n != 4 {
+		t.Errorf("%d notification lines for 4 notifications:\n%s", n, out)
+	}
+}

@@ -84,14 +84,27 @@ func (h *Handler) HandleAlert(ctx context.Context, g Group) error {
 	if len(g.Alerts) > 0 && len(labels) == 0 {
 		labels = g.Alerts[0].Labels
 	}
-	var errList []error
+	var matched []*Rule
+	var names []string
 	for i := range h.Rules {
-		r := &h.Rules[i]
-		if !matchesAll(r.Match, labels) {
-			continue
+		if matchesAll(h.Rules[i].Match, labels) {
+			matched = append(matched, &h.Rules[i])
+			names = append(names, h.Rules[i].Name)
 		}
+	}
+	// One line per notification: what came and which rules it matched;
+	// each rule then logs what it did (a pull request, a suppression and
+	// why, a dry run, an error).
+	if len(matched) == 0 {
+		log.Info("alert notification: no rule matched", "alertname", labels["alertname"])
+		return nil
+	}
+	log.Info("alert notification", "alertname", labels["alertname"], "rules", names)
+	var errList []error
+	for _, r := range matched {
 		alertsMatched.WithLabelValues(r.Name).Inc()
 		if err := h.apply(logctx.With(ctx, log.With("rule", r.Name)), r, g); err != nil {
+			log.Error("alert rule failed", "rule", r.Name, "err", err)
 			errList = append(errList, fmt.Errorf("rule %s: %w", r.Name, err))
 		}
 	}
@@ -143,9 +156,11 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		if st.PR > 0 && !st.Resolved {
 			st.Resolved = true
 			h.state.Open[r.Repo]--
+			logctx.From(ctx).Info("alert group resolved: said so on its pull request", "pull", st.PR)
 			return f.Reply(ctx, repo, forge.Reply{Thread: st.PR, PR: true, Key: "alert-resolved",
 				Body: fmt.Sprintf("The alert group has resolved (%s). Review whether this change is still wanted.", md.Code(g.GroupKey))})
 		}
+		logctx.From(ctx).Info("alert group resolved: nothing was opened for it")
 		return nil
 	}
 	name := ""
@@ -197,6 +212,7 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		return err
 	}
 	if r.DryRun {
+		logctx.From(ctx).Info("alert dry run: the change was posted, not opened", "workload", name, "issue", r.TrackingIssue)
 		return f.Reply(ctx, repo, forge.Reply{Thread: r.TrackingIssue, Key: "alert-" + branchOf(r.Name, g.GroupKey),
 			Body: fmt.Sprintf("Dry run of alert rule %s: I would open this pull request.\n\n%s\n\n%s", md.Code(r.Name), req.Origin, res.Body)})
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -434,6 +435,43 @@ func TestValidate(t *testing.T) {
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// The version is the one stamped at build, else the module's, else the
+// commit's; "dev" only when nothing tells.
+func TestVersionOf(t *testing.T) {
+	commit := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-11-22T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, c := range []struct {
+		set  string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"v1.2.3", commit, "v1.2.3"},
+		{"dev", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0"},
+		{"dev", commit, "dev-0123456789ab-dirty (2026-11-22T10:00:00Z)"},
+		{"dev", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+	} {
+		if got := versionOf(c.set, c.bi); got != c.want {
+			t.Errorf("versionOf(%q) = %q, want %q", c.set, got, c.want)
+		}
+	}
+}
+
+// serve --help names every route and every variable serve reads.
+func TestServeHelpIsComplete(t *testing.T) {
+	out := run(t, "serve", "--help")
+	for _, want := range []string{"/api/github/hook", "/api/gitlab/hook", "/api/alerts/alertmanager", "/healthz", "/readyz", "/metrics",
+		"ALERTMANAGER_TOKEN", "POD_NAME", "--log-level LEVEL", "--config FILE", "gitops-bot validate"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, out)
+		}
+	}
+	for _, e := range (&serverConfig{}).envVars() {
+		if !strings.Contains(out, e.name+" ") {
+			t.Errorf("serve --help lacks %s", e.name)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,12 +40,10 @@ func serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the webhook server",
-		Long: `Serves the GitHub App webhook on /api/github/hook and the GitLab webhook on
-/api/gitlab/hook (each when configured), with /healthz, /readyz and /metrics
-(Prometheus). Configuration comes from --config, with environment variables on
-top: go-githubapp's (GITHUB_V3_API_URL, GITHUB_APP_INTEGRATION_ID,
-GITHUB_APP_WEBHOOK_SECRET, GITHUB_APP_PRIVATE_KEY) and GITLAB_BASE_URL,
-GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
+		Long:  serveHelp(),
+		Example: `  gitops-bot serve --config /etc/gitops-bot/config.yaml
+  GITHUB_APP_INTEGRATION_ID=12345 GITHUB_APP_WEBHOOK_SECRET=... GITHUB_APP_PRIVATE_KEY="$(cat app.pem)" gitops-bot serve --log-level debug
+  gitops-bot validate /etc/gitops-bot/config.yaml   # check a configuration first`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -88,12 +87,44 @@ GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET, GITLAB_BOT_USER.`,
 			return serve(cmd.Context(), cfg, cls, log)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML)")
-	cmd.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "directory of the bot's store of pending verifications and of the repositories' local mirrors")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the default cluster (default: KUBECONFIG, in-cluster, ~/.kube/config)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	cmd.Flags().StringVar(&configPath, "config", "", "server configuration `FILE` (YAML)")
+	cmd.Flags().StringVar(&listen, "listen", ":8080", "`ADDRESS` to listen on")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "data", "`DIR` of the bot's store of pending verifications and of the repositories' local mirrors")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig `FILE` of the default cluster (default: KUBECONFIG, in-cluster, ~/.kube/config)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "least `LEVEL` logged: debug, info, warn or error")
 	return cmd
+}
+
+// serveHelp lists every route and every environment variable serve reads.
+func serveHelp() string {
+	var b strings.Builder
+	b.WriteString(`Runs the bot: the webhooks, the post-merge verifications and the alert receiver.
+
+Routes (each webhook only when its host is configured):
+`)
+	for _, r := range routes {
+		fmt.Fprintf(&b, "  %-30s %s\n", r.path, r.what)
+	}
+	b.WriteString(`
+Configuration comes from --config (YAML; check it with "gitops-bot validate"),
+with these environment variables on top:
+`)
+	for _, e := range (&serverConfig{}).envVars() {
+		fmt.Fprintf(&b, "  %-30s %s\n", e.name, e.key)
+	}
+	fmt.Fprintf(&b, "  %-30s %s\n", "POD_NAME", "this replica's name in the Kubernetes store (default: the host name)")
+	fmt.Fprintf(&b, "  %-30s %s\n", "KUBECONFIG", "the default cluster, when --kubeconfig is not given")
+	return b.String()
+}
+
+// routes are the paths serve answers on.
+var routes = []struct{ path, what string }{
+	{"POST /api/github/hook", "GitHub App webhook (github.app.*)"},
+	{"POST /api/gitlab/hook", "GitLab webhook (gitlab.*)"},
+	{"POST /api/alerts/alertmanager", "Alertmanager webhook receiver (alerts.rules; Authorization: Bearer alerts.token)"},
+	{"GET /healthz", "liveness: the process answers"},
+	{"GET /readyz", "readiness: the start-up checks passed and the bot is not stopping"},
+	{"GET /metrics", "Prometheus metrics"},
 }
 
 // serve runs until ctx is cancelled (SIGTERM), then stops as a rolling
@@ -202,6 +233,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		b.Charts = chartrender.New(&http.Client{Timeout: chartTimeout}, chartTimeout)
 	}
 	mux := http.NewServeMux()
+	var enabled []string // routes, for the start-up log
 	connectors := forge.Connectors{}
 	flight := &inbox.Flight{Inbox: inb}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log,
@@ -228,6 +260,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 			return nil, err
 		}
 		mux.Handle("/api/github/hook", wh)
+		enabled = append(enabled, "POST /api/github/hook")
 		if !cfg.CatchUp.Disabled {
 			every := cfg.CatchUp.Every
 			if every <= 0 {
@@ -254,6 +287,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 			return nil, err
 		}
 		mux.Handle("/api/gitlab/hook", wh)
+		enabled = append(enabled, "POST /api/gitlab/hook")
 		connectors["gitlab"] = gitlab.Connector{API: api}
 		repos["gitlab"] = gitlab.Repos{API: api, Token: cfg.GitLab.Token}
 	}
@@ -267,6 +301,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 			return nil, err
 		}
 		mux.Handle("/api/alerts/alertmanager", receiver)
+		enabled = append(enabled, "POST /api/alerts/alertmanager")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -289,6 +324,8 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
+	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")
+	log.Info("routes", "enabled", enabled, "alert_rules", len(cfg.Alerts.Rules), "clusters", len(cls))
 	s.Handler = mux
 	return s, nil
 }
