@@ -222,7 +222,7 @@ func serveDeploy(t *testing.T, webURL func(*githubtest.Server) string) (*githubt
 	if code, _ := get("/readyz"); code != 503 {
 		t.Errorf("readyz before start: %d", code)
 	}
-	s.ready.Store(true)
+	s.readiness.run(ctx, s.checks, slog.New(slog.NewTextHandler(logs, nil)), time.Second)
 	if code, _ := get("/readyz"); code != 200 {
 		t.Errorf("readyz %d", code)
 	}

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge/hook"
@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Lo
 	go func() {
 		defer close(stopped)
 		<-ctx.Done()
-		s.ready.Store(false)
+		s.readiness.stop()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srv.Shutdown(shutdown) //nolint:errcheck // best effort: the listener closes either way
@@ -170,7 +170,7 @@ func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Lo
 		stopWork()
 	}()
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
-	s.ready.Store(true)
+	go s.readiness.run(work, s.checks, log, recheck)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -180,10 +180,11 @@ func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Lo
 
 type server struct {
 	http.Handler
-	ready    atomic.Bool
-	verifier *verify.Verifier
-	close    func()
-	pending  func() int // deliveries queued or running here
+	readiness readiness
+	checks    []startupCheck // what must work before /readyz says ready
+	verifier  *verify.Verifier
+	close     func()
+	pending   func() int // deliveries queued or running here
 }
 
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
@@ -234,6 +235,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	}
 	mux := http.NewServeMux()
 	var enabled []string // routes, for the start-up log
+	var checks []startupCheck
 	connectors := forge.Connectors{}
 	flight := &inbox.Flight{Inbox: inb}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log,
@@ -269,6 +271,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 			go (&github.CatchUp{CC: cc, Inbox: inb, Log: log}).Run(ctx, min(5*time.Second, every), every)
 		}
 		connectors["github"] = github.Connector{CC: cc}
+		checks = append(checks, githubCheck(cc))
 		repos["github"] = github.AppRepos{CC: cc, WebURL: cfg.GitHub.WebURL}
 	}
 	if cfg.GitLab.enabled() {
@@ -289,6 +292,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		mux.Handle("/api/gitlab/hook", wh)
 		enabled = append(enabled, "POST /api/gitlab/hook")
 		connectors["gitlab"] = gitlab.Connector{API: api}
+		checks = append(checks, gitlabCheck(api))
 		repos["gitlab"] = gitlab.Repos{API: api, Token: cfg.GitLab.Token}
 	}
 	verifier := verify.New(verify.Options{Store: store, Clusters: cls, Connector: connectors, Log: log, Workers: cfg.Verify.Workers})
@@ -308,7 +312,15 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		defer close(done)
 		verifier.Run(ctx)
 	}()
-	s := &server{verifier: verifier, pending: flight.InFlight, close: func() {
+	names := make([]string, 0, len(cls))
+	for name := range cls {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		checks = append(checks, clusterCheck(cls[name]))
+	}
+	s := &server{verifier: verifier, pending: flight.InFlight, checks: checks, close: func() {
 		<-done
 		closeStores()
 		for _, c := range cls {
@@ -317,11 +329,12 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	}}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
+		ready, why := s.readiness.state()
+		if !ready {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprintln(w, why)
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")

@@ -376,6 +376,7 @@ func (s *Server) routes() http.Handler {
 	h("PATCH "+repo+"/pulls/{number}", s.editPull)
 	h("GET "+repo+"/pulls/{number}", s.getPull)
 	h("GET "+repo+"/pulls/{number}/files", s.listPullFiles)
+	h("GET /app", s.getApp)
 	h("GET /app/hook/deliveries", s.listDeliveries)
 	h("POST /app/hook/deliveries/{id}/attempts", s.redeliver)
 	h("POST "+repo+"/check-runs", s.createCheckRun)
@@ -384,6 +385,18 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/commits/{ref}/check-runs", s.listCheckRuns)
 	h("GET "+repo+"/compare/{basehead...}", s.compare)
 	return mux
+}
+
+// getApp is the App authenticated by its JWT (a start-up check reads it).
+// GitHub answers 401 to a JWT it cannot verify; the fake to one that is
+// not a JWT at all.
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	jwt, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.Count(jwt, ".") != 2 {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "A JSON web token could not be decoded"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": 1, "slug": "gitops-bot", "name": "gitops-bot"})
 }
 
 func (s *Server) installation(w http.ResponseWriter, r *http.Request) {

@@ -235,6 +235,14 @@ func (s *Server) routes() http.Handler {
 	if git, err := s.git.Handler(prefix); err == nil {
 		mux.Handle(prefix+"/", gitstore.Guard(git, s.Token, &s.GitCount))
 	}
+	// The token's user (a start-up check reads it).
+	mux.HandleFunc("GET /api/v4/user", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("PRIVATE-TOKEN") != s.Token {
+			fail(w, http.StatusUnauthorized, "401 Unauthorized")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": 9, "username": "gitops-bot", "bot": true})
+	})
 	h := func(pattern string, f http.HandlerFunc) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(method+" /api/v4/projects/{pid}"+path, func(w http.ResponseWriter, r *http.Request) {
