@@ -40,7 +40,7 @@ func TestRollbackThroughGitLab(t *testing.T) {
 	s.Merge(mrs[0].IID)
 	comment(int(mrs[0].IID), true, "/rollback")
 	mrs = s.MRs()
-	if len(mrs) != 2 || mrs[1].Title != "Roll back #"+strconv.FormatInt(mrs[0].IID, 10) {
+	if len(mrs) != 2 || mrs[1].Title != "Roll back !"+strconv.FormatInt(mrs[0].IID, 10) {
 		t.Fatalf("merge requests %+v; notes %+v", mrs, s.Notes())
 	}
 	got, _ := s.File(mrs[1].Source, "clusters/staging/podinfo.yaml")
