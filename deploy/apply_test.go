@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -77,61 +79,73 @@ func TestReplicatedOverlay(t *testing.T) {
 // restricted Pod Security level.
 func TestManifestsApply(t *testing.T) {
 	env := clustertest.StartFor(t)
-	dyn := dynamic.NewForConfigOrDie(env.Config)
-	disc := memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(env.Config))
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(disc)
-	ctx := context.Background()
+	a := newApplier(t, env)
 	for _, dir := range []string{"base", "replicated"} {
-		objs := build(t, dir)
-		// Cluster-wide kinds first: the namespace and the CRDs.
-		ordered := append([]*unstructured.Unstructured{}, objs...)
-		rank := func(o *unstructured.Unstructured) int {
-			switch o.GetKind() {
-			case "Namespace":
-				return 0
-			case "CustomResourceDefinition":
-				return 1
-			}
-			return 2
+		a.apply(t, dir, build(t, dir))
+	}
+}
+
+// applier server-side applies objects as kubectl would.
+type applier struct {
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func newApplier(t *testing.T, env *envtest.Environment) *applier {
+	disc := memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(env.Config))
+	return &applier{dyn: dynamic.NewForConfigOrDie(env.Config), mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)}
+}
+
+// apply applies objs, cluster-wide kinds (the namespace, labelled for the
+// restricted Pod Security level, and CRDs) first.
+func (a *applier) apply(t *testing.T, what string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
+	ordered := append([]*unstructured.Unstructured{}, objs...)
+	rank := func(o *unstructured.Unstructured) int {
+		switch o.GetKind() {
+		case "Namespace":
+			return 0
+		case "CustomResourceDefinition":
+			return 1
 		}
-		for i := range ordered {
-			for j := i + 1; j < len(ordered); j++ {
-				if rank(ordered[j]) < rank(ordered[i]) {
-					ordered[i], ordered[j] = ordered[j], ordered[i]
-				}
+		return 2
+	}
+	sort.SliceStable(ordered, func(i, j int) bool { return rank(ordered[i]) < rank(ordered[j]) })
+	for _, o := range ordered {
+		if o.GetKind() == "Namespace" {
+			labels := o.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
 			}
+			labels["pod-security.kubernetes.io/enforce"] = "restricted"
+			o.SetLabels(labels)
 		}
-		for _, o := range ordered {
-			if o.GetKind() == "Namespace" {
-				labels := o.GetLabels()
-				if labels == nil {
-					labels = map[string]string{}
-				}
-				labels["pod-security.kubernetes.io/enforce"] = "restricted"
-				o.SetLabels(labels)
+		gvk := o.GroupVersionKind()
+		var m *meta.RESTMapping
+		var err error
+		for range 50 { // a CRD's kind is served a moment after it is created
+			if m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
+				break
 			}
-			gvk := o.GroupVersionKind()
-			var m *meta.RESTMapping
-			var err error
-			for range 50 { // a CRD's kind is served a moment after it is created
-				if m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
-					break
-				}
-				mapper.Reset()
-				time.Sleep(100 * time.Millisecond)
+			a.mapper.Reset()
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s: %s %v", what, gvk, err)
+		}
+		body, _ := json.Marshal(o.Object)
+		var c dynamic.ResourceInterface = a.dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if o.GetNamespace() == "" {
+				o.SetNamespace("gitops-bot") // as helm install --namespace gitops-bot does
+				body, _ = json.Marshal(o.Object)
 			}
-			if err != nil {
-				t.Fatalf("%s: %s %v", dir, gvk, err)
-			}
-			body, _ := json.Marshal(o.Object)
-			var c dynamic.ResourceInterface = dyn.Resource(m.Resource)
-			if m.Scope.Name() == meta.RESTScopeNameNamespace {
-				c = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
-			}
-			force := true
-			if _, err := c.Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "deploy-test", Force: &force}); err != nil {
-				t.Errorf("%s: %s %s: %v", dir, o.GetKind(), o.GetName(), err)
-			}
+			c = a.dyn.Resource(m.Resource).Namespace(o.GetNamespace())
+		}
+		force := true
+		if _, err := c.Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "deploy-test", Force: &force}); err != nil {
+			t.Errorf("%s: %s %s: %v", what, o.GetKind(), o.GetName(), err)
 		}
 	}
 }
