@@ -103,7 +103,9 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 	ev := forge.CommentEvent{Repo: repo, Thread: o.thread, CommentID: 1, Body: comment, Author: o.user}
 	b := bot.New(log)
 	var failed []string
+	ran := 0
 	b.OnCommand = func(verb string, o botcmd.Outcome, _ error) {
+		ran++
 		if o != botcmd.OK {
 			failed = append(failed, "/"+verb+" ("+string(o)+")")
 		}
@@ -132,7 +134,7 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 		fmt.Fprint(out, p.PR.Diff)
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d commands did not succeed: %s (the reply above says why)", len(failed), len(botcmd.ParseComment(comment)), strings.Join(failed, ", "))
+		return fmt.Errorf("%d of %d commands did not succeed: %s (the reply above says why)", len(failed), ran, strings.Join(failed, ", "))
 	}
 	return nil
 }

@@ -66,9 +66,13 @@ func validateFile(path, kind string) ([]string, error) {
 			return nil, fmt.Errorf("%s: %d bytes; a repository config may be at most %d", path, len(b), config.MaxBytes)
 		}
 		c, err := config.Parse(b)
-		if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
 			// config.Error names .gitops-bot.yaml; name the file given.
-			return nil, fmt.Errorf("%s: %s", path, err.(*config.Error).Msg)
+			return nil, fmt.Errorf("%s: %s", path, ce.Msg)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 		return c.Notes(), nil
 	}

@@ -173,6 +173,7 @@ func (c *checker) walkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	for name := range fields {
 		names = append(names, name)
 	}
+	sort.Strings(names) // the same suggestion and list every time
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
@@ -185,7 +186,7 @@ func (c *checker) walkStruct(n *yaml.Node, t reflect.Type, path string) error {
 			}
 		}
 		if !ok {
-			return &Error{Line: k.Line, Key: join(path, name), Msg: "unknown key." + suggest.DidYouMean(name, names, func(s string) string { return join(path, s) }) + " Known here: " + strings.Join(sorted(names), ", ") + "."}
+			return &Error{Line: k.Line, Key: join(path, name), Msg: "unknown key." + suggest.DidYouMean(name, names, func(s string) string { return join(path, s) }) + " Known here: " + strings.Join(names, ", ") + "."}
 		}
 		if line, dup := seen[name]; dup {
 			return &Error{Line: k.Line, Key: join(path, name), Msg: fmt.Sprintf("set twice (also on line %d)", line)}
@@ -258,12 +259,6 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }
 
 // syntaxError is yaml's own message without its package prefix.
