@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot/activity"
 	"github.com/gitops-bot/gitops-bot/bot/command"
 	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/errs"
@@ -44,6 +45,8 @@ type Bot struct {
 	// OnCommand, when set, is told each command's outcome (the local
 	// runner's exit status comes from it).
 	OnCommand func(verb string, o command.Outcome, err error)
+	// Activity, when set, keeps each command's outcome for the status page.
+	Activity *activity.Log
 }
 
 // New returns a bot with both providers.
@@ -94,6 +97,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	if len(invs) > command.MaxCommands {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
 		log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs))
+		b.record(ev, invs[0].Line+" …", command.Refuse, "too many commands in one comment", nil)
 		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), command.MaxCommands))
 	}
 
@@ -103,6 +107,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	if ev.Closed && (cfgErr != nil || !cfg.CommandsOnClosed) {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
 		log.Info("command", "outcome", command.Refuse, "error", "closed thread")
+		b.record(ev, invs[0].Line, command.Refuse, "closed thread", nil)
 		what := "issue"
 		if ev.IsPR {
 			what = "pull request"
@@ -123,6 +128,11 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 			attrs = append(attrs, "pull_request", o.pr.URL)
 		}
 		log.Info("command", attrs...)
+		detail := ""
+		if o.err != nil {
+			detail = o.err.Error()
+		}
+		b.record(ev, inv.Line, o.outcome, detail, o.pr)
 		if b.OnCommand != nil {
 			b.OnCommand(inv.Verb, o.outcome, o.err)
 		}
@@ -135,6 +145,17 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		return ctx.Err()
 	}
 	return reply(strings.Join(sections, "\n\n---\n\n"))
+}
+
+// record keeps a command's outcome for the status page.
+func (b *Bot) record(ev forge.CommentEvent, line string, o command.Outcome, detail string, pr *forge.PullRequest) {
+	e := activity.Entry{Source: "command", Repo: ev.Repo.FullName(), What: line,
+		Where: ev.Repo.ThreadRef(ev.Thread, ev.IsPR), WhereURL: ev.Repo.ThreadURL(ev.Thread, ev.IsPR),
+		Outcome: string(o), Detail: detail}
+	if pr != nil {
+		e.Link, e.LinkText = pr.URL, ev.Repo.PullRef(pr.Number)
+	}
+	b.Activity.Add(e)
 }
 
 // replyTimeout bounds posting a reply, retries included, once the

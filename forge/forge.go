@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrNotFound is returned (wrapped) when a file, ref or object does not exist.
@@ -352,4 +353,22 @@ func (r Repo) ThreadRef(n int, isPR bool) string {
 		return r.PullRef(n)
 	}
 	return fmt.Sprintf("#%d", n)
+}
+
+// ThreadURL is the web address of a thread (issue or pull request), from
+// the clone URL; "" when the repository has no web address (local).
+func (r Repo) ThreadURL(n int, isPR bool) string {
+	web := strings.TrimSuffix(r.CloneURL, ".git")
+	if !strings.HasPrefix(web, "https://") && !strings.HasPrefix(web, "http://") || n <= 0 {
+		return ""
+	}
+	switch {
+	case r.Host == "gitlab" && isPR:
+		return fmt.Sprintf("%s/-/merge_requests/%d", web, n)
+	case r.Host == "gitlab":
+		return fmt.Sprintf("%s/-/issues/%d", web, n)
+	case isPR:
+		return fmt.Sprintf("%s/pull/%d", web, n)
+	}
+	return fmt.Sprintf("%s/issues/%d", web, n)
 }

@@ -6,19 +6,25 @@
 # the whole module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The fake hosts serve git with git's own http-backend (Debian's git).
+# The fake hosts serve git with git's own http-backend (Debian's git); the
+# status page is loaded in Debian's headless Chromium.
+need=()
 if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path 2>/dev/null)/git-http-backend" ]; then
-  echo "test: installing git" >&2
+  need+=(git)
+fi
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq git >&2
+  apt-get install -y -qq "${need[@]}" >&2
 fi
 KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)
 export KUBEBUILDER_ASSETS
 GITOPS_BOT_FLUX_ASSETS=$(hack/setup-flux.sh)
 export GITOPS_BOT_FLUX_ASSETS
-# Cluster tests fail rather than skip when the control plane or the Flux
-# controllers are missing.
-export GITOPS_BOT_REQUIRE_ENVTEST=1 GITOPS_BOT_REQUIRE_FLUX=1
+# Cluster and browser tests fail rather than skip when the control plane,
+# the Flux controllers or Chromium are missing.
+export GITOPS_BOT_REQUIRE_ENVTEST=1 GITOPS_BOT_REQUIRE_FLUX=1 GITOPS_BOT_REQUIRE_BROWSER=1
 go vet ./...
 go test -race -count=1 ./... "$@"

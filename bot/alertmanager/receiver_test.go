@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/activity"
 	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/bot/marker"
@@ -440,7 +441,8 @@ func TestAlertNotificationsAreLogged(t *testing.T) {
 	f, repo := fleetWithPodinfo(t)
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	a := &alerts.Handler{Log: log, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}}
+	recent := activity.New(10)
+	a := &alerts.Handler{Log: log, Rules: rules(t, scaleRule), Repos: map[string]alerts.RepoOpener{"github": &opener{f: f, repo: repo}}, Activity: recent}
 	ctx := context.Background()
 	a.HandleAlert(ctx, group(t, "firing.json", nil))
 	a.HandleAlert(ctx, group(t, "resolved.json", nil))
@@ -474,5 +476,19 @@ func TestAlertNotificationsAreLogged(t *testing.T) {
 	}
 	if n := strings.Count(out, `msg="alert notification`); n != 4 {
 		t.Errorf("%d notification lines for 4 notifications:\n%s", n, out)
+	}
+	// The status page's list holds the same, newest first.
+	var got []string
+	for _, e := range recent.Recent() {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s", e.What, e.Outcome, e.Detail, e.LinkText))
+	}
+	want := []string{
+		"Other|no rule matched|" + group(t, "firing.json", nil).GroupKey + "|",
+		"ArgoCdAppOutOfSync (rule outofsync)|suppressed|cooldown|",
+		"ArgoCdAppOutOfSync (rule outofsync)|resolved|said so on its pull request|#100",
+		"ArgoCdAppOutOfSync (rule outofsync)|opened|/scale podinfo 4 --env staging|#100",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("activity:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

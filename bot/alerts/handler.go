@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/bot/activity"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -44,6 +46,8 @@ type Handler struct {
 	// State keeps the cooldowns, pull requests and open counts across
 	// restarts and replicas (nil: memory only).
 	State StateStore
+	// Activity, when set, keeps what each rule did for the status page.
+	Activity *activity.Log
 
 	// serial: alert groups are few; handling them one at a time keeps the
 	// per-group state and the counts simple.
@@ -97,16 +101,25 @@ func (h *Handler) HandleAlert(ctx context.Context, g Group) error {
 	// why, a dry run, an error).
 	if len(matched) == 0 {
 		log.Info("alert notification: no rule matched", "alertname", labels["alertname"])
+		h.Activity.Add(activity.Entry{Source: "alert", What: labels["alertname"], Outcome: "no rule matched", Detail: g.GroupKey})
 		return nil
 	}
 	log.Info("alert notification", "alertname", labels["alertname"], "rules", names)
 	var errList []error
 	for _, r := range matched {
 		alertsMatched.WithLabelValues(r.Name).Inc()
-		if err := h.apply(logctx.With(ctx, log.With("rule", r.Name)), r, g); err != nil {
+		did, err := h.apply(logctx.With(ctx, log.With("rule", r.Name)), r, g)
+		var sup *suppression
+		switch {
+		case errors.As(err, &sup):
+			did = activity.Entry{Outcome: "suppressed", Detail: sup.reason}
+		case err != nil:
 			log.Error("alert rule failed", "rule", r.Name, "err", err)
 			errList = append(errList, fmt.Errorf("rule %s: %w", r.Name, err))
+			did = activity.Entry{Outcome: "failed", Detail: err.Error()}
 		}
+		did.Source, did.Repo, did.What = "alert", r.Repo, fmt.Sprintf("%s (rule %s)", labels["alertname"], r.Name)
+		h.Activity.Add(did)
 	}
 	return errors.Join(errList...)
 }
@@ -137,31 +150,42 @@ func (h *Handler) opener(r *Rule) (RepoOpener, error) {
 	return nil, fmt.Errorf("no %q host is configured for repository %s", r.Host, r.Repo)
 }
 
-func suppressed(ctx context.Context, reason string, attrs ...any) {
+// suppression: a rule's action that was not taken, and why. It is not a
+// failure: apply and act return it so the caller can say so.
+type suppression struct{ reason string }
+
+func (s *suppression) Error() string { return "suppressed: " + s.reason }
+
+// suppressed counts and logs a suppression and returns it.
+func suppressed(ctx context.Context, reason string, attrs ...any) error {
 	alertsSuppressed.WithLabelValues(reason).Inc()
 	logctx.From(ctx).Info("alert action suppressed", append([]any{"reason", reason}, attrs...)...)
+	return &suppression{reason: reason}
 }
 
-func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
+// apply runs one rule on a group; the entry says what it did.
+func (h *Handler) apply(ctx context.Context, r *Rule, g Group) (activity.Entry, error) {
+	var did activity.Entry
 	st := h.state.group(r.Name, g.GroupKey)
 	opener, err := h.opener(r)
 	if err != nil {
-		return err
+		return did, err
 	}
 	f, repo, err := opener.OpenRepo(ctx, r.Repo)
 	if err != nil {
-		return err
+		return did, err
 	}
 	if g.Status == "resolved" {
 		if st.PR > 0 && !st.Resolved {
 			st.Resolved = true
 			h.state.Open[r.Repo]--
 			logctx.From(ctx).Info("alert group resolved: said so on its pull request", "pull", st.PR)
-			return f.Reply(ctx, repo, forge.Reply{Thread: st.PR, PR: true, Key: "alert-resolved",
+			did = activity.Entry{Outcome: "resolved", Detail: "said so on its pull request", Link: repo.ThreadURL(st.PR, true), LinkText: repo.PullRef(st.PR)}
+			return did, f.Reply(ctx, repo, forge.Reply{Thread: st.PR, PR: true, Key: "alert-resolved",
 				Body: fmt.Sprintf("The alert group has resolved (%s). Review whether this change is still wanted.", md.Code(g.GroupKey))})
 		}
 		logctx.From(ctx).Info("alert group resolved: nothing was opened for it")
-		return nil
+		return activity.Entry{Outcome: "resolved", Detail: "nothing was opened for it"}, nil
 	}
 	name := ""
 	for _, al := range g.Alerts {
@@ -171,19 +195,16 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		}
 	}
 	if len(validation.IsDNS1123Label(name)) > 0 {
-		suppressed(ctx, "unknown_workload", "label", r.WorkloadLabel)
-		return nil
+		return did, suppressed(ctx, "unknown_workload", "label", r.WorkloadLabel)
 	}
 	// A group that keeps firing updates its pull request; a new action
 	// waits for the cooldown and fits under the cap.
 	if st.PR == 0 || st.Resolved {
 		if !st.LastAction.IsZero() && h.now().Sub(st.LastAction) < r.Cooldown {
-			suppressed(ctx, "cooldown")
-			return nil
+			return did, suppressed(ctx, "cooldown")
 		}
 		if r.MaxOpen > 0 && h.state.Open[r.Repo] >= r.MaxOpen && !r.DryRun {
-			suppressed(ctx, "cap", "open", h.state.Open[r.Repo])
-			return nil
+			return did, suppressed(ctx, "cap", "open", h.state.Open[r.Repo])
 		}
 	}
 
@@ -191,11 +212,11 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 	defer done()
 	cfg, err := config.Load(ctx, snap.Reader, repo, repo.DefaultBranch)
 	if err != nil {
-		return err
+		return did, err
 	}
 	env, err := cfg.Environment(r.Env)
 	if err != nil {
-		return err
+		return did, err
 	}
 	req := &command.Request{
 		Host: f, Repo: repo, Config: cfg,
@@ -208,12 +229,13 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		Origin: origin(r, g),
 	}
 	res, err := h.act(ctx, req, r, name, env)
-	if err != nil || res == nil {
-		return err
+	if err != nil {
+		return did, err
 	}
 	if r.DryRun {
 		logctx.From(ctx).Info("alert dry run: the change was posted, not opened", "workload", name, "issue", r.TrackingIssue)
-		return f.Reply(ctx, repo, forge.Reply{Thread: r.TrackingIssue, Key: "alert-" + branchOf(r.Name, g.GroupKey),
+		did = activity.Entry{Outcome: "dry run", Detail: "the change was posted, not opened", Link: repo.ThreadURL(r.TrackingIssue, false), LinkText: repo.ThreadRef(r.TrackingIssue, false)}
+		return did, f.Reply(ctx, repo, forge.Reply{Thread: r.TrackingIssue, Key: "alert-" + branchOf(r.Name, g.GroupKey),
 			Body: fmt.Sprintf("Dry run of alert rule %s: I would open this pull request.\n\n%s\n\n%s", md.Code(r.Name), req.Origin, res.Body)})
 	}
 	st.LastAction, st.Resolved = h.now(), false
@@ -226,8 +248,9 @@ func (h *Handler) apply(ctx context.Context, r *Rule, g Group) error {
 		alertPRs.WithLabelValues(result).Inc()
 		st.PR = res.PR.Number
 		logctx.From(ctx).Info("alert pull request", "result", result, "workload", name, "pull_request", res.PR.URL)
+		did = activity.Entry{Outcome: result, Detail: req.Line, Link: res.PR.URL, LinkText: repo.PullRef(res.PR.Number)}
 	}
-	return nil
+	return did, nil
 }
 
 // act computes the rule's change from the workload's current value and
@@ -243,8 +266,7 @@ func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name s
 			return nil, err
 		}
 		if n == 0 {
-			suppressed(ctx, "nothing_to_roll_back", "workload", name, "env", env.Name)
-			return nil, nil
+			return nil, suppressed(ctx, "nothing_to_roll_back", "workload", name, "env", env.Name)
 		}
 		req.Line = fmt.Sprintf("/rollback %d", n)
 		change, envs, err := workload.Revert(ctx, req.Host, req.Files.Reader, req.Repo, req.Config, n)
@@ -256,15 +278,12 @@ func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name s
 		return &res, err
 	case "memory":
 		cur, err := w.MemoryLimit(ctx, name, env)
-		if unknownWorkload(ctx, name, err) {
-			return nil, nil
-		} else if err != nil {
-			return nil, err
+		if err != nil {
+			return nil, unknownWorkload(ctx, name, err)
 		}
 		next, ok := raise(cur, r.Step, r.Max)
 		if !ok {
-			suppressed(ctx, "ceiling", "workload", name, "memory", cur)
-			return nil, nil
+			return nil, suppressed(ctx, "ceiling", "workload", name, "memory", cur)
 		}
 		req.Line = fmt.Sprintf("/resources %s --memory %s --env %s", name, next, env.Name)
 		if c, err = w.SetResources(ctx, name, env, "", next); err != nil {
@@ -272,17 +291,14 @@ func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name s
 		}
 	default: // scale
 		cur, err := w.Replicas(ctx, name, env)
-		if unknownWorkload(ctx, name, err) {
-			return nil, nil
-		} else if err != nil {
-			return nil, err
+		if err != nil {
+			return nil, unknownWorkload(ctx, name, err)
 		}
 		var step, max int
 		fmt.Sscan(r.Step, &step)
 		fmt.Sscan(r.Max, &max)
 		if cur >= max {
-			suppressed(ctx, "ceiling", "workload", name, "replicas", cur)
-			return nil, nil
+			return nil, suppressed(ctx, "ceiling", "workload", name, "replicas", cur)
 		}
 		next := min(cur+step, max)
 		req.Line = fmt.Sprintf("/scale %s %d --env %s", name, next, env.Name)
@@ -295,13 +311,12 @@ func (h *Handler) act(ctx context.Context, req *command.Request, r *Rule, name s
 }
 
 // unknownWorkload: an alert about a workload the repository does not hold
-// is not an error of the bot; it is counted and logged.
-func unknownWorkload(ctx context.Context, name string, err error) bool {
-	if err == nil || errs.KindOf(err) != errs.KindInvalid {
-		return false
+// is not an error of the bot; it is a suppression, counted and logged.
+func unknownWorkload(ctx context.Context, name string, err error) error {
+	if errs.KindOf(err) != errs.KindInvalid {
+		return err
 	}
-	suppressed(ctx, "unknown_workload", "workload", name, "err", err.Error())
-	return true
+	return suppressed(ctx, "unknown_workload", "workload", name, "err", err.Error())
 }
 
 // raise adds step to the quantity cur (step alone when cur is unset),

@@ -14,6 +14,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-bot/gitops-bot/bot/statuspage"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
@@ -32,7 +33,15 @@ type readiness struct {
 	mu       sync.Mutex
 	checked  bool
 	problems []string
+	results  []statuspage.Check // the last run of each check, for the status page
 	stopping bool
+}
+
+// last is the last result of each check; none before the first run.
+func (r *readiness) last() []statuspage.Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.results
 }
 
 func (r *readiness) state() (ready bool, why string) {
@@ -62,6 +71,7 @@ const recheck = 30 * time.Second
 func (r *readiness) run(ctx context.Context, checks []startupCheck, log *slog.Logger, every time.Duration) {
 	for {
 		var problems []string
+		var results []statuspage.Check
 		for _, c := range checks {
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			notes, err := c.run(cctx)
@@ -69,13 +79,16 @@ func (r *readiness) run(ctx context.Context, checks []startupCheck, log *slog.Lo
 			for _, n := range notes {
 				log.Warn("start-up check: "+n, "check", c.name)
 			}
+			res := statuspage.Check{Name: c.name, OK: err == nil, Notes: notes, At: time.Now()}
 			if err != nil {
 				log.Error("start-up check failed; not ready", "check", c.name, "err", err.Error())
 				problems = append(problems, c.name+": "+err.Error())
+				res.Error = err.Error()
 			}
+			results = append(results, res)
 		}
 		r.mu.Lock()
-		r.checked, r.problems = true, problems
+		r.checked, r.problems, r.results = true, problems, results
 		r.mu.Unlock()
 		if len(problems) == 0 {
 			log.Info("start-up checks passed", "checks", len(checks))

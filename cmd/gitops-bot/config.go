@@ -82,6 +82,12 @@ type serverConfig struct {
 		WritesPerMinute int `yaml:"writesPerMinute"`
 		WritesPerHour   int `yaml:"writesPerHour"`
 	} `yaml:"hostCalls"`
+	// Status: the read-only status page at "/".
+	Status struct {
+		// Token, when set, is asked for (bearer, or basic auth's password).
+		Token    string `yaml:"token"`
+		Disabled bool   `yaml:"disabled"`
+	} `yaml:"status"`
 	// Charts: rendering the charts of Helm repositories to judge a change
 	// of a release's values.
 	Charts struct {
@@ -200,6 +206,7 @@ func (c *serverConfig) envVars() []envVar {
 		{"GITLAB_WEBHOOK_SECRET", "gitlab.webhookSecret", &c.GitLab.WebhookSecret},
 		{"GITLAB_BOT_USER", "gitlab.botUser", &c.GitLab.BotUser},
 		{"ALERTMANAGER_TOKEN", "alerts.token", &c.Alerts.Token},
+		{"GITOPS_BOT_STATUS_TOKEN", "status.token", &c.Status.Token},
 	}
 }
 

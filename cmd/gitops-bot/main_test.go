@@ -264,6 +264,20 @@ func serveDeploy(t *testing.T, webURL func(*githubtest.Server) string) (*githubt
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// The status page shows the host's check and the command with its
+	// pull request, and none of the secrets.
+	code, page := get("/")
+	if code != 200 {
+		t.Fatalf("status page %d", code)
+	}
+	for _, want := range []string{"<td>github</td>", "authenticated as the GitHub App", "Codertocat/Hello-World", "/deploy", ">ok<", "/pull/1\">#1</a>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "s3cret") || strings.Contains(page, "PRIVATE KEY") {
+		t.Error("the status page shows a secret")
+	}
 	return gh, logs
 }
 

@@ -25,9 +25,11 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/gitops-bot/gitops-bot/bot"
+	"github.com/gitops-bot/gitops-bot/bot/activity"
 	"github.com/gitops-bot/gitops-bot/bot/alertmanager"
 	"github.com/gitops-bot/gitops-bot/bot/alerts"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/bot/statuspage"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab"
@@ -122,10 +124,15 @@ var routes = []struct{ path, what string }{
 	{"POST /api/github/hook", "GitHub App webhook (github.app.*)"},
 	{"POST /api/gitlab/hook", "GitLab webhook (gitlab.*)"},
 	{"POST /api/alerts/alertmanager", "Alertmanager webhook receiver (alerts.rules; Authorization: Bearer alerts.token)"},
+	{"GET /", "status page: health, pending verifications, recent commands and alerts (status.token, if set)"},
 	{"GET /healthz", "liveness: the process answers"},
 	{"GET /readyz", "readiness: the start-up checks passed and the bot is not stopping"},
 	{"GET /metrics", "Prometheus metrics"},
 }
+
+// recentActivity is how many commands and alert actions the status page
+// shows.
+const recentActivity = 200
 
 // serve runs until ctx is cancelled (SIGTERM), then stops as a rolling
 // update wants: /readyz turns unready, no new delivery is taken, the work
@@ -218,6 +225,8 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		closeStores = func() { files.Close(); local.Close() }
 	}
 	b := bot.New(log)
+	recent := activity.New(recentActivity)
+	b.Activity = recent
 	if !cfg.Mirrors.Disabled {
 		max := cfg.Mirrors.MaxBytes
 		if max == 0 {
@@ -299,7 +308,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	b.Verifier, b.Owners = verifier, cls
 	if len(cfg.Alerts.Rules) > 0 {
 		receiver, err := alertmanager.New(&alerts.Handler{Rules: cfg.Alerts.Rules, Repos: repos, Owners: cls, Snapshots: b.Snapshots, Charts: b.Charts, Log: log,
-			State: alertState}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
+			State: alertState, Activity: recent}, alertmanager.Options{Token: cfg.Alerts.Token, Options: delivery})
 		if err != nil {
 			closeStores()
 			return nil, err
@@ -338,6 +347,11 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")
+	if !cfg.Status.Disabled {
+		mux.Handle("GET /{$}", &statuspage.Page{Token: cfg.Status.Token, Version: version, Checks: s.readiness.last,
+			Ready: s.readiness.state, Pending: verifier.Snapshot, Activity: recent})
+		enabled = append(enabled, "GET /")
+	}
 	log.Info("routes", "enabled", enabled, "alert_rules", len(cfg.Alerts.Rules), "clusters", len(cls))
 	s.Handler = mux
 	return s, nil

@@ -62,8 +62,8 @@ func (c *Client) Report(ctx context.Context, r forge.Repo, sha string, ch forge.
 		desc = desc[:cut] + "…"
 	}
 	target := ch.DetailsURL
-	if pr, _, err := forge.ParseSyncCheckID(ch.ExternalID); err == nil && target == "" && r.CloneURL != "" {
-		target = fmt.Sprintf("%s/-/merge_requests/%d", strings.TrimSuffix(r.CloneURL, ".git"), pr)
+	if pr, _, err := forge.ParseSyncCheckID(ch.ExternalID); err == nil && target == "" {
+		target = r.ThreadURL(pr, true)
 	}
 	opts := &gl.SetCommitStatusOptions{State: state(ch), Name: gl.Ptr(ch.Name), Description: gl.Ptr(desc)}
 	if target != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -192,6 +193,24 @@ func (v *Verifier) Pending() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.pending)
+}
+
+// Snapshot returns copies of the pending verifications as last stored
+// (the last reported verdict and rows), oldest first.
+func (v *Verifier) Snapshot() []State {
+	v.mu.Lock()
+	out := make([]State, 0, len(v.pending))
+	for _, st := range v.pending {
+		out = append(out, *st) // slices are replaced, never changed in place
+	}
+	v.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.Before(out[j].Started)
+		}
+		return out[i].Request.Key() < out[j].Request.Key()
+	})
+	return out
 }
 
 func (v *Verifier) work(ctx context.Context) bool {
