@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	gitopsbot "github.com/gitops-bot/gitops-bot"
+	"github.com/gitops-bot/gitops-bot/forge/github/appsetup"
 	"github.com/gitops-bot/gitops-bot/forge/hook"
 	"github.com/gitops-bot/gitops-bot/forge/hostcall"
 	"github.com/gitops-bot/gitops-bot/forge/inbox"
@@ -125,6 +127,7 @@ var routes = []struct{ path, what string }{
 	{"POST /api/gitlab/hook", "GitLab webhook (gitlab.*)"},
 	{"POST /api/alerts/alertmanager", "Alertmanager webhook receiver (alerts.rules; Authorization: Bearer alerts.token)"},
 	{"GET /", "status page: health, pending verifications, recent commands and alerts (status.token, if set)"},
+	{"GET /setup", "GitHub App setup page: creates the App with GitHub's manifest flow (only while no App is configured)"},
 	{"GET /healthz", "liveness: the process answers"},
 	{"GET /readyz", "readiness: the start-up checks passed and the bot is not stopping"},
 	{"GET /metrics", "Prometheus metrics"},
@@ -197,7 +200,11 @@ type server struct {
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
 // the health and metrics routes.
 func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Logger) (*server, error) {
-	if err := cfg.check(); err != nil {
+	err := cfg.check()
+	if errors.Is(err, errNoHost) {
+		return setupServer(cfg, log)
+	}
+	if err != nil {
 		return nil, err
 	}
 	// The deliveries acknowledged and not yet handled, the pending
@@ -347,6 +354,10 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")
+	if !cfg.githubEnabled() {
+		appSetup(cfg).Routes(mux)
+		enabled = append(enabled, "GET /setup")
+	}
 	if !cfg.Status.Disabled {
 		mux.Handle("GET /{$}", &statuspage.Page{Token: cfg.Status.Token, Version: version, Checks: s.readiness.last,
 			Ready: s.readiness.state, Pending: verifier.Snapshot, Activity: recent})
@@ -354,5 +365,33 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	}
 	log.Info("routes", "enabled", enabled, "alert_rules", len(cfg.Alerts.Rules), "clusters", len(cls))
 	s.Handler = mux
+	return s, nil
+}
+
+// appSetup is the GitHub App setup page of a server with no App.
+func appSetup(cfg *serverConfig) *appsetup.Setup {
+	return &appsetup.Setup{Manifest: gitopsbot.AppManifest, WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.V3APIURL,
+		SaveTo: filepath.Join(cfg.DataDir, "github-app.yaml"), Client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// setupServer is serve with no host configured: it serves the GitHub App
+// setup page (and / sends there), and is never ready.
+func setupServer(cfg *serverConfig, log *slog.Logger) (*server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	appSetup(cfg).Routes(mux)
+	mux.Handle("GET /{$}", http.RedirectHandler("/setup", http.StatusSeeOther))
+	s := &server{Handler: mux, close: func() {}, pending: func() int { return 0 },
+		checks: []startupCheck{{name: "configuration", run: func(context.Context) ([]string, error) {
+			return nil, errors.New("neither a GitHub App nor GitLab is configured: open /setup on this server to create the GitHub App, or configure GitLab (see the README)")
+		}}}}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		_, why := s.readiness.state()
+		http.Error(w, why, http.StatusServiceUnavailable)
+	})
+	log.Warn("no GitHub App or GitLab configured: serving the GitHub App setup page", "routes", []string{"GET /setup", "GET /healthz", "GET /readyz"})
 	return s, nil
 }

@@ -103,6 +103,7 @@ type Server struct {
 	checkRuns   []*CheckRun
 	nextID      int64
 	failures    map[string]int // "METHOD path" -> status to answer once
+	apps        manifests      // the App manifest flow
 }
 
 // New starts a fake serving owner/repo with files on branch main.
@@ -377,6 +378,11 @@ func (s *Server) routes() http.Handler {
 	h("GET "+repo+"/pulls/{number}", s.getPull)
 	h("GET "+repo+"/pulls/{number}/files", s.listPullFiles)
 	h("GET /app", s.getApp)
+	// The manifest flow: GitHub's web pages, and a conversion that needs
+	// no authentication.
+	mux.HandleFunc("POST /settings/apps/new", s.newApp)
+	mux.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newApp)
+	mux.HandleFunc("POST /api/v3/app-manifests/{code}/conversions", s.convertManifest)
 	h("GET /app/hook/deliveries", s.listDeliveries)
 	h("POST /app/hook/deliveries/{id}/attempts", s.redeliver)
 	h("POST "+repo+"/check-runs", s.createCheckRun)
