@@ -253,6 +253,9 @@ func (c *commentRun) request(line string, args []string, host forge.Forge, snap 
 	if c.bot.Verifier != nil {
 		req.Merges = c.bot
 	}
+	if o, ok := c.bot.Owners.(workload.Objects); ok { // the clusters read both ways
+		req.Objects = o
+	}
 	return req
 }
 

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -176,4 +177,27 @@ func PathContains(dir, file string) bool {
 // RefOf names an object read from a cluster.
 func RefOf(u *unstructured.Unstructured) Ref {
 	return Ref{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// Runs says what an object reports running, for /status: an Argo CD
+// Application's images (status.summary.images) and a HelmRelease's chart
+// version (its latest release in status.history; v2beta1's
+// lastAppliedRevision). Nil when the object says nothing of it.
+func Runs(obj *unstructured.Unstructured) []string {
+	switch obj.GetKind() {
+	case "Application":
+		images, _, _ := unstructured.NestedStringSlice(obj.Object, "status", "summary", "images")
+		return images
+	case "HelmRelease":
+		history, _, _ := unstructured.NestedSlice(obj.Object, "status", "history")
+		if len(history) > 0 {
+			if h, ok := history[0].(map[string]any); ok && h["chartVersion"] != nil {
+				return []string{fmt.Sprintf("chart %v %v", h["chartName"], h["chartVersion"])}
+			}
+		}
+		if v := Str(obj, "status", "lastAppliedRevision"); v != "" {
+			return []string{"chart version " + v}
+		}
+	}
+	return nil
 }

@@ -23,7 +23,10 @@ type Request struct {
 	Files  *snapshot.Snapshot // the default branch, read once per command
 	// Owners asks a cluster which GitOps object applies a workload; nil
 	// when the bot has no cluster.
-	Owners    workload.Owners
+	Owners workload.Owners
+	// Objects reads GitOps objects from the clusters' caches (/status);
+	// nil when the bot has no cluster.
+	Objects   workload.Objects
 	Providers map[string]providers.Provider
 	// Merges starts post-merge verifications (/verify); nil without a cluster.
 	Merges Merges

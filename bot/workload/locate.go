@@ -20,12 +20,19 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/kustfile"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Owners finds the GitOps objects that apply a workload in a cluster
 // (cluster.Set).
 type Owners interface {
 	Owners(ctx context.Context, cluster, kind, name string) ([]cluster.Owner, error)
+}
+
+// Objects reads a GitOps object from a cluster's informer cache (nil when
+// the cluster has none by that name): /status reports its state.
+type Objects interface {
+	Object(ctx context.Context, cluster string, ref providers.Ref) (*unstructured.Unstructured, error)
 }
 
 // Repo is a repository as the workload engine sees it.

@@ -3,7 +3,9 @@ package workload
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -867,4 +869,27 @@ func pathDir(p string) string {
 		return p[:i]
 	}
 	return "."
+}
+
+// Pins reads what the repository pins for app in env, for /status: the
+// versions its target holds, or for an overlay the image of each container
+// as the environment's build runs it (patches included).
+func (w *Repo) Pins(ctx context.Context, app string, env config.Environment) (Target, []Version, error) {
+	t, err := w.Locate(ctx, app, env)
+	if err != nil {
+		return t, nil, err
+	}
+	if t.Kind != InOverlay {
+		vs, err := w.Versions(ctx, t)
+		return t, vs, err
+	}
+	images, err := w.builtImages(ctx, path.Dir(t.Path), app)
+	if err != nil {
+		return t, nil, err
+	}
+	var out []Version
+	for _, c := range slices.Sorted(maps.Keys(images)) {
+		out = append(out, Version{Label: "image of container " + c, Value: images[c]})
+	}
+	return t, out, nil
 }

@@ -71,3 +71,63 @@ func contains(keys []Key, k Key) bool {
 	}
 	return false
 }
+
+// /status reads what a HelmRelease and an Application report running from
+// the informer caches, as the real API server (with the real CRDs) keeps
+// their status, after the caches' trimming.
+func TestObjectReportsWhatRuns(t *testing.T) {
+	clustertest.Need(t, env)
+	c, err := New("", clustertest.ReaderConfig(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	set := Set{"": c}
+	objs := clustertest.NewObjects(t, env)
+	ns := objs.Namespace()
+	objs.Create(providers.HelmReleaseGVR, fmt.Sprintf(`{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+		"metadata": {"name": "podinfo", "namespace": %q}, "spec": {"interval": "10m",
+		"chart": {"spec": {"chart": "podinfo", "version": "6.7.1", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}}`, ns))
+	objs.SetStatus(providers.HelmReleaseGVR, ns, "podinfo", map[string]any{"observedGeneration": "$generation",
+		"lastAttemptedRevision": "6.7.1",
+		"history": []any{map[string]any{"name": "podinfo", "namespace": ns, "version": 2, "status": "deployed", "chartName": "podinfo", "chartVersion": "6.7.1",
+			"appVersion": "6.7.1", "configDigest": "sha256:0d2b", "digest": "sha256:1e3c", "firstDeployed": "2026-12-01T10:00:00Z", "lastDeployed": "2026-12-05T10:00:00Z"}},
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "UpgradeSucceeded", "message": "Helm upgrade succeeded",
+			"lastTransitionTime": "2026-12-05T10:00:00Z", "observedGeneration": "$generation"}}})
+	objs.Create(providers.ApplicationGVR, fmt.Sprintf(`{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+		"metadata": {"name": "frontend", "namespace": %q}, "spec": {"project": "default",
+		"destination": {"server": "https://kubernetes.default.svc", "namespace": "frontend"},
+		"source": {"repoURL": "https://github.com/acme/fleet.git", "path": "apps/frontend"}},
+		"status": {"summary": {"images": ["ghcr.io/acme/frontend:1.4.3"]}, "sync": {"status": "Synced", "revision": "5f0a2d1c9a3b8e7d6c5b4a39281706f5e4d3c2b1"},
+		"health": {"status": "Healthy"}}}`, ns))
+
+	for _, c := range []struct {
+		ref  providers.Ref
+		want string
+	}{
+		{providers.Ref{Kind: "HelmRelease", Namespace: ns, Name: "podinfo"}, "[chart podinfo 6.7.1]"},
+		{providers.Ref{Kind: "Application", Namespace: ns, Name: "frontend"}, "[ghcr.io/acme/frontend:1.4.3]"},
+	} {
+		var got string
+		deadline := time.Now().Add(10 * time.Second)
+		for got != c.want && time.Now().Before(deadline) {
+			o, err := set.Object(context.Background(), "", c.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o != nil {
+				got = fmt.Sprint(providers.Runs(o))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got != c.want {
+			t.Errorf("%s runs %s, want %s", c.ref, got, c.want)
+		}
+	}
+	if o, err := set.Object(context.Background(), "", providers.Ref{Kind: "HelmRelease", Namespace: ns, Name: "absent"}); o != nil || err != nil {
+		t.Errorf("an absent object: %v %v", o, err)
+	}
+	if _, err := set.Object(context.Background(), "prod", providers.Ref{Kind: "HelmRelease", Name: "x"}); err == nil {
+		t.Error("an unknown cluster is no error")
+	}
+}

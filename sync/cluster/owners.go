@@ -216,3 +216,22 @@ func ownedWorkload(id, group, kind, name string) (string, bool) {
 	}
 	return parts[0], true
 }
+
+// Object returns a GitOps object from a cluster's informer cache; nil when
+// the cluster has none by that name.
+func (s Set) Object(ctx context.Context, cluster string, ref providers.Ref) (*unstructured.Unstructured, error) {
+	c, ok := s[cluster]
+	if !ok {
+		return nil, fmt.Errorf("no cluster named %q is configured", cluster)
+	}
+	gvr, ok := providers.GVRForKind(ref.Kind)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a kind the bot watches", ref.Kind)
+	}
+	inf, err := c.Watch(ctx, gvr, ownersWait)
+	if err != nil {
+		return nil, err
+	}
+	o, _ := c.Get(inf, ref.Namespace, ref.Name)
+	return o, nil
+}

@@ -54,6 +54,7 @@ var (
 					"syncResult": {"revision": nil, "revisions": nil},
 				},
 				"sourceHydrator": nil,
+				"summary":        {"images": nil}, // what it runs, for /status
 			},
 		},
 		"Kustomization": {
@@ -64,8 +65,10 @@ var (
 			"status": {"applicationStatus": {"application": nil, "status": nil, "step": nil, "message": nil}},
 		},
 		"HelmRelease": {
-			"spec":   {"releaseName": nil, "targetNamespace": nil, "suspend": nil},
-			"status": {"observedGeneration": nil, "conditions": conditions},
+			"spec": {"releaseName": nil, "targetNamespace": nil, "suspend": nil},
+			// The chart version it runs, for /status.
+			"status": {"observedGeneration": nil, "conditions": conditions, "lastAttemptedRevision": nil, "lastAppliedRevision": nil,
+				"history": {"chartName": nil, "chartVersion": nil, "status": nil}},
 		},
 	}
 	// Sources: GitRepository, OCIRepository, HelmRepository, and any other kind.

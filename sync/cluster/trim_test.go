@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/argocd"
 	"github.com/gitops-bot/gitops-bot/providers/flux"
 )
@@ -41,6 +42,9 @@ func TestTrimKeepsWhatIsRead(t *testing.T) {
 				before, after = argocd.Observe(obj, repo), argocd.Observe(tu, repo)
 			default:
 				before, after = flux.Observe(obj), flux.Observe(tu)
+			}
+			if b, a := providers.Runs(obj), providers.Runs(tu); !reflect.DeepEqual(b, a) {
+				t.Errorf("%s #%d (%s %s): runs %v, after Trim %v", filepath.Base(f), i, kind, obj.GetName(), b, a)
 			}
 			if !reflect.DeepEqual(before, after) {
 				t.Errorf("%s #%d (%s %s): observed\n%+v\nafter Trim\n%+v", filepath.Base(f), i, kind, obj.GetName(), before, after)
