@@ -270,6 +270,27 @@ type MergeHandler interface {
 	HandleMerge(ctx context.Context, f MergeForge, ev MergeEvent) error
 }
 
+// PullEvent says a pull request was opened, reopened or got new commits.
+type PullEvent struct {
+	Repo    Repo
+	Number  int
+	HeadSHA string
+}
+
+// PullForge is the host as the pull-request flow uses it: the files of
+// the head commit, the pull request's files, and checks on the head.
+type PullForge interface {
+	Reader
+	Pulls
+	Checks
+}
+
+// PullHandler is what a host's webhook hands new and updated pull
+// requests to (the check of a changed .gitops-bot.yaml).
+type PullHandler interface {
+	HandlePull(ctx context.Context, f PullForge, ev PullEvent) error
+}
+
 // CommentEvent is a new comment on an issue or pull request, decoded by the
 // host's webhook handler.
 type CommentEvent struct {

@@ -120,4 +120,22 @@ func TestWebhookMergeAndRerun(t *testing.T) {
 		t.Errorf("unexpected merge event %+v", ev)
 	case <-shortWait():
 	}
+	// Opened and pushed to: the head commit, for the config check.
+	deliver(wh, "pull_request", "s1", edit(t, payload(t, "pull_request/synchronize.json"), map[string]any{"installation": map[string]any{"id": 1}}), true)
+	for _, id := range []string{"m3", "s1"} {
+		select {
+		case ev := <-r.pulls:
+			if ev.Number != 2 || ev.HeadSHA != "ec26c3e57ca3a959ca5aad62de7213c562f8c821" || ev.Repo.FullName() != "Codertocat/Hello-World" {
+				t.Errorf("%s: pull event %+v", id, ev)
+			}
+		case <-timeout():
+			t.Fatalf("%s: pull event not handled", id)
+		}
+	}
+	// Closed without merging: no config check either.
+	select {
+	case ev := <-r.pulls:
+		t.Errorf("unexpected pull event %+v", ev)
+	case <-shortWait():
+	}
 }

@@ -40,6 +40,7 @@ var deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
 type Handler interface {
 	forge.CommentHandler
 	forge.MergeHandler
+	forge.PullHandler
 }
 
 // NewWebhook returns the handler of /api/github/hook: it checks the HMAC
@@ -121,8 +122,9 @@ func NewWebhook(cc githubapp.ClientCreator, h Handler, o Options) (http.Handler,
 // triage reads a delivery once on the hot path: a payload of an event the
 // bot acts on must name its repository (else 400, before any API call),
 // and work tells whether it may need the bot at all: a new comment with a
-// line that starts with "/", a merged pull request, a check run to run
-// again. Other deliveries are acknowledged and dropped.
+// line that starts with "/", a merged pull request, a pull request opened
+// or pushed to (its config check), a check run to run again. Other
+// deliveries are acknowledged and dropped.
 func triage(event string, payload []byte) (work bool, err error) {
 	switch event {
 	case "issue_comment", "pull_request", "check_run":
@@ -162,7 +164,7 @@ func triage(event string, payload []byte) (work bool, err error) {
 		}
 		return false, nil
 	case "pull_request":
-		return p.Action == "closed" && p.PullRequest.Merged, nil
+		return p.Action == "closed" && p.PullRequest.Merged || pullChanged(p.Action), nil
 	}
 	return p.Action == "rerequested" || p.Action == "requested_action", nil
 }
@@ -297,7 +299,13 @@ func repoOf(repo *github.Repository, inst *github.Installation) forge.Repo {
 	}
 }
 
-// pullEvents hands merged pull requests to verification.
+// pullChanged: a pull request action that brings a new head commit.
+func pullChanged(action string) bool {
+	return action == "opened" || action == "synchronize" || action == "reopened"
+}
+
+// pullEvents hands merged pull requests to verification, and new heads to
+// the config check.
 type pullEvents struct{ events }
 
 func (h *pullEvents) Handles() []string { return []string{"pull_request"} }
@@ -307,7 +315,8 @@ func (h *pullEvents) Handle(ctx context.Context, _, deliveryID string, payload [
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return fmt.Errorf("decoding pull_request: %w", err)
 	}
-	if e.GetAction() != "closed" || !e.GetPullRequest().GetMerged() {
+	merged := e.GetAction() == "closed" && e.GetPullRequest().GetMerged()
+	if !merged && !pullChanged(e.GetAction()) {
 		return nil
 	}
 	c, ctx, cancel, err := h.client(ctx, e.GetInstallation().GetID(), deliveryID)
@@ -315,7 +324,11 @@ func (h *pullEvents) Handle(ctx context.Context, _, deliveryID string, payload [
 		return err
 	}
 	defer cancel()
-	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repoOf(e.GetRepo(), e.GetInstallation()), Pull: pullInfo(e.GetPullRequest())})
+	repo := repoOf(e.GetRepo(), e.GetInstallation())
+	if !merged {
+		return h.next.HandlePull(ctx, c, forge.PullEvent{Repo: repo, Number: e.GetPullRequest().GetNumber(), HeadSHA: e.GetPullRequest().GetHead().GetSHA()})
+	}
+	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repo, Pull: pullInfo(e.GetPullRequest())})
 }
 
 // checkEvents: the "Re-run" button of one of the bot's checks.

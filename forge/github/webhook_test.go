@@ -37,11 +37,17 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type recorder struct {
 	events chan forge.CommentEvent
 	merges chan forge.MergeEvent
+	pulls  chan forge.PullEvent
 	block  chan struct{}
 }
 
 func newRecorder() *recorder {
-	return &recorder{events: make(chan forge.CommentEvent, 100), merges: make(chan forge.MergeEvent, 100)}
+	return &recorder{events: make(chan forge.CommentEvent, 100), merges: make(chan forge.MergeEvent, 100), pulls: make(chan forge.PullEvent, 100)}
+}
+
+func (r *recorder) HandlePull(ctx context.Context, f forge.PullForge, ev forge.PullEvent) error {
+	r.pulls <- ev
+	return nil
 }
 
 func (r *recorder) HandleMerge(ctx context.Context, f forge.MergeForge, ev forge.MergeEvent) error {
@@ -308,6 +314,8 @@ type discard struct{}
 func (discard) HandleComment(context.Context, forge.Forge, forge.CommentEvent) error { return nil }
 
 func (discard) HandleMerge(context.Context, forge.MergeForge, forge.MergeEvent) error { return nil }
+
+func (discard) HandlePull(context.Context, forge.PullForge, forge.PullEvent) error { return nil }
 
 // BenchmarkWebhookAck measures a signed delivery over loopback HTTP, from
 // the request to the 202, and reports the 99th percentile.

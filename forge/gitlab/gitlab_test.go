@@ -36,10 +36,15 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type recorder struct {
 	comments chan forge.CommentEvent
 	merges   chan forge.MergeEvent
+	pulls    chan forge.PullEvent
 }
 
 func newRecorder() *recorder {
-	return &recorder{comments: make(chan forge.CommentEvent, 10), merges: make(chan forge.MergeEvent, 10)}
+	return &recorder{comments: make(chan forge.CommentEvent, 10), merges: make(chan forge.MergeEvent, 10), pulls: make(chan forge.PullEvent, 10)}
+}
+func (r *recorder) HandlePull(_ context.Context, _ forge.PullForge, ev forge.PullEvent) error {
+	r.pulls <- ev
+	return nil
 }
 func (r *recorder) HandleComment(_ context.Context, _ forge.Forge, ev forge.CommentEvent) error {
 	r.comments <- ev
@@ -120,6 +125,15 @@ func TestWebhookEvents(t *testing.T) {
 	if !m.Pull.Merged || m.Pull.Number != 1 || m.Pull.MergeSHA != "78a76ee6b4992a6baf64c59fc4c44c7323d60438" || m.Repo.FullName() != "gitlab-org/hello-world" {
 		t.Errorf("merge: %+v", m)
 	}
+	// Opened, and updated with new commits: the head, for the config check.
+	deliver(w, "Merge Request Hook", secret, "d", payload(t, "merge_request.json", nil))
+	deliver(w, "Merge Request Hook", secret, "e", payload(t, "merge_request.json", map[string]any{"object_attributes.action": "update",
+		"object_attributes.oldrev": "ae73cb07c9eeaf35924a10f713b364d32b2dd34f"}))
+	for _, id := range []string{"d", "e"} {
+		if p := <-r.pulls; p.Number != 1 || p.HeadSHA != "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" || p.Repo.FullName() != "gitlabhq/gitlab-test" {
+			t.Errorf("%s: pull %+v", id, p)
+		}
+	}
 
 	// Acknowledged, and nothing done.
 	for name, c := range map[string]struct {
@@ -130,7 +144,8 @@ func TestWebhookEvents(t *testing.T) {
 		"note on a commit":  {"Note Hook", payload(t, "note_merge_request.json", map[string]any{"object_attributes.noteable_type": "Commit"})},
 		"the bot's note":    {"Note Hook", payload(t, "note_issue.json", map[string]any{"user.username": "gitops-bot"})},
 		"a project bot":     {"Note Hook", payload(t, "note_issue.json", map[string]any{"user.username": "project_5_bot_3c2f"})},
-		"opened MR":         {"Merge Request Hook", payload(t, "merge_request.json", nil)},
+		"retitled MR":       {"Merge Request Hook", payload(t, "merge_request.json", map[string]any{"object_attributes.action": "update"})},
+		"closed MR":         {"Merge Request Hook", payload(t, "merge_request.json", map[string]any{"object_attributes.action": "close"})},
 		"unsupported event": {"Pipeline Hook", payload(t, "pipeline.json", nil)},
 		"push":              {"Push Hook", payload(t, "push.json", nil)},
 	} {
@@ -143,6 +158,8 @@ func TestWebhookEvents(t *testing.T) {
 		t.Errorf("unexpected comment %+v", ev)
 	case ev := <-r.merges:
 		t.Errorf("unexpected merge %+v", ev)
+	case ev := <-r.pulls:
+		t.Errorf("unexpected pull %+v", ev)
 	case <-time.After(150 * time.Millisecond):
 	}
 }

@@ -25,6 +25,7 @@ import (
 type Handler interface {
 	forge.CommentHandler
 	forge.MergeHandler
+	forge.PullHandler
 }
 
 // Options tune the webhook endpoint.
@@ -212,6 +213,11 @@ type mergePayload struct {
 		TargetBranch   string `json:"target_branch"`
 		MergeCommitSHA string `json:"merge_commit_sha"`
 		Description    string `json:"description"`
+		// OldRev is set on an update that pushed commits.
+		OldRev     string `json:"oldrev"`
+		LastCommit struct {
+			ID string `json:"id"`
+		} `json:"last_commit"`
 	} `json:"object_attributes"`
 }
 
@@ -260,12 +266,19 @@ func (w *Webhook) decode(event, delivery string, body []byte) (func(ctx context.
 			return nil, err
 		}
 		a := p.ObjectAttributes
-		if a.Action != "merge" {
+		// Opened, reopened, or updated with new commits: a new head for
+		// the config check.
+		newHead := a.Action == "open" || a.Action == "reopen" || a.Action == "update" && a.OldRev != ""
+		if a.Action != "merge" && !newHead {
 			return nil, nil
 		}
 		repo, err := repoOf(p.Project)
 		if err != nil {
 			return nil, err
+		}
+		if newHead {
+			ev := forge.PullEvent{Repo: repo, Number: int(a.IID), HeadSHA: a.LastCommit.ID}
+			return func(ctx context.Context, c *Client) error { return w.next.HandlePull(ctx, c, ev) }, nil
 		}
 		ev := forge.MergeEvent{Repo: repo, Pull: forge.PullInfo{Number: int(a.IID), Merged: true, MergeSHA: a.MergeCommitSHA, Base: a.TargetBranch, Body: a.Description}}
 		return func(ctx context.Context, c *Client) error { return w.next.HandleMerge(ctx, c, ev) }, nil

@@ -17,9 +17,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -845,7 +847,7 @@ func (s *Server) OpenPull(t testing.TB, base, head, title string, changes map[st
 		t.Fatal(err)
 	}
 	s.git.SetBranch(head, s.git.WriteCommit(tree, []string{parent}, title))
-	p := &PR{Number: len(s.pulls) + 1, Title: title, Head: head, Base: base, State: "open"}
+	p := &PR{Number: len(s.pulls) + 1, Title: title, Head: head, Base: base, State: "open", Files: slices.Sorted(maps.Keys(changes))}
 	s.pulls = append(s.pulls, p)
 	return p.Number
 }
