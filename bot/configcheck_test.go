@@ -25,7 +25,9 @@ func (c *checking) Report(_ context.Context, _ forge.Repo, sha string, ch forge.
 func (c *checking) GetCheck(context.Context, forge.Repo, string, int64) (forge.Check, error) {
 	return forge.Check{}, forge.ErrNotFound
 }
-func (c *checking) Contains(context.Context, forge.Repo, string, string) (bool, error) { return false, nil }
+func (c *checking) Contains(context.Context, forge.Repo, string, string) (bool, error) {
+	return false, nil
+}
 
 func TestConfigCheckWhenTheFileGoesAwayOrCannotBeRead(t *testing.T) {
 	f := &checking{Fake: bottest.NewFake(map[string]string{".gitops-bot.yaml": "provider: flux\n"})}
