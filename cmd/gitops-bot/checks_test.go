@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/forge/gitlab/gitlabtest"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 // A private key that is not one, a GitLab token the host refuses and a
@@ -110,4 +112,34 @@ func httpGet(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// On the real API server: a user the cluster knows but has not bound to
+// the bot's ClusterRole is told so, kind by kind, and a user bound to it
+// passes, with no note for the kinds the test cluster has.
+func TestClusterCheckOnTheRealAPIServer(t *testing.T) {
+	clustertest.Need(t, env)
+	nobody, err := env.AddUser(envtest.User{Name: "not-the-bot"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.New("prod-eu", nobody.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	_, err = clusterCheck(c).run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "cluster prod-eu: the bot may not list kustomizations.kustomize.toolkit.fluxcd.io in all namespaces (its ClusterRole needs get, list and watch on them)") {
+		t.Errorf("forbidden user: %v", err)
+	}
+
+	bot, err := cluster.New("", clustertest.ReaderConfig(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Stop()
+	notes, err := clusterCheck(bot).run(context.Background())
+	if err != nil || len(notes) > 0 {
+		t.Errorf("the bot's ClusterRole: %v, notes %v", err, notes)
+	}
 }
