@@ -46,17 +46,21 @@ var (
 	ApplicationSetGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applicationsets"}
 )
 
+// Watched are the kinds the bot generates and verifies, with the
+// resources its informers watch (the start-up check lists each).
+var Watched = []struct {
+	Kind string
+	GVR  schema.GroupVersionResource
+}{
+	{"Kustomization", KustomizationGVR}, {"HelmRelease", HelmReleaseGVR}, {"GitRepository", GitRepositoryGVR},
+	{"HelmRepository", HelmRepositoryGVR}, {"OCIRepository", OCIRepositoryGVR}, {"Application", ApplicationGVR},
+}
+
 // GVRForKind maps a kind the bot generates or verifies to its resource.
 func GVRForKind(kind string) (schema.GroupVersionResource, bool) {
-	for _, g := range []struct {
-		kind string
-		gvr  schema.GroupVersionResource
-	}{
-		{"Kustomization", KustomizationGVR}, {"HelmRelease", HelmReleaseGVR}, {"GitRepository", GitRepositoryGVR},
-		{"HelmRepository", HelmRepositoryGVR}, {"OCIRepository", OCIRepositoryGVR}, {"Application", ApplicationGVR},
-	} {
-		if g.kind == kind {
-			return g.gvr, true
+	for _, w := range Watched {
+		if w.Kind == kind {
+			return w.GVR, true
 		}
 	}
 	return schema.GroupVersionResource{}, false

@@ -174,7 +174,7 @@ func runsIn(req *command.Request, provider, ns string, e config.Environment, env
 	}
 	own := ns + "-" + e.Name
 	if err := checkName("the namespace", own, 63); err != nil {
-		return "", errs.Usage("%s and %s deploy to the same cluster, so each gets a namespace of its own (%s), which is too long; give a shorter --namespace", md.Code(e.Name), "another environment", md.Code(own))
+		return "", errs.Usage("%s shares its cluster with another environment, so it gets a namespace of its own (%s), which is too long; give a shorter --namespace", md.Code(e.Name), md.Code(own))
 	}
 	return own, nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 	gl "gitlab.com/gitlab-org/api/client-go"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-bot/gitops-bot/bot/statuspage"
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -134,12 +133,6 @@ func gitlabCheck(api *gl.Client) startupCheck {
 	}}
 }
 
-// watched are the kinds the verifier watches.
-var watched = []schema.GroupVersionResource{
-	providers.KustomizationGVR, providers.HelmReleaseGVR, providers.GitRepositoryGVR,
-	providers.HelmRepositoryGVR, providers.OCIRepositoryGVR, providers.ApplicationGVR,
-}
-
 // clusterCheck: the cluster answers and the bot may list every kind it
 // watches that the cluster has; a kind not installed is a note (a cluster
 // runs Flux or Argo CD, seldom both), none of them installed an error.
@@ -150,7 +143,8 @@ func clusterCheck(c *cluster.Cluster) startupCheck {
 	}
 	return startupCheck{name: name, run: func(ctx context.Context) ([]string, error) {
 		var missing []string
-		for _, gvr := range watched {
+		for _, w := range providers.Watched {
+			gvr := w.GVR
 			err := c.CanList(ctx, gvr)
 			if errors.Is(err, cluster.ErrNotInstalled) {
 				missing = append(missing, gvr.Resource+"."+gvr.Group)
@@ -160,7 +154,7 @@ func clusterCheck(c *cluster.Cluster) startupCheck {
 				return nil, err
 			}
 		}
-		if len(missing) == len(watched) {
+		if len(missing) == len(providers.Watched) {
 			return nil, errors.New("neither Flux nor Argo CD is installed there (none of their kinds exists), so nothing can be verified")
 		}
 		if len(missing) > 0 {
