@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -51,18 +50,8 @@ func TestConfigCheckOnPullRequests(t *testing.T) {
 		pr["number"] = number
 		pr["head"].(map[string]any)["sha"] = head
 		body, _ := json.Marshal(p)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/github/hook", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", "pull_request")
-		req.Header.Set("X-GitHub-Delivery", id)
-		req.Header.Set("X-Hub-Signature-256", githubtest.Sign("s3cret", body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("hook answered %d", resp.StatusCode)
+		if code, err := deliverEvent(srv.URL, "pull_request", id, body); err != nil || code != http.StatusAccepted {
+			t.Fatalf("hook answered %d, %v", code, err)
 		}
 	}
 	checkOn := func(sha string) *githubtest.CheckRun {

@@ -235,18 +235,8 @@ func serveDeploy(t *testing.T, webURL func(*githubtest.Server) string) (*githubt
 	json.Unmarshal(raw, &p)
 	p["comment"].(map[string]any)["body"] = deploy
 	body, _ := json.Marshal(p)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/github/hook", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "issue_comment")
-	req.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-	req.Header.Set("X-Hub-Signature-256", githubtest.Sign("s3cret", body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("hook answered %d", resp.StatusCode)
+	if code, err := deliver(srv.URL, "72d3162e-cc78-11e3-81ab-4c9367dc0958", body); err != nil || code != http.StatusAccepted {
+		t.Fatalf("hook answered %d, %v", code, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(gh.Comments(1)) == 0 {

@@ -71,11 +71,17 @@ func command(t testing.TB, i int) []byte {
 	return b
 }
 
-// deliver posts body as GitHub would, under delivery ID id.
+// deliver posts an issue_comment body as GitHub would, under delivery ID id.
 func deliver(url, id string, body []byte) (int, error) {
+	return deliverEvent(url, "issue_comment", id, body)
+}
+
+// deliverEvent posts a signed delivery of event to serve's GitHub hook at
+// url, and returns the status it answered.
+func deliverEvent(url, event, id string, body []byte) (int, error) {
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/github/hook", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "issue_comment")
+	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", id)
 	req.Header.Set("X-Hub-Signature-256", githubtest.Sign("s3cret", body))
 	resp, err := http.DefaultClient.Do(req)
