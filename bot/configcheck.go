@@ -37,7 +37,8 @@ func (b *Bot) HandlePull(ctx context.Context, f forge.PullForge, ev forge.PullEv
 	var invalid *config.Error
 	switch {
 	case errors.As(err, &invalid):
-		c.Conclusion, c.Title = "failure", config.Path+" is invalid"
+		// The error in the title too: a GitLab commit status shows only it.
+		c.Conclusion, c.Title = "failure", config.Path+" is invalid: "+md.Clip(invalid.Msg, 200)
 		c.Summary = fmt.Sprintf("Merged as it is, every command in this repository would answer with this error and change nothing:\n\n%s",
 			md.CodeBlock("", invalid.Error()))
 	case err != nil:

@@ -502,3 +502,58 @@ func TestKeptDeliveryResumesAfterAStop(t *testing.T) {
 	}
 	waitFor(t, "the inbox to empty", func() bool { p, _ := store.Pending(context.Background()); return len(p) == 0 })
 }
+
+// A merge request that changes .gitops-bot.yaml, opened and then pushed
+// to, through the webhook into the bot and the fake GitLab: a failed
+// commit status with the error on the bad head, a success on the fix.
+func TestConfigCheckThroughGitLab(t *testing.T) {
+	s, api := fakeProject(t, map[string]string{".gitops-bot.yaml": "provider: flux\n"})
+	w := webhook(t, bot.New(quiet), api)
+	push := func(branch, start, content string) string {
+		t.Helper()
+		opts := &gl.CreateCommitOptions{Branch: gl.Ptr(branch), CommitMessage: gl.Ptr("Configure"), Actions: []*gl.CommitActionOptions{{
+			Action: gl.Ptr(gl.FileUpdate), FilePath: gl.Ptr(".gitops-bot.yaml"), Content: gl.Ptr(content)}}}
+		if start != "" {
+			opts.StartBranch = gl.Ptr(start)
+		}
+		c, _, err := api.Commits.CreateCommit("gitlab-org/gitlab-test", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	bad := push("config", "master", "provider: flux\nenvironments:\n  - name: staging\n    dir: clusters/staging\n    clutser: prod\n")
+	if _, _, err := api.MergeRequests.CreateMergeRequest("gitlab-org/gitlab-test", &gl.CreateMergeRequestOptions{
+		Title: gl.Ptr("Configure staging"), SourceBranch: gl.Ptr("config"), TargetBranch: gl.Ptr("master")}); err != nil {
+		t.Fatal(err)
+	}
+	event := func(id, action, head, oldrev string) {
+		edits := map[string]any{"object_attributes.action": action, "object_attributes.iid": 1, "object_attributes.last_commit.id": head,
+			"project.path_with_namespace": "gitlab-org/gitlab-test"}
+		if oldrev != "" {
+			edits["object_attributes.oldrev"] = oldrev
+		}
+		if code := deliver(w, "Merge Request Hook", secret, id, payload(t, "merge_request.json", edits)); code != http.StatusAccepted {
+			t.Fatalf("%s: %d", id, code)
+		}
+	}
+	status := func(sha string) *gitlabtest.Status {
+		for _, st := range s.Statuses() {
+			if st.SHA == sha && st.Name == bot.ConfigCheckName {
+				return &st
+			}
+		}
+		return nil
+	}
+	event("o1", "open", bad, "")
+	waitFor(t, "the status of the bad head", func() bool { return status(bad) != nil })
+	if st := status(bad); st.State != "failed" || !strings.Contains(st.Description, "line 5: environments[0].clutser: unknown key") {
+		t.Errorf("bad head: %+v", st)
+	}
+	fixed := push("config", "", "provider: flux\nenvironments:\n  - name: staging\n    dir: clusters/staging\n")
+	event("u1", "update", fixed, bad)
+	waitFor(t, "the status of the fix", func() bool { return status(fixed) != nil })
+	if st := status(fixed); st.State != "success" {
+		t.Errorf("fixed head: %+v", st)
+	}
+}

@@ -535,8 +535,12 @@ func (s *Server) diffs(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "404 Not found")
 		return
 	}
+	files := m.Files
+	if m.State == "opened" { // what the source branch changes, as it is now
+		files = s.git.ChangedFiles(s.head(m.Target), s.head(m.Source))
+	}
 	out := []map[string]any{}
-	for _, f := range m.Files {
+	for _, f := range files {
 		out = append(out, map[string]any{"old_path": f, "new_path": f, "new_file": true})
 	}
 	writeJSON(w, http.StatusOK, out)
