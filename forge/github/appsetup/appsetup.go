@@ -194,13 +194,21 @@ func (s *Setup) newState() (string, error) {
 	return state, nil
 }
 
-// takeState consumes a state: each form is good for one App.
-func (s *Setup) takeState(state string) bool {
+// knownState: a state this server handed out within the hour.
+func (s *Setup) knownState(state string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.states[state]
-	delete(s.states, state)
 	return ok && !s.now().After(exp)
+}
+
+// dropState consumes a state once its App's credentials are in hand: each
+// form is good for one App. A failed exchange keeps it, so reloading the
+// page tries again with GitHub's code (good for an hour).
+func (s *Setup) dropState(state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.states, state)
 }
 
 // callback exchanges GitHub's code for the App's credentials.
@@ -210,7 +218,7 @@ func (s *Setup) callback(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "GitHub sent no code: the App was not created. Start again at /setup.")
 		return
 	}
-	if !s.takeState(state) {
+	if !s.knownState(state) {
 		fail(w, http.StatusBadRequest, "This page was not reached from a form this server handed out in the last hour (or it was used already). Start again at /setup; the App GitHub may have created is listed in your GitHub settings and can be deleted there.")
 		return
 	}
@@ -221,6 +229,7 @@ func (s *Setup) callback(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadGateway, err.Error())
 		return
 	}
+	s.dropState(state)
 	saved, saveErr := "", error(nil)
 	if s.SaveTo != "" {
 		if saveErr = s.save(app); saveErr == nil {
@@ -263,7 +272,7 @@ func (s *Setup) exchange(ctx context.Context, code string) (*github.AppConfig, e
 		return nil, errors.New("GitHub does not know this code: it is used or older than an hour. Start again at /setup.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("exchanging GitHub's code for the App's credentials: %v. Start again at /setup.", err)
+		return nil, fmt.Errorf("exchanging GitHub's code for the App's credentials: %v. Reload this page to try again within the hour.", err)
 	}
 	if app.GetID() == 0 || app.GetPEM() == "" || app.GetWebhookSecret() == "" {
 		return nil, errors.New("GitHub's answer lacks the App's ID, private key or webhook secret")

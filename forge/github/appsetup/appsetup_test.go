@@ -125,8 +125,16 @@ func TestManifestFlow(t *testing.T) {
 		t.Errorf("manifest %v", m)
 	}
 
-	// The browser posts it to GitHub, which comes back with a code.
+	// The browser posts it to GitHub, which comes back with a code; the
+	// first exchange fails (GitHub has a bad moment), and a reload of the
+	// page gets the credentials.
+	gh.FailNext("POST /app-manifests/v1.manifest0/conversions", http.StatusBadGateway)
 	code, page = postForm(t, action, srv.URL, fields)
+	if code != http.StatusBadGateway || !strings.Contains(page, "Reload this page to try again") {
+		t.Fatalf("failed exchange %d: %s", code, page)
+	}
+	u, _ := url.Parse(action)
+	code, page = get(t, srv.URL+"/setup/callback?code=v1.manifest0&state="+u.Query().Get("state"))
 	if code != 200 {
 		t.Fatalf("callback %d: %s", code, page)
 	}
@@ -161,7 +169,6 @@ func TestManifestFlow(t *testing.T) {
 	}
 
 	// The same callback again: its state is used up.
-	u, _ := url.Parse(action)
 	code, page = get(t, srv.URL+"/setup/callback?code=v1.manifest0&state="+u.Query().Get("state"))
 	if code != http.StatusBadRequest || !strings.Contains(page, "Start again at /setup") {
 		t.Errorf("reused state: %d %s", code, page)

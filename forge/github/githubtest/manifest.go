@@ -66,6 +66,15 @@ func (s *Server) newApp(w http.ResponseWriter, r *http.Request) {
 // real private key, so that the App's start-up check passes against the
 // fake.
 func (s *Server) convertManifest(w http.ResponseWriter, r *http.Request) {
+	key := "POST /app-manifests/" + r.PathValue("code") + "/conversions"
+	s.mu.Lock()
+	status, fail := s.failures[key] // FailNext: GitHub failing once
+	delete(s.failures, key)
+	s.mu.Unlock()
+	if fail {
+		writeJSON(w, status, map[string]string{"message": "Server Error"})
+		return
+	}
 	a := &s.apps
 	a.mu.Lock()
 	n, ok := a.codes[r.PathValue("code")]
