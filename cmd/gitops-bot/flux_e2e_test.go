@@ -175,6 +175,25 @@ spec:
 `, charts.URL()))}))
 	expect("HelmRelease", verdict("HelmRelease", sha), "success", "HelmRelease/flux-system/hello")
 
+	// /status of the release: what the branch pins, and what the real
+	// helm-controller reports running, from the bot's informer caches.
+	webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
+		"repository": repository, "installation": map[string]any{"id": 1}, "comment.body": "/status hello",
+	})
+	var reply string
+	eventually(t, "the /status reply", func() bool {
+		if cs := gh.Comments(1); len(cs) > 0 {
+			reply = cs[len(cs)-1].Body
+		}
+		return strings.Contains(reply, "Status of")
+	})
+	for _, want := range []string{"| `staging` | chart version `0.1.0`<br>in `clusters/staging/hello-release.yaml`",
+		"HelmRelease `flux-system/hello` in `default` at `main@sha1:" + sha[:7], "`chart hello 0.1.0`", "✅"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("/status lacks %q:\n%s", want, reply)
+		}
+	}
+
 	// 7. A failure Flux retries that heals at the same commit: a namespace
 	// created while the check waits out its grace period.
 	sha = merge(open("greet in a new namespace", map[string]*string{"clusters/staging/late.yaml": str(configMap("hello", "late", "later"))}))
