@@ -29,6 +29,7 @@ github: {appID: "12345", webhookSecret: s3cret, privateKey: "-----BEGIN RSA PRIV
 serviceMonitor: {enabled: true, labels: {release: prometheus}}
 ingress: {enabled: true, className: nginx, host: gitops-bot.example.com, tls: [{secretName: gitops-bot-tls, hosts: [gitops-bot.example.com]}]}
 resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 512Mi}}
+status: {token: st4tus}
 `,
 	"gitlab-alerts": `
 existingSecret: my-bot-secret
@@ -41,6 +42,7 @@ clusters:
 config:
   queue: {workers: 16}
 logLevel: debug
+status: {disabled: true}
 `,
 }
 
@@ -122,7 +124,8 @@ func TestChartRenders(t *testing.T) {
 		t.Errorf("replicated: want the Kubernetes store, no claim, a budget:\n%s", cfg)
 	}
 	secret, _, _ := unstructured.NestedStringMap(rep["Secret"].Object, "stringData")
-	if secret["GITHUB_APP_INTEGRATION_ID"] != "12345" || secret["GITHUB_APP_WEBHOOK_SECRET"] != "s3cret" || strings.Contains(cfg, "s3cret") {
+	if secret["GITHUB_APP_INTEGRATION_ID"] != "12345" || secret["GITHUB_APP_WEBHOOK_SECRET"] != "s3cret" || secret["GITOPS_BOT_STATUS_TOKEN"] != "st4tus" ||
+		strings.Contains(cfg, "s3cret") || strings.Contains(cfg, "st4tus") {
 		t.Errorf("secrets belong in the Secret, not the config: %v\n%s", secret, cfg)
 	}
 	paths, _, _ := unstructured.NestedSlice(rep["Ingress"].Object, "spec", "rules")
@@ -131,7 +134,7 @@ func TestChartRenders(t *testing.T) {
 	}
 	gl := byKind(render(t, valueSets["gitlab-alerts"]))
 	cfg, _, _ = unstructured.NestedString(gl["ConfigMap"].Object, "data", "config.yaml")
-	for _, want := range []string{"baseURL: https://gitlab.example.com/api/v4", "name: outofsync", "prod-eu:", "workers: 16"} {
+	for _, want := range []string{"baseURL: https://gitlab.example.com/api/v4", "name: outofsync", "prod-eu:", "workers: 16", "disabled: true"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
