@@ -5,6 +5,7 @@ package activity
 
 import (
 	"sync"
+	"unicode/utf8"
 	"time"
 )
 
@@ -42,6 +43,9 @@ func (l *Log) Add(e Entry) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	// Bounded: a comment's line or a build's error can be long, and the
+	// page keeps hundreds of entries.
+	e.What, e.Detail = clip(e.What, maxWhat), clip(e.Detail, maxDetail)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.entries) < l.max {
@@ -64,4 +68,18 @@ func (l *Log) Recent() []Entry {
 		out = append(out, l.entries[(l.next+i)%len(l.entries)])
 	}
 	return out
+}
+
+const maxWhat, maxDetail = 300, 1000
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -2,6 +2,8 @@ package activity
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 	"sync"
 	"testing"
 )
@@ -52,5 +54,14 @@ func TestConcurrentAdds(t *testing.T) {
 	wg.Wait()
 	if n := len(l.Recent()); n != 50 {
 		t.Errorf("kept %d entries, want 50", n)
+	}
+}
+
+func TestLongTextIsClipped(t *testing.T) {
+	l := New(1)
+	l.Add(Entry{What: strings.Repeat("é", 400), Detail: strings.Repeat("x", 5000)})
+	e := l.Recent()[0]
+	if len(e.What) > maxWhat || len(e.Detail) > maxDetail || !utf8.ValidString(e.What) || !strings.HasSuffix(e.Detail, "…") {
+		t.Errorf("what %d bytes, detail %d bytes", len(e.What), len(e.Detail))
 	}
 }
