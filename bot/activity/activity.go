@@ -5,8 +5,8 @@ package activity
 
 import (
 	"sync"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 )
 
 // Entry is one command or one alert rule's action.

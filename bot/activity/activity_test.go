@@ -3,9 +3,9 @@ package activity
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRecentIsNewestFirstAndBounded(t *testing.T) {
