@@ -29,7 +29,7 @@ func (*status) Spec() command.Spec {
 	return command.Spec{Name: "status", Args: "APP",
 		Summary: "show what an application runs in each environment: the versions the repository pins, and whether the cluster applied them and is healthy",
 		Description: "Reads the default branch and the Argo CD and Flux objects the bot already watches; it changes nothing. " +
-			"A cluster row names the object that applies the application, the revision it applied, what it reports running (an Application's images, a HelmRelease's chart) and its sync and health.",
+			"A cluster row names the object that applies the application, the revision it applied, what it runs (an Application's images, a HelmRelease's chart, the images of the Deployment a Kustomization applies) and its sync and health.",
 		Examples: []string{"/status frontend", "/status frontend --env production"}}
 }
 
@@ -149,8 +149,13 @@ func clusterRows(ctx context.Context, req *command.Request, app string, env conf
 		} else {
 			ob = flux.Observe(obj)
 		}
+		running := providers.Runs(obj)
+		if len(running) == 0 && o.Ref.Kind == "Kustomization" && o.WorkloadNamespace != "" {
+			// A Kustomization's status does not say: the Deployment does.
+			running, _ = req.Objects.Images(ctx, env.Cluster, o.WorkloadNamespace, app)
+		}
 		var runs []string
-		for _, x := range providers.Runs(obj) {
+		for _, x := range running {
 			runs = append(runs, md.Code(x))
 		}
 		r.runs = strings.Join(runs, "<br>")

@@ -19,6 +19,7 @@ import (
 type clusterCache struct {
 	owners  []cluster.Owner
 	objects map[providers.Ref]*unstructured.Unstructured
+	images  map[string][]string // namespace/name -> the Deployment's images
 }
 
 func (c clusterCache) Owners(context.Context, string, string, string) ([]cluster.Owner, error) {
@@ -27,6 +28,10 @@ func (c clusterCache) Owners(context.Context, string, string, string) ([]cluster
 
 func (c clusterCache) Object(_ context.Context, _ string, ref providers.Ref) (*unstructured.Unstructured, error) {
 	return c.objects[ref], nil
+}
+
+func (c clusterCache) Images(_ context.Context, _, namespace, name string) ([]string, error) {
+	return c.images[namespace+"/"+name], nil
 }
 
 func kustomization(name, path, revision string, ready bool) (cluster.Owner, *unstructured.Unstructured) {
@@ -64,9 +69,10 @@ func TestStatusOnTheExampleFleet(t *testing.T) {
 	const sha = "5f0a2d1c9a3b8e7d6c5b4a39281706f5e4d3c2b1"
 	stagingOwner, staging := kustomization("frontend-staging", "apps/overlays/staging/frontend", "main@sha1:"+sha, true)
 	b := bot.New(bottest.Quiet)
-	b.Owners = clusterCache{owners: []cluster.Owner{stagingOwner}, objects: map[providers.Ref]*unstructured.Unstructured{stagingOwner.Ref: staging}}
+	b.Owners = clusterCache{owners: []cluster.Owner{stagingOwner}, objects: map[providers.Ref]*unstructured.Unstructured{stagingOwner.Ref: staging},
+		images: map[string][]string{"frontend/frontend": {"ghcr.io/acme/frontend:1.4.2"}}} // not yet rolled out
 	reply = bottest.HandleEvent(t, b, f, bottest.Comment(2, "rita", "/status frontend --env staging"))
-	for _, want := range []string{"Kustomization `flux-system/frontend-staging` in `default` at `main@sha1:5f0a2d1`", "✅ ReconciliationSucceeded", "✅ Ready"} {
+	for _, want := range []string{"Kustomization `flux-system/frontend-staging` in `default` at `main@sha1:5f0a2d1`", "| `ghcr.io/acme/frontend:1.4.2` |", "✅ ReconciliationSucceeded", "✅ Ready"} {
 		if !strings.Contains(reply, want) {
 			t.Errorf("staging reply lacks %q:\n%s", want, reply)
 		}

@@ -30,9 +30,11 @@ type Owners interface {
 }
 
 // Objects reads a GitOps object from a cluster's informer cache (nil when
-// the cluster has none by that name): /status reports its state.
+// the cluster has none by that name), and the images a Deployment runs:
+// /status reports them.
 type Objects interface {
 	Object(ctx context.Context, cluster string, ref providers.Ref) (*unstructured.Unstructured, error)
+	Images(ctx context.Context, cluster, namespace, name string) ([]string, error)
 }
 
 // Repo is a repository as the workload engine sees it.

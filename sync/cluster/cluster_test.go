@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -123,6 +124,16 @@ func TestObjectReportsWhatRuns(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s runs %s, want %s", c.ref, got, c.want)
 		}
+	}
+	// A Kustomization's Deployment: one list by name, as the bot's user.
+	objs.Create(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, fmt.Sprintf(`{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": {"name": "frontend", "namespace": %q}, "spec": {"selector": {"matchLabels": {"app": "frontend"}},
+		"template": {"metadata": {"labels": {"app": "frontend"}}, "spec": {"containers": [{"name": "frontend", "image": "ghcr.io/acme/frontend:1.4.3"}, {"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]}}}}`, ns))
+	if imgs, err := set.Images(context.Background(), "", ns, "frontend"); err != nil || fmt.Sprint(imgs) != "[ghcr.io/acme/frontend:1.4.3 envoyproxy/envoy:v1.31.0]" {
+		t.Errorf("images: %v %v", imgs, err)
+	}
+	if imgs, err := set.Images(context.Background(), "", ns, "absent"); err != nil || imgs != nil {
+		t.Errorf("an absent Deployment: %v %v", imgs, err)
 	}
 	if o, err := set.Object(context.Background(), "", providers.Ref{Kind: "HelmRelease", Namespace: ns, Name: "absent"}); o != nil || err != nil {
 		t.Errorf("an absent object: %v %v", o, err)

@@ -235,3 +235,31 @@ func (s Set) Object(ctx context.Context, cluster string, ref providers.Ref) (*un
 	o, _ := c.Get(inf, ref.Namespace, ref.Name)
 	return o, nil
 }
+
+// Images returns the container images of the Deployment name in namespace,
+// as the cluster runs it now: one list by name, which the bot's
+// ClusterRole allows (what a Kustomization applies is not in its status).
+// Nil when there is no such Deployment.
+func (s Set) Images(ctx context.Context, cluster, namespace, name string) ([]string, error) {
+	c, ok := s[cluster]
+	if !ok {
+		return nil, fmt.Errorf("no cluster named %q is configured", cluster)
+	}
+	list, err := c.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace(namespace).
+		List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		return nil, fmt.Errorf("reading Deployment %s/%s: %w", namespace, name, err)
+	}
+	var out []string
+	for _, d := range list.Items {
+		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		for _, ct := range containers {
+			if m, ok := ct.(map[string]any); ok {
+				if img, ok := m["image"].(string); ok {
+					out = append(out, img)
+				}
+			}
+		}
+	}
+	return out, nil
+}
