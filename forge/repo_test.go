@@ -5,7 +5,7 @@ import "testing"
 func TestThreadLinks(t *testing.T) {
 	gh := Repo{Host: "github", Owner: "acme", Name: "fleet", CloneURL: "https://github.com/acme/fleet.git"}
 	glab := Repo{Host: "gitlab", Owner: "group/sub", Name: "fleet", CloneURL: "https://gitlab.example/group/sub/fleet.git"}
-	local := Repo{Host: "local", CloneURL: "/tmp/x"}
+	local := Repo{Host: "local", CloneURL: "/srv/git/fleet"}
 	for _, c := range []struct {
 		repo     Repo
 		n        int
