@@ -33,6 +33,9 @@ func TestDay2AsksTheCluster(t *testing.T) {
 		{"both tools", stubOwners{kust("https://github.com/acme/fleet", "apps/overlays/staging/web"), app}, "managed by both Argo CD and Flux"},
 		{"several", stubOwners{kust("https://github.com/acme/fleet", "a"), kust("https://github.com/acme/fleet", "b")}, "applied by several objects"},
 		{"this repository", stubOwners{kust("https://github.com/acme/fleet.git", "apps/overlays/staging/web")}, "Opened"},
+		// Staging and production on one cluster: each environment's own.
+		{"environments sharing a cluster", stubOwners{kust("https://github.com/acme/fleet.git", "apps/overlays/production/web"),
+			kust("https://github.com/acme/fleet.git", "apps/overlays/staging/web")}, "Opened"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := bottest.Fleet(t, "flux", nil)

@@ -162,7 +162,7 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 	if err != nil {
 		return Target{}, err
 	}
-	if owned, err := w.ownedPath(ctx, app, env); err != nil {
+	if owned, err := w.ownedPath(ctx, app, env, found); err != nil {
 		return Target{}, err
 	} else if owned != "" {
 		// The cluster says which object applies the workload: keep what lives under its path.
@@ -194,7 +194,7 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 // workload and returns the directory of this repository it applies ("" when
 // the cluster cannot tell). A workload applied from another repository, or
 // by both tools, is an error that names them.
-func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment) (string, error) {
+func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment, found []Target) (string, error) {
 	if w.Owners == nil {
 		return "", nil
 	}
@@ -224,6 +224,22 @@ func (w *Repo) ownedPath(ctx context.Context, app string, env config.Environment
 			return "", &Elsewhere{URL: o.RepoURL, Owner: o.Ref.String()}
 		}
 		paths[o.Path] = true
+	}
+	if len(paths) > 1 {
+		// Environments that share a cluster each apply their own copy (in
+		// namespaces of their own): keep the objects that apply one of
+		// this environment's candidates.
+		mine := map[string]bool{}
+		for p := range paths {
+			for _, t := range found {
+				if providers.PathContains(p, t.Path) {
+					mine[p] = true
+				}
+			}
+		}
+		if len(mine) > 0 {
+			paths = mine
+		}
 	}
 	switch {
 	case flux && argo:
