@@ -180,7 +180,11 @@ func serve(ctx context.Context, cfg *serverConfig, cls cluster.Set, log *slog.Lo
 		stopWork()
 	}()
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
-	go s.readiness.run(work, s.checks, log, recheck)
+	every := recheck
+	if s.setup {
+		every = 24 * time.Hour // nothing changes without a restart: said once, not every 30s
+	}
+	go s.readiness.run(work, s.checks, log, every)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -195,6 +199,7 @@ type server struct {
 	verifier  *verify.Verifier
 	close     func()
 	pending   func() int // deliveries queued or running here
+	setup     bool       // no host configured: the setup page only
 }
 
 // newServer wires the bot: webhook, verifier (running until ctx ends) and
@@ -383,7 +388,7 @@ func setupServer(cfg *serverConfig, log *slog.Logger) (*server, error) {
 	mux := http.NewServeMux()
 	appSetup(cfg).Routes(mux)
 	mux.Handle("GET /{$}", http.RedirectHandler("/setup", http.StatusSeeOther))
-	s := &server{Handler: mux, close: func() {}, pending: func() int { return 0 },
+	s := &server{Handler: mux, close: func() {}, pending: func() int { return 0 }, setup: true,
 		checks: []startupCheck{{name: "configuration", run: func(context.Context) ([]string, error) {
 			return nil, errors.New("neither a GitHub App nor GitLab is configured: open /setup on this server to create the GitHub App, or configure GitLab (see the README)")
 		}}}}
