@@ -32,6 +32,9 @@ func TestServeWithoutAHostSetsUpTheGitHubApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); s.close() }()
+	if !s.setup {
+		t.Fatal("no host configured, yet not in setup mode")
+	}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	go s.readiness.run(ctx, s.checks, quiet, time.Hour) // fails until ctx ends
