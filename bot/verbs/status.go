@@ -68,7 +68,7 @@ func (s *status) Run(ctx context.Context, req *command.Request) (command.Result,
 			found = true
 			continue
 		case errs.KindOf(err) == errs.KindInvalid:
-			rows = append(rows, row(env.Name, "not found: "+errs.Message(err), "", "", "", ""))
+			rows = append(rows, row(env.Name, errs.Message(err), "", "", "", "")) // not there, or ambiguous: as the day-2 verbs say
 			continue
 		case err != nil:
 			return command.Result{}, err
