@@ -6,7 +6,8 @@ package activity
 import (
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gitops-bot/gitops-bot/bot/md"
 )
 
 // Entry is one command or one alert rule's action.
@@ -45,7 +46,7 @@ func (l *Log) Add(e Entry) {
 	}
 	// Bounded: a comment's line or a build's error can be long, and the
 	// page keeps hundreds of entries.
-	e.What, e.Detail = clip(e.What, maxWhat), clip(e.Detail, maxDetail)
+	e.What, e.Detail = md.Clip(e.What, maxWhat), md.Clip(e.Detail, maxDetail)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.entries) < l.max {
@@ -71,15 +72,3 @@ func (l *Log) Recent() []Entry {
 }
 
 const maxWhat, maxDetail = 300, 1000
-
-// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
