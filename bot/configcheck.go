@@ -60,6 +60,9 @@ func describeConfig(c *config.Config) string {
 	if provider == "" {
 		provider = "chosen per environment from the objects it holds"
 	}
+	if !c.ListsEnvironments() {
+		return fmt.Sprintf("Provider: %s.\n\nEnvironments: none listed, so each directory `clusters/NAME` is environment NAME.", provider)
+	}
 	var envs []string
 	for _, e := range c.Environments {
 		line := fmt.Sprintf("- %s: %s", md.Code(e.Name), md.Code(e.Dir))

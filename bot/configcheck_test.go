@@ -37,7 +37,8 @@ func TestConfigCheckWhenTheFileGoesAwayOrCannotBeRead(t *testing.T) {
 	if err := b.HandlePull(context.Background(), f, forge.PullEvent{Repo: bottest.Repo, Number: 5, HeadSHA: "head5"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.reported) != 1 || f.reported[0].Conclusion != "success" || f.reported[0].Name != bot.ConfigCheckName {
+	if len(f.reported) != 1 || f.reported[0].Conclusion != "success" || f.reported[0].Name != bot.ConfigCheckName ||
+		!strings.Contains(f.reported[0].Summary, "none listed, so each directory `clusters/NAME` is environment NAME") {
 		t.Errorf("deleted config: %+v", f.reported)
 	}
 	if err := b.HandlePull(context.Background(), f, forge.PullEvent{Repo: bottest.Repo, Number: 6, HeadSHA: "head6"}); err != nil || len(f.reported) != 1 {

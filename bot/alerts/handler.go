@@ -9,11 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gitops-bot/gitops-bot/bot/activity"
-
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/gitops-bot/gitops-bot/bot/activity"
 	"github.com/gitops-bot/gitops-bot/bot/command"
 	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/errs"

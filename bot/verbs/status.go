@@ -45,16 +45,12 @@ func (s *status) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err := checkName("APP", app, 253); err != nil {
 		return command.Result{}, errs.Usage("%v", err)
 	}
-	envs := req.Config.Environments
-	if s.env != "" {
-		e, err := appEnv(req, app, s.env)
-		if err != nil {
-			return command.Result{}, err
-		}
-		envs = []config.Environment{e}
+	envs, err := s.environments(ctx, req, app)
+	if err != nil {
+		return command.Result{}, err
 	}
 	if len(envs) == 0 {
-		return command.Result{}, errs.Invalid("this repository has no environments (see `.gitops-bot.yaml`)")
+		return command.Result{}, errs.Invalid("this repository has no environments: `.gitops-bot.yaml` lists none, and `clusters/` has no directory")
 	}
 	w := req.Workloads()
 	var rows []string
@@ -85,6 +81,29 @@ func (s *status) Run(ctx context.Context, req *command.Request) (command.Result,
 	body := fmt.Sprintf("Status of %s, from the default branch and the clusters:\n\n| Environment | The repository pins | Applied by | Runs | Synced | Healthy |\n| --- | --- | --- | --- | --- | --- |\n%s",
 		md.Code(app), strings.Join(rows, "\n"))
 	return command.Result{Body: body}, nil
+}
+
+// environments are --env's, the listed ones, or without a list (the
+// default layout) the directories under clusters/.
+func (s *status) environments(ctx context.Context, req *command.Request, app string) ([]config.Environment, error) {
+	if s.env != "" {
+		e, err := appEnv(req, app, s.env)
+		return []config.Environment{e}, err
+	}
+	if req.Config.ListsEnvironments() {
+		return req.Config.Environments, nil
+	}
+	files, err := req.Files.Under(ctx, "clusters")
+	if err != nil {
+		return nil, err
+	}
+	var envs []config.Environment
+	for _, name := range req.Config.TouchedEnvironments(files) {
+		if e, err := req.Config.Environment(name); err == nil {
+			envs = append(envs, e)
+		}
+	}
+	return envs, nil
 }
 
 // row is a table row: the environment, then cells of markdown.

@@ -144,3 +144,16 @@ func TestStatusOnTheFluxExample(t *testing.T) {
 		}
 	}
 }
+
+// Without a config, the default layout's environments: each directory
+// under clusters/.
+func TestStatusOnTheDefaultLayout(t *testing.T) {
+	f := bottest.NewFake(nil)
+	bottest.Merged(t, f, podinfo)
+	reply := bottest.Handle(t, f, "/status podinfo")
+	for _, want := range []string{"| `staging` | chart version `6.7.0`", "| `production` | no workload `podinfo` in environment `production`"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply lacks %q:\n%s", want, reply)
+		}
+	}
+}
