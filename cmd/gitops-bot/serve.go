@@ -348,15 +348,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 			c.Stop()
 		}
 	}}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ready, why := s.readiness.state()
-		if !ready {
-			http.Error(w, why, http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, why)
-	})
+	s.probes(mux)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")
 	if !cfg.githubEnabled() {
@@ -371,6 +363,19 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	log.Info("routes", "enabled", enabled, "alert_rules", len(cfg.Alerts.Rules), "clusters", len(cls))
 	s.Handler = mux
 	return s, nil
+}
+
+// probes mounts liveness, and readiness as the start-up checks say.
+func (s *server) probes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, why := s.readiness.state()
+		if !ready {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, why)
+	})
 }
 
 // appSetup is the GitHub App setup page of a server with no App.
@@ -392,11 +397,7 @@ func setupServer(cfg *serverConfig, log *slog.Logger) (*server, error) {
 		checks: []startupCheck{{name: "configuration", run: func(context.Context) ([]string, error) {
 			return nil, errors.New("neither a GitHub App nor GitLab is configured: open /setup on this server to create the GitHub App, or configure GitLab (see the README)")
 		}}}}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		_, why := s.readiness.state()
-		http.Error(w, why, http.StatusServiceUnavailable)
-	})
+	s.probes(mux) // never ready: its one check fails
 	log.Warn("no GitHub App or GitLab configured: serving the GitHub App setup page", "routes", []string{"GET /setup", "GET /healthz", "GET /readyz"})
 	return s, nil
 }
