@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -33,26 +30,13 @@ func TestConfigCheckOnPullRequests(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 
-	raw, err := os.ReadFile("../../forge/github/testdata/pull_request/opened.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(id, action string, number int, head string) {
+	deliver := func(action string, number int, head string) {
 		t.Helper()
-		var p map[string]any
-		json.Unmarshal(raw, &p)
-		p["action"] = action
-		p["installation"] = map[string]any{"id": 1}
-		repo := p["repository"].(map[string]any)
-		repo["name"], repo["full_name"] = "fleet", "acme/fleet"
-		repo["owner"].(map[string]any)["login"] = "acme"
-		pr := p["pull_request"].(map[string]any)
-		pr["number"] = number
-		pr["head"].(map[string]any)["sha"] = head
-		body, _ := json.Marshal(p)
-		if code, err := deliverEvent(srv.URL, "pull_request", id, body); err != nil || code != http.StatusAccepted {
-			t.Fatalf("hook answered %d, %v", code, err)
-		}
+		webhook(t, srv.URL, "pull_request", "pull_request/opened.json", map[string]any{
+			"action": action, "installation": map[string]any{"id": 1},
+			"repository.name": "fleet", "repository.full_name": "acme/fleet", "repository.owner.login": "acme",
+			"pull_request.number": number, "pull_request.head.sha": head,
+		})
 	}
 	checkOn := func(sha string) *githubtest.CheckRun {
 		for _, c := range gh.CheckRuns() {
@@ -66,7 +50,7 @@ func TestConfigCheckOnPullRequests(t *testing.T) {
 	bad := "provider: flux\nenvironments:\n  - name: staging\n    dir: clusters/staging\n    clutser: prod\n"
 	n := gh.OpenPull(t, "main", "config", "Configure staging", map[string]*string{".gitops-bot.yaml": &bad})
 	head := gh.Head("config")
-	deliver("p1", "opened", n, head)
+	deliver("opened", n, head)
 	eventually(t, "the config check", func() bool { c := checkOn(head); return c != nil && c.Status == "completed" })
 	c := checkOn(head)
 	if c.Conclusion != "failure" || !strings.Contains(c.Title, "invalid") || !strings.Contains(c.Summary, "line 5: environments[0].clutser: unknown key. Did you mean environments[0].cluster?") ||
@@ -77,16 +61,16 @@ func TestConfigCheckOnPullRequests(t *testing.T) {
 	good := "provider: flux\nenvironments:\n  - name: staging\n    dir: clusters/staging\n"
 	n2 := gh.OpenPull(t, "main", "config-fixed", "Configure staging, fixed", map[string]*string{".gitops-bot.yaml": &good})
 	fixed := gh.Head("config-fixed")
-	deliver("p2", "synchronize", n2, fixed)
+	deliver("synchronize", n2, fixed)
 	eventually(t, "the config check of the fix", func() bool { c := checkOn(fixed); return c != nil && c.Status == "completed" })
 	if c := checkOn(fixed); c.Conclusion != "success" || !strings.Contains(c.Summary, "`staging`: `clusters/staging`") {
 		t.Errorf("check on the fixed config: %+v", c)
 	}
 	// Delivered again: the same check, not a second one.
-	deliver("p3", "synchronize", n2, fixed)
+	deliver("synchronize", n2, fixed)
 	other := "x\n"
 	n3 := gh.OpenPull(t, "main", "other", "Something else", map[string]*string{"README.md": &other})
-	deliver("p4", "opened", n3, gh.Head("other"))
+	deliver("opened", n3, gh.Head("other"))
 	eventually(t, "the deliveries handled", func() bool { return s.pending() == 0 })
 	count := 0
 	for _, c := range gh.CheckRuns() {
