@@ -35,8 +35,9 @@ if [ ! -x "$ASSETS/kube-apiserver" ]; then
   log "building kube-apiserver v$K8S_VERSION (a few minutes, once)"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
+  staging_version="v0.${K8S_VERSION#*.}"
   minor=${K8S_VERSION#*.}
-  staging_version="v0.$minor"
+  minor=${minor%%.*}
   gomod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   {
     echo "module kube-apiserver-build"
@@ -50,7 +51,12 @@ if [ ! -x "$ASSETS/kube-apiserver" ]; then
     # kubernetes it drops the requirement, and the build then takes the
     # newest kubernetes, which the pinned staging modules do not fit.
     export GOFLAGS=-mod=mod
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ASSETS/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    # The version stamps a release build sets: without them /version says
+    # v0.0.0-master, and Argo CD passes that to Helm as --kube-version, so a
+    # chart with a kubeVersion constraint fails to render.
+    v=k8s.io/component-base/version
+    stamp="-X $v.gitVersion=v$K8S_VERSION -X $v.gitMajor=${K8S_VERSION%%.*} -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $stamp" -o "$ASSETS/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
   ) >&2
   mv "$ASSETS/kube-apiserver.tmp" "$ASSETS/kube-apiserver"
 fi

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -65,72 +63,8 @@ spec: {interval: 2s, retryInterval: 2s, timeout: 30s, path: ./clusters/staging, 
 
 	_, srv := serveGitHub(t, gh, flux.Env)
 
-	raw, err := os.ReadFile("../../forge/github/testdata/pull_request/closed.merged.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var payload map[string]any
-	json.Unmarshal(raw, &payload) //nolint:errcheck // a file of the repository
-	repository := payload["repository"].(map[string]any)
-	repository["name"], repository["full_name"], repository["default_branch"] = "fleet", "acme/fleet", "main"
-	repository["owner"].(map[string]any)["login"] = "acme"
-	repository["clone_url"] = gh.WebURL() + "/acme/fleet.git"
-
-	branch := 0
-	// open opens a person's pull request of changes and returns its number.
-	open := func(title string, changes map[string]*string) int {
-		branch++
-		return gh.OpenPull(t, "main", fmt.Sprintf("change-%d", branch), title, changes)
-	}
-	// merge merges a pull request, sends the merged event and returns the merge commit.
-	merge := func(number int) string {
-		sha := gh.Merge(number)
-		webhook(t, srv.URL, "pull_request", "pull_request/closed.merged.json", map[string]any{
-			"repository":                    repository,
-			"installation":                  map[string]any{"id": 1},
-			"pull_request.number":           number,
-			"pull_request.body":             "",
-			"pull_request.merge_commit_sha": sha,
-			"pull_request.base.ref":         "main",
-		})
-		return sha
-	}
-	run := func(sha string) (githubtest.CheckRun, bool) {
-		for _, r := range gh.CheckRuns() {
-			if r.HeadSHA == sha {
-				return r, true
-			}
-		}
-		return githubtest.CheckRun{}, false
-	}
-	// verdict waits for the check run of a merge commit to complete.
-	verdict := func(name, sha string) githubtest.CheckRun {
-		t.Helper()
-		start := time.Now()
-		deadline := start.Add(3 * time.Minute)
-		for {
-			if r, ok := run(sha); ok && r.Status == "completed" {
-				t.Logf("%s: %s after %s", name, r.Conclusion, time.Since(start).Round(100*time.Millisecond))
-				return r
-			}
-			if time.Now().After(deadline) {
-				r, _ := run(sha)
-				t.Fatalf("%s: no verdict on %.7s in 3m; check run %+v\nKustomization status: %v", name, sha, r, status(objs))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	expect := func(name string, r githubtest.CheckRun, conclusion string, says ...string) {
-		t.Helper()
-		if r.Conclusion != conclusion {
-			t.Errorf("%s: %s, want %s\n%s\n%s", name, r.Conclusion, conclusion, r.Title, r.Summary)
-		}
-		for _, want := range says {
-			if !strings.Contains(r.Title+"\n"+r.Summary, want) {
-				t.Errorf("%s: the check does not say %q:\n%s\n%s", name, want, r.Title, r.Summary)
-			}
-		}
-	}
+	f := newFleetRun(t, gh, srv, func() string { return "Kustomization status: " + status(objs) })
+	open, merge, verdict, expect := f.open, f.merge, f.verdict, f.expect
 
 	// 1. A change that applies: success, naming the commit.
 	sha := merge(open("greet in English", map[string]*string{"clusters/staging/hello.yaml": str(configMap("hello", "apps", "hello"))}))
@@ -177,16 +111,7 @@ spec:
 
 	// /status of the release: what the branch pins, and what the real
 	// helm-controller reports running, from the bot's informer caches.
-	webhook(t, srv.URL, "issue_comment", "issue_comment/created.json", map[string]any{
-		"repository": repository, "installation": map[string]any{"id": 1}, "comment.body": "/status hello",
-	})
-	var reply string
-	eventually(t, "the /status reply", func() bool {
-		if cs := gh.Comments(1); len(cs) > 0 {
-			reply = cs[len(cs)-1].Body
-		}
-		return strings.Contains(reply, "Status of")
-	})
+	reply := f.status("/status hello")
 	for _, want := range []string{"| `staging` | chart version `0.1.0`<br>in `clusters/staging/hello-release.yaml`",
 		"HelmRelease `flux-system/hello` in `default` at `main@sha1:" + sha[:7], "`chart hello 0.1.0`", "✅"} {
 		if !strings.Contains(reply, want) {
@@ -197,10 +122,7 @@ spec:
 	// 7. A failure Flux retries that heals at the same commit: a namespace
 	// created while the check waits out its grace period.
 	sha = merge(open("greet in a new namespace", map[string]*string{"clusters/staging/late.yaml": str(configMap("hello", "late", "later"))}))
-	eventually(t, "the retried failure shown on the check", func() bool {
-		r, ok := run(sha)
-		return ok && r.Status == "in_progress" && strings.Contains(r.Summary, "retries")
-	})
+	f.waitShown("the retried failure", sha, "retries")
 	objs.Create(ns, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "late"}}`)
 	expect("retried failure that recovers", verdict("retried failure that recovers", sha), "success", sha[:7])
 	t.Logf("all cases in %s", time.Since(began).Round(time.Millisecond))

@@ -6,18 +6,11 @@
 package fluxtest
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -30,8 +23,7 @@ type Flux struct {
 	// Namespace the controllers run in (RUNTIME_NAMESPACE).
 	Namespace string
 
-	mu   sync.Mutex
-	logs map[string]*bytes.Buffer
+	procs clustertest.Procs
 }
 
 // ErrNoAssets: the controllers are not built.
@@ -64,29 +56,18 @@ func Start(t testing.TB, assets string) *Flux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Flux{Env: env, Namespace: "flux-system", logs: map[string]*bytes.Buffer{}}
+	f := &Flux{Env: env, Namespace: "flux-system", procs: clustertest.Procs{LogsEnv: "GITOPS_BOT_FLUX_LOGS"}}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Log("stopping the control plane:", err)
 		}
 	})
 
-	user, err := env.AddUser(envtest.User{Name: "flux", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	kc := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kc, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	storage := freeAddr(t)
+	kc := clustertest.AdminKubeconfig(t, env, "flux", dir)
+	storage := clustertest.FreeAddr(t)
 	common := func() []string {
-		return []string{"--metrics-addr=" + freeAddr(t), "--health-addr=" + freeAddr(t), "--log-level=debug", "--log-encoding=console"}
+		return []string{"--metrics-addr=" + clustertest.FreeAddr(t), "--health-addr=" + clustertest.FreeAddr(t), "--log-level=debug", "--log-encoding=console"}
 	}
 	f.run(t, assets, "source-controller", kc, append(common(),
 		"--storage-path="+mkdir(t, filepath.Join(dir, "artifacts")), "--storage-addr="+storage, "--storage-adv-addr="+storage,
@@ -99,64 +80,13 @@ func Start(t testing.TB, assets string) *Flux {
 // run starts one controller until the test ends.
 func (f *Flux) run(t testing.TB, assets, name, kubeconfig string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(assets, "bin", name), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "RUNTIME_NAMESPACE="+f.Namespace)
-	buf := &bytes.Buffer{}
-	f.mu.Lock()
-	f.logs[name] = buf
-	f.mu.Unlock()
-	w := &lockedWriter{mu: &f.mu, w: buf}
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }() //nolint:errcheck // a killed controller's exit is expected
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() && os.Getenv("GITOPS_BOT_FLUX_LOGS") != "" {
-			t.Logf("%s log:\n%s", name, f.Log(name))
-		}
-	})
+	f.procs.Run(t, name, filepath.Join(assets, "bin", name), []string{"KUBECONFIG=" + kubeconfig, "RUNTIME_NAMESPACE=" + f.Namespace}, args...)
 }
 
 // Log returns what a controller has logged so far.
-func (f *Flux) Log(name string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if b, ok := f.logs[name]; ok {
-		return b.String()
-	}
-	return ""
-}
+func (f *Flux) Log(name string) string { return f.procs.Log(name) }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// freeAddr returns a loopback address no one listens on now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// String names the controllers' directory, for messages.
+// String names the controllers' control plane, for messages.
 func (f *Flux) String() string { return fmt.Sprintf("flux controllers on %s", f.Env.Config.Host) }
 
 func mkdir(t testing.TB, dir string) string {
