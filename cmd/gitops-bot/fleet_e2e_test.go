@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 )
 
@@ -65,10 +66,10 @@ func (f *fleetRun) change(title string, changes map[string]*string) string {
 	return f.merge(f.open(title, changes))
 }
 
-// run is the check run on a commit, if there is one yet.
+// run is the verification's check run on a commit, if there is one yet.
 func (f *fleetRun) run(sha string) (githubtest.CheckRun, bool) {
 	for _, r := range f.gh.CheckRuns() {
-		if r.HeadSHA == sha {
+		if r.HeadSHA == sha && strings.HasPrefix(r.Name, forge.SyncCheckPrefix) {
 			return r, true
 		}
 	}

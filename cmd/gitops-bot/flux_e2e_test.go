@@ -128,8 +128,13 @@ spec:
 	t.Logf("all cases in %s", time.Since(began).Round(time.Millisecond))
 }
 
+// configMap is a ConfigMap's YAML; with no namespace, the applier's own.
 func configMap(name, namespace, greeting string) string {
-	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {greeting: %s}\n", name, namespace, greeting)
+	meta := "name: " + name
+	if namespace != "" {
+		meta += ", namespace: " + namespace
+	}
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {%s}\ndata: {greeting: %s}\n", meta, greeting)
 }
 
 // waitApplied waits for the fleet's Kustomization to apply a commit.

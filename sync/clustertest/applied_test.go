@@ -1,8 +1,8 @@
 package clustertest
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"

@@ -852,6 +852,16 @@ func (s *Server) OpenPull(t testing.TB, base, head, title string, changes map[st
 	return p.Number
 }
 
+// Push puts a commit whose tree is files on top of branch and returns it,
+// as a person's push of a whole new tree would.
+func (s *Server) Push(branch, message string, files map[string]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sha := s.git.WriteCommit(s.git.WriteTree(files), []string{s.Head(branch)}, message)
+	s.git.SetBranch(branch, sha)
+	return sha
+}
+
 // AddCommit puts a commit with the same tree on top of branch and returns it,
 // as a later push would.
 func (s *Server) AddCommit(branch, message string) string {
