@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 )
 
 // URL is where the example fleets say they live: their Flux GitRepository
@@ -37,4 +38,24 @@ func Fleet(name string) (fs.FS, error) {
 		return nil, fmt.Errorf("no example %q (have %v)", name, Names())
 	}
 	return sub, nil
+}
+
+// Files returns the files of one example repository (path -> content),
+// fetched from url instead of the address they name (URL): what a test
+// serves for real controllers to clone.
+func Files(name, url string) (map[string]string, error) {
+	fleet, err := Fleet(name)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	err = fs.WalkDir(fleet, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fleet, p)
+		files[p] = strings.ReplaceAll(string(b), URL, url)
+		return err
+	})
+	return files, err
 }

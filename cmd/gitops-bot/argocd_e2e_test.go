@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +54,10 @@ func TestRealArgoCD(t *testing.T) {
 	str := func(s string) *string { return &s }
 	gh := githubtest.New(t, "acme", "fleet", nil)
 	url := gh.WebURL() + "/acme/fleet.git"
-	files := exampleFleet(t, "argocd", url)
+	files, err := examples.Files("argocd", url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for path, content := range map[string]string{
 		".gitops-bot.yaml": "provider: argocd\nverifyAllMerges: true\nverifyFailureGrace: 20s\nverifyTimeout: 3m\n" +
 			"environments:\n- name: staging\n  dir: clusters/staging\n  argocd: {namespace: argocd}\n",
@@ -80,6 +82,7 @@ func TestRealArgoCD(t *testing.T) {
 		files[path] = content
 	}
 	gh.Push("main", "the fleet", files)
+	argo.AddRepository(t, url, "x-access-token", githubtest.GitPassword)
 	gh.SetPermission("Codertocat", "write")
 
 	// Bootstrap as a person does: kubectl apply the root Application.
@@ -192,29 +195,6 @@ func TestRealArgoCD(t *testing.T) {
 		t.Errorf("the held check does not name the step:\n%s", r.Summary)
 	}
 	t.Logf("all cases in %s", time.Since(began).Round(time.Millisecond))
-}
-
-// exampleFleet is an example fleet's files, fetched from url instead of
-// the address they name.
-func exampleFleet(t testing.TB, name, url string) map[string]string {
-	t.Helper()
-	fleet, err := examples.Fleet(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	err = fs.WalkDir(fleet, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(fleet, p)
-		files[p] = strings.ReplaceAll(string(b), examples.URL, url)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }
 
 func multiSourceApp(chartRepo, url string) string {

@@ -158,6 +158,20 @@ spec:
 	return a
 }
 
+// AddRepository gives Argo CD the credentials of a repository, as
+// `argocd repo add` does: a Secret labelled as a repository.
+func (a *ArgoCD) AddRepository(t testing.TB, url, username, password string) {
+	t.Helper()
+	a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata:
+  name: repo-%d
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repository}
+stringData: {type: git, url: %q, username: %q, password: %q}`, time.Now().UnixNano(), url, username, password))
+}
+
 // AppProjectGVR is the resource of Argo CD's AppProjects.
 var AppProjectGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "appprojects"}
 

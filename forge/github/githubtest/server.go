@@ -129,6 +129,10 @@ func New(t testing.TB, owner, repo string, files map[string]string) *Server {
 // installationToken is the token the fake hands out and git accepts.
 const installationToken = "ghs_fake"
 
+// GitPassword is the password git clients (Flux, Argo CD) give with any
+// user name to clone from the fake: its installation token.
+const GitPassword = installationToken
+
 // WebURL is where the fake serves git, as GitHub's web address.
 func (s *Server) WebURL() string { return s.URL }
 
