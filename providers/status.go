@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +28,10 @@ type Observation struct {
 	// Retrying: the last attempt failed and the controller retries by
 	// itself; the failure is final only when it lasts (see verify).
 	Retrying bool
+	// ComparedAt, for a failure that names no revision (Argo CD's
+	// ComparisonError), is when the controller last compared: a failure
+	// seen before the verification began may be of an older commit.
+	ComparedAt time.Time
 	// Suspended says why the object will not move by itself (Flux
 	// spec.suspend, an Argo CD health of Suspended): no verdict will come.
 	Suspended string

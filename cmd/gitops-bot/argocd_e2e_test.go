@@ -33,9 +33,11 @@ spec:
 }
 
 // Argo CD retries a failed automated sync (five times by default, from
-// 5 s doubling to 3 min); the fleet's Applications retry on a short clock
-// so that the test sees Argo CD give up in seconds, not minutes.
-const shortRetry = "    retry: {limit: 3, backoff: {duration: 1s, factor: 2, maxDuration: 4s}}\n"
+// 5 s doubling to 3 min); the fleet's Applications retry on a shorter
+// clock so that the test sees Argo CD give up in half a minute, not five:
+// still long enough for the check, posted at most every 10 s, to show the
+// retries.
+const shortRetry = "    retry: {limit: 3, backoff: {duration: 5s, factor: 2, maxDuration: 20s}}\n"
 
 // The real Argo CD (application-controller, repo-server, ApplicationSet
 // controller) syncs real merges of a repository served over HTTP by the
@@ -66,18 +68,22 @@ func TestRealArgoCD(t *testing.T) {
 		"clusters/staging/config/hello.yaml":    configMap("hello", "apps", "hi"),
 		"clusters/staging/strict.yaml":          argoApp("strict", url, "clusters/staging/strict", "strict", "    retry: {limit: 0}\n"),
 		"clusters/staging/strict/settings.yaml": configMap("settings", "strict", "on"),
-		"clusters/staging/hello-chart.yaml":     argoApp("hello-chart", url, "charts/hello", "chart", shortRetry),
-		"charts/hello/Chart.yaml":               "apiVersion: v2\nname: hello\nversion: 0.1.0\nkubeVersion: \">=1.30.0-0\"\n",
-		"charts/hello/values.yaml":              "greeting: hi\n",
-		"charts/hello/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}}\ndata: {greeting: {{ .Values.greeting | quote }}}\n",
-		"clusters/staging/hello-values.yaml":    multiSourceApp(charts.URL(), url),
-		"clusters/staging/values/hello.yaml":    "greeting: hallo\n",
-		"clusters/staging/teams.yaml":           teamsSet(url),
-		"teams/red/settings.yaml":               configMap("settings", "", "red"),
-		"teams/blue/settings.yaml":              configMap("settings", "", "blue"),
-		"clusters/staging/waves.yaml":           wavesSet(url),
-		"waves/w1/web.yaml":                     deployment("web", "", 1),
-		"waves/w2/settings.yaml":                configMap("settings", "", "two"),
+		"clusters/staging/hello-chart.yaml": strings.Replace(argoApp("hello-chart", url, "charts/hello", "chart", shortRetry),
+			"path: charts/hello}", "path: charts/hello, helm: {valueFiles: [../../clusters/staging/values/hello-chart.yaml]}}", 1),
+		"clusters/staging/values/hello-chart.yaml":  "greeting: hi\n",
+		"charts/hello/Chart.yaml":                   "apiVersion: v2\nname: hello\nversion: 0.1.0\nkubeVersion: \">=1.30.0-0\"\n",
+		"charts/hello/values.yaml":                  "greeting: hi\n",
+		"charts/hello/templates/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}}\ndata: {greeting: {{ .Values.greeting | quote }}}\n",
+		"clusters/staging/hello-values.yaml":        multiSourceApp(charts.URL(), url),
+		"clusters/staging/values/hello.yaml":        "greeting: hallo\n",
+		"clusters/staging/teams.yaml":               teamsSet(url),
+		"clusters/staging/teams/red/settings.yaml":  configMap("settings", "", "red"),
+		"clusters/staging/teams/blue/settings.yaml": configMap("settings", "", "blue"),
+		// Applied at the bootstrap, not by root-staging: its health would
+		// stay Progressing as long as the rollout holds its second step.
+		"bootstrap/waves.yaml":                    wavesSet(url),
+		"clusters/staging/waves/w1/web.yaml":      deployment("web", "", 1),
+		"clusters/staging/waves/w2/settings.yaml": configMap("settings", "", "two"),
 	} {
 		files[path] = content
 	}
@@ -92,6 +98,7 @@ func TestRealArgoCD(t *testing.T) {
 	}
 	rootYAML, _ := yaml.Marshal(root)
 	argo.Objs.Create(providers.ApplicationGVR, string(rootYAML))
+	argo.Objs.Create(providers.ApplicationSetGVR, files["bootstrap/waves.yaml"])
 	head := gh.Head("main")
 	for _, app := range []string{"root-staging", "config", "strict", "hello-chart", "hello-values", "team-red", "team-blue", "frontend-staging"} {
 		argo.WaitSynced(t, app, head, 3*time.Minute)
@@ -118,7 +125,7 @@ func TestRealArgoCD(t *testing.T) {
 	// server's message.
 	sha = change("add a deployment", map[string]*string{"clusters/staging/config/broken.yaml": str(
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken, namespace: apps}\nspec: {template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: nginx}]}}}\n")})
-	f.waitShown("a sync Argo CD retries", sha, "retr")
+	f.waitShown("a sync Argo CD retries", sha, "Argo CD retries it")
 	f.settle("a sync Argo CD gave up on", sha, "failure", "spec.selector: Required value")
 
 	// 3. A revert whose manifests equal what is live: Argo CD reports
@@ -154,13 +161,14 @@ func TestRealArgoCD(t *testing.T) {
 	// 8. A failure that heals at the same revision: a namespace created
 	// while Argo CD retries.
 	sha = change("greet in a new namespace", map[string]*string{"clusters/staging/config/late.yaml": str(configMap("hello", "late", "later"))})
-	f.waitShown("a sync Argo CD retries", sha, "retr")
+	f.waitShown("a sync Argo CD retries", sha, "Argo CD retries it")
 	argo.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "late"}}`)
 	f.settle("a retried sync that heals", sha, "success", sha[:7])
 
 	// 9. A Helm chart of this repository (with a kubeVersion constraint:
-	// Argo CD passes the API server's version to Helm).
-	sha = change("greet from the chart", map[string]*string{"charts/hello/values.yaml": str("greeting: hey\n")})
+	// Argo CD passes the API server's version to Helm) whose values file,
+	// outside the chart, is the environment's.
+	sha = change("greet from the chart", map[string]*string{"clusters/staging/values/hello-chart.yaml": str("greeting: hey\n")})
 	f.settle("a chart of this repository", sha, "success", "Application/argocd/hello-chart", sha[:7])
 
 	// 10. A chart from a Helm repository whose values come from this
@@ -169,12 +177,12 @@ func TestRealArgoCD(t *testing.T) {
 	f.settle("a multi-source Application", sha, "success", "Application/argocd/hello-values", sha[:7])
 
 	// 11. An Application an ApplicationSet generates (git directories).
-	sha = change("red team settings", map[string]*string{"teams/red/settings.yaml": str(configMap("settings", "", "crimson"))})
+	sha = change("red team settings", map[string]*string{"clusters/staging/teams/red/settings.yaml": str(configMap("settings", "", "crimson"))})
 	f.settle("an ApplicationSet's Application", sha, "success", "Application/argocd/team-red", sha[:7])
 
 	// 12. /status against the real Applications.
 	reply := f.status("/status frontend --env staging")
-	for _, want := range []string{"Application `argocd/frontend-staging`", "ghcr.io/acme/frontend:1.4.3"} {
+	for _, want := range []string{"Application `argocd/frontend-staging`", "`ghcr.io/acme/frontend:1.4.3`", "Synced"} {
 		if !strings.Contains(reply, want) {
 			t.Errorf("/status lacks %q:\n%s", want, reply)
 		}
@@ -185,7 +193,7 @@ func TestRealArgoCD(t *testing.T) {
 	// step waits; the check says so and, still held at its deadline,
 	// completes neutral.
 	sha = change("wave two settings", map[string]*string{
-		"waves/w2/settings.yaml": str(configMap("settings", "", "deux")),
+		"clusters/staging/waves/w2/settings.yaml": str(configMap("settings", "", "deux")),
 		".gitops-bot.yaml": str("provider: argocd\nverifyAllMerges: true\nverifyTimeout: 20s\n" +
 			"environments:\n- name: staging\n  dir: clusters/staging\n  argocd: {namespace: argocd}\n"),
 	})
@@ -220,7 +228,7 @@ metadata: {name: teams, namespace: argocd}
 spec:
   goTemplate: true
   generators:
-  - git: {repoURL: %q, revision: main, directories: [{path: "teams/*"}]}
+  - git: {repoURL: %q, revision: main, directories: [{path: "clusters/staging/teams/*"}]}
   template:
     metadata: {name: "team-{{.path.basename}}"}
     spec:
@@ -250,7 +258,7 @@ spec:
     metadata: {name: "{{name}}", labels: {wave: "{{wave}}"}}
     spec:
       project: default
-      source: {repoURL: %q, targetRevision: main, path: "waves/{{name}}"}
+      source: {repoURL: %q, targetRevision: main, path: "clusters/staging/waves/{{name}}"}
       destination: {server: "https://kubernetes.default.svc", namespace: "{{name}}"}
       syncPolicy:
         automated: {prune: true}

@@ -134,7 +134,7 @@ func configMap(name, namespace, greeting string) string {
 	if namespace != "" {
 		meta += ", namespace: " + namespace
 	}
-	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {%s}\ndata: {greeting: %s}\n", meta, greeting)
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {%s}\ndata: {greeting: %q}\n", meta, greeting)
 }
 
 // waitApplied waits for the fleet's Kustomization to apply a commit.

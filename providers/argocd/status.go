@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -78,13 +79,18 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	}
 
 	switch {
+	case errCond != "":
+		// Before any operation: Argo CD could not compare the source (a
+		// kustomization that does not build). The revision it tried is not
+		// said (sync.revision is the branch name), so when it compared is:
+		// a comparison made after the merge was of the merge.
+		o.Failed = true
+		o.Message = errCond
+		o.ComparedAt = reconciled
 	case phase == "Failed" || phase == "Error":
 		o.Failed = true
 		o.Attempted = operationRevision(obj)
 		o.Message = fmt.Sprintf("sync %s: %s", strings.ToLower(phase), opMessage)
-	case errCond != "":
-		o.Failed = true
-		o.Message = errCond
 	case o.Health == "Degraded" && o.Current:
 		o.Failed = true
 		o.Attempted = firstOf(o.Revisions)
@@ -92,7 +98,14 @@ func Observe(obj *unstructured.Unstructured, repoURL string) providers.Observati
 	}
 	if phase == "Running" {
 		o.Attempted = operationRevision(obj) // picked up: a sync of it runs
-		if o.Message == "" {
+		retries, _, _ := unstructured.NestedInt64(obj.Object, "status", "operationState", "retryCount")
+		switch {
+		case retries > 0:
+			// Argo CD 3.6 retries a failed automated sync by default: the
+			// operation runs on with the failure in its message until Argo
+			// CD gives up (phase Failed), which is the verdict.
+			o.Message = fmt.Sprintf("the sync failed and Argo CD retries it (attempt %d): %s", retries, opMessage)
+		case o.Message == "":
 			o.Message = "sync running: " + opMessage
 		}
 	}
@@ -176,12 +189,41 @@ func sameSources(obj *unstructured.Unstructured) bool {
 	for _, f := range []string{"source", "sources"} {
 		spec, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", f)
 		cmp, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "sync", "comparedTo", f)
-		if !equality.Semantic.DeepEqual(spec, cmp) {
+		if !SameSource(spec, cmp) {
 			return false
 		}
 	}
 	_, has := obj.Object["spec"]
 	return has
+}
+
+// SameSource compares a spec's source (or sources) with what
+// status.sync.comparedTo says was compared. Argo CD writes comparedTo's
+// single source as a struct, so a multi-source Application's status has
+// `source: {repoURL: ""}` where its spec has none: that is no source.
+func SameSource(spec, compared any) bool {
+	if spec == nil && isEmpty(compared) {
+		return true
+	}
+	return equality.Semantic.DeepEqual(spec, compared)
+}
+
+// isEmpty: nil, or a map whose values are all empty.
+func isEmpty(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case string:
+		return t == ""
+	case map[string]any:
+		for _, x := range t {
+			if !isEmpty(x) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func operationRevision(obj *unstructured.Unstructured) string {
@@ -233,4 +275,41 @@ func firstOf(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// SourceHolds says whether the source of an Application at index (-1 for
+// spec.source) reads file: any file under its path, but for a plain
+// directory source (no kustomization, no chart) only the files directly in
+// it unless directory.recurse is set, as Argo CD's repo-server reads it
+// (reposerver/repository/repository.go, findManifests).
+func SourceHolds(app *unstructured.Unstructured, index int, source map[string]any, file string) bool {
+	p, _ := source["path"].(string)
+	// A chart's values files are relative to its path and may leave it
+	// (../../envs/staging/values.yaml); $ref/ files are another source's.
+	files, _, _ := unstructured.NestedStringSlice(source, "helm", "valueFiles")
+	for _, f := range files {
+		if !strings.HasPrefix(f, "$") && path.Join(p, f) == file {
+			return true
+		}
+	}
+	if !providers.PathContains(p, file) {
+		return false
+	}
+	sourceType := providers.Str(app, "status", "sourceType")
+	if index >= 0 {
+		types, _, _ := unstructured.NestedStringSlice(app.Object, "status", "sourceTypes")
+		sourceType = ""
+		if index < len(types) {
+			sourceType = types[index]
+		}
+	}
+	dir, explicit := source["directory"].(map[string]any)
+	if sourceType != "Directory" && !explicit {
+		return true
+	}
+	if recurse, _ := dir["recurse"].(bool); recurse {
+		return true
+	}
+	rel := strings.TrimPrefix(file, strings.Trim(strings.TrimPrefix(p, "./"), "/")+"/")
+	return p == "" || p == "." || !strings.Contains(rel, "/")
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
@@ -123,4 +124,14 @@ func (a *ArgoCD) Describe(t testing.TB) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// StatusYAML is an Application's whole status, for a failure's message.
+func (a *ArgoCD) StatusYAML(t testing.TB, name string) string {
+	app, err := a.Objs.Dyn.Resource(providers.ApplicationGVR).Namespace(Namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	b, _ := yaml.Marshal(app.Object["status"])
+	return string(b)
 }

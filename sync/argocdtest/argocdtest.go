@@ -105,7 +105,7 @@ func Start(t testing.TB, assets string, opts Options) *ArgoCD {
 	a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}`)
 	for _, obj := range []string{
 		`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}}`,
-		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}}`,
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}, "stringData": {"server.secretkey": "test"}}`,
 	} {
 		res := "configmaps"
 		if strings.Contains(obj, `"Secret"`) {

@@ -3,9 +3,10 @@ package cluster
 import (
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/gitops-bot/gitops-bot/providers/argocd"
 )
 
 // The informers keep of each object only the fields the verification
@@ -37,7 +38,7 @@ var (
 	// What of an Application's source is read (discovery, revisions);
 	// whether Argo CD compared the current sources is decided on the whole
 	// (trimApplication).
-	argoSource = keep{"repoURL": nil, "path": nil, "ref": nil, "chart": nil, "helm": {"valueFiles": nil}}
+	argoSource = keep{"repoURL": nil, "path": nil, "ref": nil, "chart": nil, "helm": {"valueFiles": nil}, "directory": {"recurse": nil}}
 
 	byKind = map[string]keep{
 		"Application": {
@@ -47,9 +48,11 @@ var (
 				"sync":         {"status": nil, "revision": nil, "revisions": nil},
 				"health":       {"status": nil, "message": nil},
 				"reconciledAt": nil,
+				"sourceType":   nil, // a directory source reads only its own files
+				"sourceTypes":  nil,
 				"conditions":   conditions,
 				"operationState": {
-					"phase": nil, "message": nil, "finishedAt": nil,
+					"phase": nil, "message": nil, "finishedAt": nil, "retryCount": nil,
 					"operation":  {"sync": {"revision": nil, "revisions": nil}},
 					"syncResult": {"revision": nil, "revisions": nil},
 				},
@@ -121,11 +124,11 @@ func trimApplication(in, out map[string]any) {
 		spec, _, _ := unstructured.NestedFieldNoCopy(in, "spec", f)
 		was, _, _ := unstructured.NestedFieldNoCopy(in, "status", "sync", "comparedTo", f)
 		switch {
-		case spec == nil && was == nil:
+		case spec == nil && argocd.SameSource(nil, was):
 		case hydrated && f == "source":
 			// The source hydrator's sync source, compared by its path.
 			cmp[f] = prune(was, argoSource)
-		case equality.Semantic.DeepEqual(spec, was):
+		case argocd.SameSource(spec, was):
 			cmp[f], _, _ = unstructured.NestedFieldNoCopy(out, "spec", f)
 		default:
 			cmp[f] = "differs from the spec"

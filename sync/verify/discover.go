@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/argocd"
 	"github.com/gitops-bot/gitops-bot/sync/cluster"
 )
 
@@ -129,18 +131,21 @@ func (v *Verifier) fluxAppliers(ctx context.Context, c *cluster.Cluster, req Req
 // whether a source of it is this repository.
 func tracks(app *unstructured.Unstructured, req Request) (ours bool, why string) {
 	var sources []any
+	index := []int{} // each source's index in spec.sources, -1 for the others
 	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "source"); ok {
-		sources = append(sources, s)
+		sources, index = append(sources, s), append(index, -1)
 	}
 	ss, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
-	sources = append(sources, ss...)
+	for i, s := range ss {
+		sources, index = append(sources, s), append(index, i)
+	}
 	// The source hydrator renders its dry source, from this repository.
 	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "sourceHydrator", "drySource"); ok {
-		sources = append(sources, s)
+		sources, index = append(sources, s), append(index, -1)
 	}
 	var paths []string
 	refs := map[string]bool{} // sources of this repository named by ref (the "chart + values" pattern)
-	for _, s := range sources {
+	for i, s := range sources {
 		m, _ := s.(map[string]any)
 		url, _ := m["repoURL"].(string)
 		path, _ := m["path"].(string)
@@ -148,10 +153,12 @@ func tracks(app *unstructured.Unstructured, req Request) (ours bool, why string)
 			continue
 		}
 		ours = true
-		if path != "" && holdsAny(path, req.Files) {
+		if path != "" && slices.ContainsFunc(req.Files, func(f string) bool { return argocd.SourceHolds(app, index[i], m, f) }) {
 			return true, ""
 		}
-		if path != "" {
+		if path != "" && holdsAny(path, req.Files) {
+			paths = append(paths, "`"+path+"` (a directory source that does not recurse into its subdirectories)")
+		} else if path != "" {
 			paths = append(paths, "`"+path+"`")
 		}
 		if ref, _ := m["ref"].(string); ref != "" {

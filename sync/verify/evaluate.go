@@ -26,7 +26,7 @@ func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, 
 		if t.Role != Applier {
 			continue
 		}
-		r, err := v.judge(ctx, c, req, t, checks)
+		r, err := v.judge(ctx, c, req, st.Started, t, checks)
 		if err != nil {
 			return nil, "", err
 		}
@@ -41,7 +41,7 @@ func (v *Verifier) evaluate(ctx context.Context, c *cluster.Cluster, st *State, 
 			results[i] = Result{Ref: t.Ref, Verdict: Waiting, Message: "waiting for the appliers to reach the merge commit"}
 			continue
 		}
-		r, err := v.judge(ctx, c, req, t, checks)
+		r, err := v.judge(ctx, c, req, st.Started, t, checks)
 		if err != nil {
 			return nil, "", err
 		}
@@ -145,8 +145,9 @@ func rollup(results []Result) Verdict {
 	return Waiting
 }
 
-// judge reads one target from the cache.
-func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t Target, checks forge.Checks) (Result, error) {
+// judge reads one target from the cache; started is when the
+// verification began.
+func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, started time.Time, t Target, checks forge.Checks) (Result, error) {
 	r := Result{Ref: t.Ref, Verdict: Waiting}
 	gvr, ok := providers.GVRForKind(t.Ref.Kind)
 	if !ok {
@@ -166,6 +167,14 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, t
 	o := observe(obj, req.Repo.CloneURL)
 	if obj.GetKind() == "Kustomization" && providers.Str(obj, "spec", "sourceRef", "kind") == "OCIRepository" {
 		v.ociRevisions(ctx, c, obj, &o)
+	}
+	// Argo CD writes times to the second: a comparison in the second the
+	// verification began counts as after it.
+	if o.Failed && o.Attempted == "" && !o.ComparedAt.IsZero() && o.ComparedAt.Before(started.Truncate(time.Second)) {
+		// A failure of a comparison made before the merge: the merge may
+		// mend it (a fix of a kustomization that did not build).
+		o.Failed, o.Current = false, false
+		o.Message = "waiting for Argo CD to compare the merge; before it, it said " + o.Message
 	}
 	r.Sync, r.Health, r.Message = o.Sync, o.Health, o.Message
 	if len(o.Revisions) > 0 {
