@@ -1,0 +1,108 @@
+package argocdtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-bot/gitops-bot/examples"
+	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/sync/clustertest"
+)
+
+// The real Argo CD syncs the example fleet's staging root (an app of apps
+// whose ApplicationSet generates one Application per environment); what
+// each Application applied, read back from the API server, is what
+// kustomize builds of its path, with the tracking annotation Argo CD adds
+// to every object it applies, once the API server's defaults are filled in
+// on both sides.
+func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
+	argo := Start(t, Need(t), Options{})
+	gh := githubtest.New(t, "acme", "fleet", nil)
+	url := gh.WebURL() + "/acme/fleet.git"
+	files, err := examples.Files("argocd", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := gh.Push("main", "the fleet", files)
+	argo.AddRepository(t, url, "x-access-token", githubtest.GitPassword)
+	var root map[string]any
+	if err := yaml.Unmarshal([]byte(files["clusters/staging/root.yaml"]), &root); err != nil {
+		t.Fatal(err)
+	}
+	rootYAML, _ := yaml.Marshal(root)
+	argo.Objs.Create(providers.ApplicationGVR, string(rootYAML))
+
+	destination := map[string]string{"root-staging": "argocd", "frontend-staging": "frontend-staging", "frontend-production": "frontend-production"}
+	applied := argo.Applied(t, sha, 3*time.Minute, "root-staging", "frontend-staging", "frontend-production")
+	for app, dir := range map[string]string{
+		"root-staging":        "clusters/staging",
+		"frontend-staging":    "apps/overlays/staging/frontend",
+		"frontend-production": "apps/overlays/production/frontend",
+	} {
+		key := "Application/argocd/" + app
+		var want []*unstructured.Unstructured
+		if dir == "clusters/staging" {
+			// A directory source: each manifest of the directory as it is.
+			for p, content := range files {
+				if strings.HasPrefix(p, dir+"/") && !strings.Contains(strings.TrimPrefix(p, dir+"/"), "/") {
+					want = append(want, decode(t, content))
+				}
+			}
+		} else if want, err = clustertest.KustomizeBuild(files, dir); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range want {
+			// Argo CD's default tracking (annotation): APP:GROUP/KIND:NS/NAME,
+			// NS the object's or else the destination's, even for a
+			// cluster-scoped object (seen on a Namespace).
+			gvk := o.GroupVersionKind()
+			ns := o.GetNamespace()
+			if ns == "" {
+				ns = destination[app]
+				if !clusterScoped(gvk.Kind) {
+					o.SetNamespace(ns)
+				}
+			}
+			annotations := o.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations["argocd.argoproj.io/tracking-id"] = app + ":" + gvk.Group + "/" + gvk.Kind + ":" + ns + "/" + o.GetName()
+			o.SetAnnotations(annotations)
+		}
+		if len(applied[key]) == 0 {
+			t.Fatalf("%s applied nothing", key)
+		}
+		got, err := clustertest.DefaultedAll(context.Background(), argo.Env, applied[key])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err = clustertest.DefaultedAll(context.Background(), argo.Env, want); err != nil {
+			t.Fatal(err)
+		}
+		if d := clustertest.DiffByID(clustertest.ByID(got), clustertest.ByID(want)); d != "" {
+			t.Errorf("%s applied other than its source renders from %s:\n%s", key, dir, d)
+		}
+	}
+}
+
+func decode(t testing.TB, doc string) *unstructured.Unstructured {
+	t.Helper()
+	b, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func clusterScoped(kind string) bool { return kind == "Namespace" }
