@@ -32,4 +32,6 @@ export GITOPS_BOT_ARGOCD_ASSETS
 # the Flux controllers, Argo CD or Chromium are missing.
 export GITOPS_BOT_REQUIRE_ENVTEST=1 GITOPS_BOT_REQUIRE_FLUX=1 GITOPS_BOT_REQUIRE_ARGOCD=1 GITOPS_BOT_REQUIRE_BROWSER=1
 go vet ./...
-go test -race -count=1 ./... "$@"
+# The end-to-end tests against the real controllers take minutes in one
+# package; the default 10 min per package is too close.
+go test -race -count=1 -timeout 30m ./... "$@"

@@ -115,9 +115,13 @@ func TestRealArgoCD(t *testing.T) {
 		return sha
 	}
 
+	// The statuses of the cases, kept as test data (sync/verify/testdata/argocd).
+	capture := func(app, as, sha string) { argo.Capture(t, app, as, sha, url, examples.URL) }
+
 	// 1. A change that syncs and is healthy.
 	sha := change("greet in English", map[string]*string{"clusters/staging/config/hello.yaml": str(configMap("hello", "apps", "hello"))})
 	f.settle("success", sha, "success", "Application/argocd/config", sha[:7])
+	capture("config", "synced-healthy-at-M", sha)
 
 	// 2. An object the API server refuses: Argo CD retries the sync
 	// (operationState Running, retryCount rising, the resource SyncFailed)
@@ -126,18 +130,22 @@ func TestRealArgoCD(t *testing.T) {
 	sha = change("add a deployment", map[string]*string{"clusters/staging/config/broken.yaml": str(
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken, namespace: apps}\nspec: {template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: nginx}]}}}\n")})
 	f.waitShown("a sync Argo CD retries", sha, "Argo CD retries it")
+	capture("config", "retrying-at-M", sha)
 	f.settle("a sync Argo CD gave up on", sha, "failure", "spec.selector: Required value")
+	capture("config", "failed-at-M-after-retries", sha)
 
 	// 3. A revert whose manifests equal what is live: Argo CD reports
 	// Synced at the new commit with no new operation; the failed one
 	// stays in operationState. Success.
 	sha = change("remove the deployment", map[string]*string{"clusters/staging/config/broken.yaml": nil})
 	f.settle("a revert to what is live", sha, "success", sha[:7])
+	capture("config", "older-operation-failed-synced-at-M", sha)
 
 	// 4. With retry.limit 0 a failed sync is final at once.
 	sha = change("a bad object, no retries", map[string]*string{"clusters/staging/strict/broken.yaml": str(
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: broken, namespace: strict}\nspec: {template: {metadata: {labels: {app: x}}, spec: {containers: [{name: x, image: nginx}]}}}\n")})
 	f.settle("a failed sync with no retries", sha, "failure", "Application/argocd/strict", "spec.selector: Required value")
+	capture("strict", "failed-at-M", sha)
 	sha = change("remove it", map[string]*string{"clusters/staging/strict/broken.yaml": nil})
 	f.settle("the revert of a failed sync", sha, "success", sha[:7])
 
@@ -146,6 +154,7 @@ func TestRealArgoCD(t *testing.T) {
 	sha = change("list the resources", map[string]*string{"clusters/staging/config/kustomization.yaml": str(
 		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [hello.yaml, missing.yaml]\n")})
 	f.settle("a source that does not build", sha, "failure", "ComparisonError", "missing.yaml")
+	capture("config", "comparison-error", sha)
 
 	// 6. The fix: the earlier comparison error is not blamed on it.
 	sha = change("fix the list", map[string]*string{"clusters/staging/config/kustomization.yaml": nil})
@@ -179,6 +188,7 @@ func TestRealArgoCD(t *testing.T) {
 	// 11. An Application an ApplicationSet generates (git directories).
 	sha = change("red team settings", map[string]*string{"clusters/staging/teams/red/settings.yaml": str(configMap("settings", "", "crimson"))})
 	f.settle("an ApplicationSet's Application", sha, "success", "Application/argocd/team-red", sha[:7])
+	capture("frontend-staging", "synced-progressing-at-M", sha)
 
 	// 12. /status against the real Applications.
 	reply := f.status("/status frontend --env staging")
@@ -198,6 +208,7 @@ func TestRealArgoCD(t *testing.T) {
 			"environments:\n- name: staging\n  dir: clusters/staging\n  argocd: {namespace: argocd}\n"),
 	})
 	f.waitShown("held by a progressive sync", sha, "held by the progressive sync of ApplicationSet argocd/waves")
+	capture("w2", "missing-held-by-progressive-sync", sha)
 	r := f.settle("held by a progressive sync", sha, "neutral", "Held in")
 	if !strings.Contains(r.Summary, "step 2") {
 		t.Errorf("the held check does not name the step:\n%s", r.Summary)

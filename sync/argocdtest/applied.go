@@ -3,6 +3,8 @@ package argocdtest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -134,4 +136,35 @@ func (a *ArgoCD) StatusYAML(t testing.TB, name string) string {
 	}
 	b, _ := yaml.Marshal(app.Object["status"])
 	return string(b)
+}
+
+// Capture writes Application name as it is now into the directory
+// GITOPS_BOT_ARGOCD_CAPTURE names (nothing when unset), as as.yaml: the
+// statuses the real controller writes, kept as test data for the rules'
+// other tests. The merge commit becomes $M and the repository's address
+// repoURL, so that the data does not depend on this run.
+func (a *ArgoCD) Capture(t testing.TB, name, as, merge, url, repoURL string) {
+	t.Helper()
+	dir := os.Getenv("GITOPS_BOT_ARGOCD_CAPTURE")
+	if dir == "" {
+		return
+	}
+	app, err := a.Objs.Dyn.Resource(providers.ApplicationGVR).Namespace(Namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]any{"name": app.GetName(), "namespace": app.GetNamespace(), "generation": app.GetGeneration()}
+	if refs := app.GetOwnerReferences(); len(refs) > 0 {
+		keep["ownerReferences"] = []any{map[string]any{"apiVersion": refs[0].APIVersion, "kind": refs[0].Kind, "name": refs[0].Name, "uid": "0"}}
+	}
+	app.Object["metadata"] = keep
+	b, err := yaml.Marshal(app.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(strings.ReplaceAll(string(b), merge, "$M"), url, repoURL)
+	header := "# Written by the real Argo CD " + "(captured by TestRealArgoCD, GITOPS_BOT_ARGOCD_CAPTURE).\n"
+	if err := os.WriteFile(filepath.Join(dir, as+".yaml"), []byte(header+text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

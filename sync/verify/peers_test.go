@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/argocd"
@@ -110,12 +111,49 @@ func peerCases() []peerCase {
 	}
 }
 
+// realStatuses: the peer cases the real Argo CD was made to write
+// (TestRealArgoCD, kept in testdata/argocd with the merge commit as $M):
+// each runs on that status as well as on the one written by hand.
+var realStatuses = map[string][]string{
+	"synced healthy at M":                         {"synced-healthy-at-M"},
+	"older operation failed, synced healthy at M": {"older-operation-failed-synced-at-M"},
+	"operation failed at M":                       {"failed-at-M", "failed-at-M-after-retries"},
+	"operation running at M":                      {"retrying-at-M"},
+	"sync succeeded, health still progressing":    {"synced-progressing-at-M"},
+	"missing at M":                                {"missing-held-by-progressive-sync"},
+	"ComparisonError":                             {"comparison-error"},
+}
+
+// realStatus reads a status the real Argo CD wrote, the merge as shaM.
+func realStatus(t *testing.T, name string) *unstructured.Unstructured {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/argocd/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(raw), "$M", shaM)), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
 func TestPeerCases(t *testing.T) {
 	contains := func(rev string) bool {
 		rev = providers.RevisionSHA(rev)
 		return rev == shaM || rev == shaDesc
 	}
+	var cases []peerCase
 	for _, c := range peerCases() {
+		cases = append(cases, c)
+		for _, file := range realStatuses[c.name] {
+			real := c
+			real.name += " (written by Argo CD: " + file + ")"
+			real.obj = realStatus(t, file)
+			cases = append(cases, real)
+		}
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var o providers.Observation
 			if c.obj.GetKind() == "Application" {
