@@ -79,14 +79,11 @@ func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 		if len(applied[key]) == 0 {
 			t.Fatalf("%s applied nothing", key)
 		}
-		got, err := clustertest.DefaultedAll(context.Background(), argo.Env, applied[key])
+		d, err := clustertest.DiffApplied(context.Background(), argo.Env, applied[key], want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, err = clustertest.DefaultedAll(context.Background(), argo.Env, want); err != nil {
-			t.Fatal(err)
-		}
-		if d := clustertest.DiffByID(clustertest.ByID(got), clustertest.ByID(want)); d != "" {
+		if d != "" {
 			t.Errorf("%s applied other than its source renders from %s:\n%s", key, dir, d)
 		}
 	}

@@ -145,3 +145,16 @@ func DefaultedAll(ctx context.Context, env *envtest.Environment, objs []*unstruc
 	}
 	return out, nil
 }
+
+// DiffApplied says how what an applier applied differs from what it should
+// have, both as the API server would store them ("" when alike).
+func DiffApplied(ctx context.Context, env *envtest.Environment, applied, want []*unstructured.Unstructured) (string, error) {
+	got, err := DefaultedAll(ctx, env, applied)
+	if err != nil {
+		return "", err
+	}
+	if want, err = DefaultedAll(ctx, env, want); err != nil {
+		return "", err
+	}
+	return DiffByID(ByID(got), ByID(want)), nil
+}

@@ -79,14 +79,11 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 		if len(applied[key]) == 0 {
 			t.Fatalf("%s applied nothing", key)
 		}
-		got, err := clustertest.DefaultedAll(context.Background(), flux.Env, applied[key])
+		d, err := clustertest.DiffApplied(context.Background(), flux.Env, applied[key], want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, err = clustertest.DefaultedAll(context.Background(), flux.Env, want); err != nil {
-			t.Fatal(err)
-		}
-		if d := clustertest.DiffByID(clustertest.ByID(got), clustertest.ByID(want)); d != "" {
+		if d != "" {
 			t.Errorf("%s applied other than kustomize builds of %s:\n%s", key, dir, d)
 		}
 	}
