@@ -31,7 +31,8 @@ if [ ! -x "$ASSETS/etcd" ] || [ -L "$ASSETS/etcd" ]; then
   mv "$ASSETS/etcd.tmp" "$ASSETS/etcd"
 fi
 
-if [ ! -x "$ASSETS/kube-apiserver" ]; then
+# A binary built before the version stamp (below) says v0.0.0-master: build again.
+if [ ! -x "$ASSETS/kube-apiserver" ] || [ "$("$ASSETS/kube-apiserver" --version 2>/dev/null)" != "Kubernetes v$K8S_VERSION" ]; then
   log "building kube-apiserver v$K8S_VERSION (a few minutes, once)"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
