@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -65,18 +64,10 @@ func NewFake(files map[string]string) *forgetest.Fake {
 // Fleet returns a fake forge holding an example fleet, plus extra files.
 func Fleet(t testing.TB, name string, extra map[string]string) *forgetest.Fake {
 	t.Helper()
-	src, err := examples.Fleet(name)
+	files, err := examples.Files(name, examples.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{}
-	fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := fs.ReadFile(src, p)
-			files[p] = string(b)
-		}
-		return err
-	})
 	for k, v := range extra {
 		files[k] = v
 	}

@@ -17,19 +17,20 @@ import (
 )
 
 // argoApp is an Application of the test fleet applying path of the fleet
-// into namespace, synced automatically. extra is more YAML under spec.
-func argoApp(name, repoURL, path, namespace, extra string) string {
+// into namespace, synced automatically. source is more of its source (", "
+// and flow YAML), extra more YAML under syncPolicy.
+func argoApp(name, repoURL, path, source, namespace, extra string) string {
 	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {name: %s, namespace: argocd}
 spec:
   project: default
-  source: {repoURL: %q, targetRevision: main, path: %s}
+  source: {repoURL: %q, targetRevision: main, path: %s%s}
   destination: {server: "https://kubernetes.default.svc", namespace: %s}
   syncPolicy:
     automated: {prune: true}
     syncOptions: [CreateNamespace=true]
-%s`, name, repoURL, path, namespace, extra)
+%s`, name, repoURL, path, source, namespace, extra)
 }
 
 // Argo CD retries a failed automated sync (five times by default, from
@@ -64,12 +65,12 @@ func TestRealArgoCD(t *testing.T) {
 		".gitops-bot.yaml": "provider: argocd\nverifyAllMerges: true\nverifyFailureGrace: 20s\nverifyTimeout: 3m\n" +
 			"environments:\n- name: staging\n  dir: clusters/staging\n  argocd: {namespace: argocd}\n",
 		// Applications applied by the example's root-staging (app of apps).
-		"clusters/staging/config.yaml":          argoApp("config", url, "clusters/staging/config", "apps", shortRetry),
+		"clusters/staging/config.yaml":          argoApp("config", url, "clusters/staging/config", "", "apps", shortRetry),
 		"clusters/staging/config/hello.yaml":    configMap("hello", "apps", "hi"),
-		"clusters/staging/strict.yaml":          argoApp("strict", url, "clusters/staging/strict", "strict", "    retry: {limit: 0}\n"),
+		"clusters/staging/strict.yaml":          argoApp("strict", url, "clusters/staging/strict", "", "strict", "    retry: {limit: 0}\n"),
 		"clusters/staging/strict/settings.yaml": configMap("settings", "strict", "on"),
-		"clusters/staging/hello-chart.yaml": strings.Replace(argoApp("hello-chart", url, "charts/hello", "chart", shortRetry),
-			"path: charts/hello}", "path: charts/hello, helm: {valueFiles: [../../clusters/staging/values/hello-chart.yaml]}}", 1),
+		"clusters/staging/hello-chart.yaml": argoApp("hello-chart", url, "charts/hello",
+			", helm: {valueFiles: [../../clusters/staging/values/hello-chart.yaml]}", "chart", shortRetry),
 		"clusters/staging/values/hello-chart.yaml":  "greeting: hi\n",
 		"charts/hello/Chart.yaml":                   "apiVersion: v2\nname: hello\nversion: 0.1.0\nkubeVersion: \">=1.30.0-0\"\n",
 		"charts/hello/values.yaml":                  "greeting: hi\n",

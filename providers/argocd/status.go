@@ -310,6 +310,5 @@ func SourceHolds(app *unstructured.Unstructured, index int, source map[string]an
 	if recurse, _ := dir["recurse"].(bool); recurse {
 		return true
 	}
-	rel := strings.TrimPrefix(file, strings.Trim(strings.TrimPrefix(p, "./"), "/")+"/")
-	return p == "" || p == "." || !strings.Contains(rel, "/")
+	return path.Dir(file) == path.Clean(strings.Trim(strings.TrimPrefix(p, "./"), "/"))
 }

@@ -127,3 +127,61 @@ func TestObserveSourceHydrator(t *testing.T) {
 		t.Errorf("another repository: %+v", o)
 	}
 }
+
+// Which files a source reads, as Argo CD's repo-server reads them.
+func TestSourceHolds(t *testing.T) {
+	app := func(sourceType string, source map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"spec": map[string]any{"source": source}, "status": map[string]any{"sourceType": sourceType}}}
+	}
+	dir := map[string]any{"path": "clusters/staging"}
+	recursive := map[string]any{"path": "./clusters/staging/", "directory": map[string]any{"recurse": true}}
+	chart := map[string]any{"path": "charts/hello", "helm": map[string]any{"valueFiles": []any{"values-staging.yaml", "../../envs/staging/hello.yaml", "$values/envs/prod.yaml"}}}
+	for _, c := range []struct {
+		name       string
+		sourceType string
+		source     map[string]any
+		file       string
+		want       bool
+	}{
+		{"a directory's own file", "Directory", dir, "clusters/staging/root.yaml", true},
+		{"a directory's subdirectory", "Directory", dir, "clusters/staging/config/hello.yaml", false},
+		{"a recursive directory's subdirectory", "Directory", recursive, "clusters/staging/config/hello.yaml", true},
+		{"a kustomization's subdirectory", "Kustomize", dir, "clusters/staging/config/hello.yaml", true},
+		{"not yet compared: any file under the path", "", dir, "clusters/staging/config/hello.yaml", true},
+		{"outside the path", "Directory", dir, "clusters/production/root.yaml", false},
+		{"a chart's template", "Helm", chart, "charts/hello/templates/cm.yaml", true},
+		{"a values file outside the chart", "Helm", chart, "envs/staging/hello.yaml", true},
+		{"another source's values file", "Helm", chart, "envs/prod.yaml", false},
+	} {
+		if got := SourceHolds(app(c.sourceType, c.source), -1, c.source, c.file); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// A multi-source Application says each source's type by its index.
+	multi := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"sourceTypes": []any{"Helm", "Directory"}}}}
+	if SourceHolds(multi, 1, dir, "clusters/staging/config/hello.yaml") {
+		t.Error("the second source, a directory, reads its subdirectory")
+	}
+	if !SourceHolds(multi, 0, dir, "clusters/staging/config/hello.yaml") {
+		t.Error("the first source, a chart, does not read its subdirectory")
+	}
+}
+
+// Argo CD writes a multi-source Application's comparedTo.source as an
+// empty struct: no source, like the spec's.
+func TestSameSource(t *testing.T) {
+	sources := []any{map[string]any{"repoURL": "https://github.com/acme/fleet", "path": "a"}}
+	if !SameSource(nil, map[string]any{"repoURL": ""}) {
+		t.Error("an empty compared source differs from none")
+	}
+	if SameSource(nil, map[string]any{"repoURL": "https://github.com/acme/fleet"}) {
+		t.Error("a compared source equals none")
+	}
+	if !SameSource(sources, []any{map[string]any{"repoURL": "https://github.com/acme/fleet", "path": "a"}}) {
+		t.Error("the same sources differ")
+	}
+	if SameSource(sources, []any{map[string]any{"repoURL": "https://github.com/acme/fleet", "path": "b"}}) {
+		t.Error("other sources are the same")
+	}
+}

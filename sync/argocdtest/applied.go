@@ -14,9 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -71,7 +68,7 @@ func (a *ArgoCD) Applied(t testing.TB, sha string, timeout time.Duration, names 
 			names = append(names, app.GetName())
 		}
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(a.Env.Config)))
+	mapper := clustertest.Mapper(a.Env.Config)
 	out := map[string][]*unstructured.Unstructured{}
 	for _, name := range names {
 		a.WaitSynced(t, name, sha, timeout)
@@ -85,16 +82,7 @@ func (a *ArgoCD) Applied(t testing.TB, sha string, timeout time.Duration, names 
 		for _, r := range resources {
 			m, _ := r.(map[string]any)
 			s := func(k string) string { v, _ := m[k].(string); return v }
-			gk := schema.GroupKind{Group: s("group"), Kind: s("kind")}
-			mapping, err := mapper.RESTMapping(gk, s("version"))
-			if err != nil {
-				t.Fatalf("%s: %s: %v", key, gk, err)
-			}
-			live, err := a.Objs.Dyn.Resource(mapping.Resource).Namespace(s("namespace")).Get(ctx, s("name"), metav1.GetOptions{})
-			if err != nil {
-				t.Fatalf("%s: %s %s/%s: %v", key, gk.Kind, s("namespace"), s("name"), err)
-			}
-			sent, err := clustertest.Applied(live, Manager)
+			sent, err := clustertest.ReadApplied(ctx, a.Objs.Dyn, mapper, schema.GroupKind{Group: s("group"), Kind: s("kind")}, s("version"), s("namespace"), s("name"), Manager)
 			if err != nil {
 				t.Fatalf("%s: %v", key, err)
 			}
@@ -163,7 +151,7 @@ func (a *ArgoCD) Capture(t testing.TB, name, as, merge, url, repoURL string) {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(strings.ReplaceAll(string(b), merge, "$M"), url, repoURL)
-	header := "# Written by the real Argo CD " + "(captured by TestRealArgoCD, GITOPS_BOT_ARGOCD_CAPTURE).\n"
+	header := "# Written by the real Argo CD (captured by TestRealArgoCD, GITOPS_BOT_ARGOCD_CAPTURE).\n"
 	if err := os.WriteFile(filepath.Join(dir, as+".yaml"), []byte(header+text), 0o644); err != nil {
 		t.Fatal(err)
 	}

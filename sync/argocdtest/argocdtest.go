@@ -103,16 +103,11 @@ func Start(t testing.TB, assets string, opts Options) *ArgoCD {
 	})
 	a := &ArgoCD{Env: env, Objs: clustertest.NewObjects(t, env), procs: clustertest.Procs{LogsEnv: "GITOPS_BOT_ARGOCD_LOGS"}}
 	a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}`)
-	for _, obj := range []string{
-		`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}}`,
-		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}, "stringData": {"server.secretkey": "test"}}`,
-	} {
-		res := "configmaps"
-		if strings.Contains(obj, `"Secret"`) {
-			res = "secrets"
-		}
-		a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: res}, obj)
-	}
+	a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+		`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}}`)
+	// The ApplicationSet controller's webhook handler wants a server key.
+	a.Objs.Create(schema.GroupVersionResource{Version: "v1", Resource: "secrets"},
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}}, "stringData": {"server.secretkey": "test"}}`)
 	a.Objs.Create(AppProjectGVR, `
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject

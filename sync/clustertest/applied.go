@@ -2,11 +2,19 @@ package clustertest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
@@ -136,4 +144,24 @@ func elementOf(set *fieldpath.Set, i int, x any) (fieldpath.PathElement, bool) {
 	set.Members.Iterate(match)
 	set.Children.Iterate(match)
 	return found, ok
+}
+
+// Mapper maps kinds to resources through the API server's discovery.
+func Mapper(cfg *rest.Config) meta.RESTMapper {
+	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
+}
+
+// ReadApplied reads a live object, named as an applier's status names it
+// (group, kind, version, namespace, name), and returns what manager
+// applied of it (Applied).
+func ReadApplied(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, gk schema.GroupKind, version, namespace, name, manager string) (*unstructured.Unstructured, error) {
+	mapping, err := mapper.RESTMapping(gk, version)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gk, err)
+	}
+	live, err := dyn.Resource(mapping.Resource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", gk.Kind, namespace, name, err)
+	}
+	return Applied(live, manager)
 }

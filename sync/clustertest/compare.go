@@ -11,10 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -134,7 +131,7 @@ func Defaulted(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMappe
 // DefaultedAll is Defaulted of each object.
 func DefaultedAll(ctx context.Context, env *envtest.Environment, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	dyn := dynamic.NewForConfigOrDie(env.Config)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(env.Config)))
+	mapper := Mapper(env.Config)
 	out := make([]*unstructured.Unstructured, 0, len(objs))
 	for _, o := range objs {
 		d, err := Defaulted(ctx, dyn, mapper, o)

@@ -10,9 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
@@ -42,7 +39,7 @@ func (f *Flux) Applied(t testing.TB, sha string, timeout time.Duration, names ..
 			names = append(names, k.GetNamespace()+"/"+k.GetName())
 		}
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(f.Env.Config)))
+	mapper := clustertest.Mapper(f.Env.Config)
 	out := map[string][]*unstructured.Unstructured{}
 	for _, name := range names {
 		ns, n, _ := strings.Cut(name, "/")
@@ -60,16 +57,7 @@ func (f *Flux) Applied(t testing.TB, sha string, timeout time.Duration, names ..
 			if len(parts) != 4 {
 				t.Fatalf("%s: inventory entry %q", key, id)
 			}
-			gk := schema.GroupKind{Group: parts[2], Kind: parts[3]}
-			mapping, err := mapper.RESTMapping(gk, version)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", key, gk, err)
-			}
-			live, err := dyn.Resource(mapping.Resource).Namespace(parts[0]).Get(ctx, parts[1], metav1.GetOptions{})
-			if err != nil {
-				t.Fatalf("%s: %s %s/%s: %v", key, gk.Kind, parts[0], parts[1], err)
-			}
-			sent, err := clustertest.Applied(live, Manager)
+			sent, err := clustertest.ReadApplied(ctx, dyn, mapper, schema.GroupKind{Group: parts[2], Kind: parts[3]}, version, parts[0], parts[1], Manager)
 			if err != nil {
 				t.Fatalf("%s: %v", key, err)
 			}

@@ -198,3 +198,18 @@ spec:
 		t.Errorf("title %q", r.Title)
 	}
 }
+
+// A ComparisonError names no revision: one from a comparison made before
+// the verification began may be of an older commit, which the merge may
+// mend, so the check waits for Argo CD to compare again (here it never
+// does: timed out, saying why it waited).
+func TestArgoComparisonErrorBeforeTheMerge(t *testing.T) {
+	h := newHarness(t)
+	h.argoRoot()
+	v, _ := h.run()
+	v.Start(context.Background(), h.request("argocd", 3*time.Second))
+	h.appStatus("root", "Unknown", "Healthy", []string{"main"}, nil, map[string]any{
+		"reconciledAt": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
+		"conditions":   []any{map[string]any{"type": "ComparisonError", "message": "kustomize build failed: missing.yaml"}}})
+	expect(t, h.done("staging"), "timed_out", "waiting for Argo CD to compare the merge; before it, it said ComparisonError: kustomize build failed")
+}

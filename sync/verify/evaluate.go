@@ -206,7 +206,9 @@ func (v *Verifier) judge(ctx context.Context, c *cluster.Cluster, req Request, s
 		r.Message = o.Suspended
 	case (r.Verdict == Failed || r.Retrying) && o.Attempted != "":
 		r.Revision = o.Attempted
-	case r.Verdict == Waiting && len(o.Revisions) > 0 && !o.Failed:
+	case r.Verdict == Waiting && len(o.Revisions) > 0 && !o.Failed && providers.RevisionSHA(o.Revisions[0]) != "":
+		// (A branch name, Argo CD's revision when it could not compare, says
+		// nothing of the merge: the observation's own message stands.)
 		r.Message = fmt.Sprintf("at %.7s, which does not contain the merge commit yet", o.Revisions[0])
 	}
 	if (r.Verdict == Waiting || r.Verdict == PickedUp) && obj.GetKind() == "Application" {
