@@ -74,6 +74,15 @@ func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, 
 	return out, nil
 }
 
+// Load fetches chart name at version from the Helm repository at repoURL
+// (render.Charts).
+func (r *Renderer) Load(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
+	if strings.HasPrefix(repoURL, "oci://") {
+		return nil, errors.New("charts in OCI registries are not fetched here")
+	}
+	return r.chart(ctx, repoURL, name, version)
+}
+
 func (r *Renderer) chart(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
