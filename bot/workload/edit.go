@@ -2,7 +2,6 @@ package workload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -106,10 +105,7 @@ type edit struct {
 func apply(src []byte, edits []edit) ([]byte, error) {
 	out := src
 	for _, e := range edits {
-		next, err := yamledit.SetScalar(out, e.doc, e.field, fmt.Sprint(e.value))
-		if yamledit.IsMissing(err) {
-			next, err = insert(out, e.doc, e.field, e.value)
-		}
+		next, err := yamledit.Set(out, e.doc, e.field, e.value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", describe(e.field), err)
 		}
@@ -133,28 +129,6 @@ func describe(p []yamledit.Step) string {
 		}
 	}
 	return b.String()
-}
-
-func insert(src []byte, doc int, p []yamledit.Step, value any) ([]byte, error) {
-	docs, err := yamledit.Docs(src)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(p) - 1; i >= 0; i-- { // down to the document's top level
-		parent := yamledit.Find(docs[doc], p[:i])
-		if parent == nil || parent.Kind != yaml.MappingNode {
-			continue
-		}
-		var v any = value
-		for j := len(p) - 1; j > i; j-- {
-			if p[j].Key == "" {
-				return nil, errors.New("cannot add a list item")
-			}
-			v = map[string]any{p[j].Key: v}
-		}
-		return yamledit.Insert(src, doc, p[:i], p[i].Key, v)
-	}
-	return nil, errors.New("no place to add it")
 }
 
 // change edits the target's file and returns the change, reading it first.

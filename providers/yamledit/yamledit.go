@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -406,4 +407,64 @@ func docAt(src []byte, doc int) (*yaml.Node, error) {
 		return nil, fmt.Errorf("no document %d", doc)
 	}
 	return docs[doc], nil
+}
+
+// Set sets the value at path in document doc: a scalar in place, or, when
+// the path is missing, the key added under the deepest mapping of the path
+// that exists (with the missing parents). A map value sets each of its
+// leaves the same way. The rest of the file is kept byte for byte.
+func Set(src []byte, doc int, path []Step, value any) ([]byte, error) {
+	if m, ok := value.(map[string]any); ok {
+		root, err := docAt(src, doc)
+		if err != nil {
+			return nil, err
+		}
+		if n := Find(root, path); n != nil && n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle == 0 {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			out := src
+			for _, k := range keys {
+				p := append(append([]Step{}, path...), Step{Key: k})
+				if out, err = Set(out, doc, p, m[k]); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		}
+		return insertPath(src, doc, path, value)
+	}
+	out, err := SetScalar(src, doc, path, fmt.Sprint(value))
+	if IsMissing(err) {
+		return insertPath(src, doc, path, value)
+	}
+	return out, err
+}
+
+// insertPath adds value at path under the deepest mapping that exists.
+func insertPath(src []byte, doc int, p []Step, value any) ([]byte, error) {
+	root, err := docAt(src, doc)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(p) - 1; i >= 0; i-- { // down to the document's top level
+		parent := Find(root, p[:i])
+		if parent == nil || parent.Kind != yaml.MappingNode {
+			continue
+		}
+		if p[i].Key == "" {
+			return nil, errors.New("cannot add a list item")
+		}
+		v := value
+		for j := len(p) - 1; j > i; j-- {
+			if p[j].Key == "" {
+				return nil, errors.New("cannot add a list item")
+			}
+			v = map[string]any{p[j].Key: v}
+		}
+		return Insert(src, doc, p[:i], p[i].Key, v)
+	}
+	return nil, errors.New("no place to add it")
 }
