@@ -132,10 +132,16 @@ func (r AppRequest) RunsIn(e AppEnvironment) string {
 	return r.Namespace
 }
 
-// Image is a container image, split for kustomize's images: field.
-type Image struct{ Name, Tag string }
+// Image is a container image, split for kustomize's images: field; a
+// digest, when given, pins it.
+type Image struct{ Name, Tag, Digest string }
 
-func (i Image) String() string { return i.Name + ":" + i.Tag }
+func (i Image) String() string {
+	if i.Digest != "" {
+		return i.Name + ":" + i.Tag + "@" + i.Digest
+	}
+	return i.Name + ":" + i.Tag
+}
 
 // GitSource is this repository as Argo CD and Flux fetch it.
 type GitSource struct{ URL, Branch string }

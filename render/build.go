@@ -33,7 +33,17 @@ type Options struct {
 	Charts Charts
 	// Clusters are Argo CD's clusters, for the clusters generator.
 	Clusters []Cluster
+	// Cache keeps appliers' renders across renderers (nil: the
+	// renderer's own).
+	Cache *Cache
 }
+
+// Cache keeps rendered appliers, each with what its render read, so that
+// a render of another commit renders again only what changed.
+type Cache struct{ lru *lru.Cache }
+
+// NewCache keeps up to n appliers' renders.
+func NewCache(n int) *Cache { return &Cache{lru: lru.New(n)} }
 
 // Cluster is a cluster Argo CD deploys to.
 type Cluster struct {
@@ -63,7 +73,10 @@ type Stats struct {
 
 // New returns a renderer.
 func New(o Options) *Renderer {
-	return &Renderer{opts: o, envs: lru.New(64), appls: lru.New(20000)}
+	if o.Cache == nil {
+		o.Cache = NewCache(20000)
+	}
+	return &Renderer{opts: o, envs: lru.New(64), appls: o.Cache.lru}
 }
 
 // Stats is what the renderer did so far.

@@ -145,6 +145,27 @@ func RenderChart(ch *chart.Chart, rel Release) ([]Object, error) {
 	return out, nil
 }
 
+// Layers are the values a chart renders with: its own and its
+// subcharts' defaults under what the release gives.
+func Layers(ch *chart.Chart, values map[string]any, files []string) *HelmLayers {
+	v, err := chartutil.CoalesceValues(ch, copyValues(values))
+	if err != nil {
+		v = values
+	}
+	return &HelmLayers{Values: v, Files: files, Chart: ch.Name(), Version: ch.Metadata.Version}
+}
+
+func copyValues(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for k, e := range v {
+		if m, ok := e.(map[string]any); ok {
+			e = copyValues(m)
+		}
+		out[k] = e
+	}
+	return out
+}
+
 // chartFile is the repository file of a rendered template: names are
 // "CHART/templates/x.yaml" (a subchart's under CHART/charts/SUB/).
 func chartFile(dir, name string) string {

@@ -80,6 +80,8 @@ type Applier struct {
 	Err error
 	// Obj is the applier's own object as rendered (nil for the root).
 	Obj map[string]any
+	// Helm is set when the applier renders a chart.
+	Helm *HelmLayers
 }
 
 // Env is what one environment applies.
@@ -139,6 +141,19 @@ type Expansion struct {
 	Source  string
 	Objects []Object
 	Err     error
+	// Helm, for an applier that renders a chart: the values it rendered
+	// with and the repository files they came from.
+	Helm *HelmLayers
+}
+
+// HelmLayers are a chart render's values: the effective values (the
+// chart's and its subcharts' defaults included) and the repository files
+// that set them, lowest precedence first.
+type HelmLayers struct {
+	Values  map[string]any
+	Files   []string
+	Chart   string // the chart's name
+	Version string // and version
 }
 
 // ErrWait: the applier needs what other appliers render first.
@@ -205,7 +220,7 @@ func (r *Renderer) environment(ctx context.Context, t *Tree, s Spec) (*Env, erro
 			if o.File != "" {
 				inputs = merge(inputs, []string{o.File})
 			}
-			a := &Applier{Ref: o.Ref(), Tool: tl.Name(), Parent: o.Applier, File: o.File, Source: x.Source, Inputs: inputs, Err: x.Err, Obj: o.Obj}
+			a := &Applier{Ref: o.Ref(), Tool: tl.Name(), Parent: o.Applier, File: o.File, Source: x.Source, Inputs: inputs, Err: x.Err, Obj: o.Obj, Helm: x.Helm}
 			env.Appliers = append(env.Appliers, a)
 			add(x.Objects, len(env.Appliers)-1)
 			break
@@ -226,7 +241,7 @@ type cachedExpansion struct {
 // expand renders what o applies, from the cache when nothing it read or
 // looked up has changed.
 func (r *Renderer) expand(ctx context.Context, b *Build, tl Tool, o Object) (Expansion, []string, bool) {
-	key := tl.Name() + "\x00" + b.Env.Dir + "\x00" + hashOf(jsonOf(o.Obj))
+	key := fmt.Sprint(tl.Name(), "\x00", r.opts.RepoURL, "\x00", r.opts.Charts != nil, "\x00", b.Env.Dir, "\x00", hashOf(jsonOf(o.Obj)))
 	if v, ok := r.appls.Get(key); ok {
 		c := v.(*cachedExpansion)
 		if b.unchanged(c) {

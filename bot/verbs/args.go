@@ -38,10 +38,11 @@ func parseImage(s string) (providers.Image, error) {
 	if !ok {
 		return providers.Image{}, errors.New("pin a tag, as in ghcr.io/acme/web:1.4.2")
 	}
-	if _, digested := named.(reference.Digested); digested {
-		return providers.Image{}, errors.New("give a tag without a digest")
+	img := providers.Image{Name: reference.FamiliarName(named), Tag: tagged.Tag()}
+	if d, digested := named.(reference.Digested); digested {
+		img.Digest = d.Digest().String() // a pin kept as given: TAG@sha256:...
 	}
-	return providers.Image{Name: reference.FamiliarName(named), Tag: tagged.Tag()}, nil
+	return img, nil
 }
 
 // appEnv checks a day-2 verb's APP and --env and finds the environment.

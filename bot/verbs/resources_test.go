@@ -31,7 +31,7 @@ func TestResourcesPatchTheEnvironmentsOverlay(t *testing.T) {
 			t.Errorf("patch lacks %q:\n%s", want, got[patch])
 		}
 	}
-	if !strings.Contains(reply, "Opened") || !strings.Contains(f.Proposals()[n].Body, "the base every environment builds from") {
+	if !strings.Contains(reply, "Opened") || !strings.Contains(f.Proposals()[n].Body, "a base other environments build from too") {
 		t.Errorf("reply %s", reply)
 	}
 	bottest.Merged(t, f, "/resources web --memory 512Mi --cpu 250m --env production")

@@ -46,7 +46,7 @@ func TestArgoKustomizeOverrides(t *testing.T) {
 	n := len(f.Proposals())
 	reply := bottest.Handle(t, f, "/set-image web ghcr.io/acme/web:1.5.0 --env staging")
 	bottest.OnlyLinesChanged(t, f.Files[app], bottest.LastChange(t, f, n)[app], "- ghcr.io/acme/web:1.4.2 #", "- ghcr.io/acme/web:1.5.0 #")
-	if !strings.Contains(f.Proposals()[n].Body, "Argo CD applies it over the overlay") {
+	if !strings.Contains(f.Proposals()[n].Body, "which Argo CD applies over its source") {
 		t.Errorf("reply %s", reply)
 	}
 	n = len(f.Proposals())

@@ -49,6 +49,8 @@ type Repo struct {
 	// Charts renders charts kept in Helm repositories, to judge a
 	// release's values by what the chart makes; nil: not rendered.
 	Charts ChartRenderer
+
+	model *Model // the render model, once a command asked for it
 }
 
 // ChartRenderer renders a chart of a Helm repository (chartrender.Renderer).

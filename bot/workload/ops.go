@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -19,6 +20,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/kustfile"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
+	"github.com/gitops-bot/gitops-bot/providers/shape"
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
 
@@ -268,6 +270,20 @@ const MaxReplicas = 1000
 
 // SetImage changes the image of app in env.
 func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment, image providers.Image) (Change, error) {
+	return w.SetContainerImage(ctx, app, "", env, image)
+}
+
+// SetContainerImage changes the image of one container ("" for the
+// workload's main one) of app in env.
+func (w *Repo) SetContainerImage(ctx context.Context, app, containerName string, env config.Environment, image providers.Image) (Change, error) {
+	ask := shape.Ask{Field: shape.Image, Container: containerName, Image: shape.Img{Name: image.Name, Tag: image.Tag, Digest: image.Digest}}
+	if c, wl, err := w.modeledImage(ctx, app, env, ask, image); !errors.Is(err, errNotModeled) {
+		_ = wl
+		return c, err
+	}
+	if containerName != "" {
+		return Change{}, errs.Invalid("no workload %s with a container %s in %s", md.Code(app), md.Code(containerName), md.Code(env.Name))
+	}
 	t, err := w.Locate(ctx, app, env)
 	if err != nil {
 		return Change{}, err
@@ -335,6 +351,9 @@ func (w *Repo) SetImage(ctx context.Context, app string, env config.Environment,
 
 // Scale sets the replicas of app in env.
 func (w *Repo) Scale(ctx context.Context, app string, env config.Environment, n int) (Change, error) {
+	if c, err := w.modeledScale(ctx, app, env, n); !errors.Is(err, errNotModeled) {
+		return c, err
+	}
 	t, err := w.Locate(ctx, app, env)
 	if err != nil {
 		return Change{}, err
@@ -403,6 +422,18 @@ func (w *Repo) Replicas(ctx context.Context, app string, env config.Environment)
 // app in env (empty: unchanged). On a Kustomize overlay the Deployment it
 // builds from holds them.
 func (w *Repo) SetResources(ctx context.Context, app string, env config.Environment, cpu, mem string) (Change, error) {
+	return w.SetContainerResources(ctx, app, "", env, cpu, mem)
+}
+
+// SetContainerResources sets the resources of one container ("" for the
+// workload's main one) of app in env.
+func (w *Repo) SetContainerResources(ctx context.Context, app, containerName string, env config.Environment, cpu, mem string) (Change, error) {
+	if c, err := w.modeledResources(ctx, app, containerName, env, cpu, mem); !errors.Is(err, errNotModeled) {
+		return c, err
+	}
+	if containerName != "" {
+		return Change{}, errs.Invalid("no workload %s with a container %s in %s", md.Code(app), md.Code(containerName), md.Code(env.Name))
+	}
 	t, overlay, err := w.resourcesTarget(ctx, app, env)
 	if err != nil {
 		return Change{}, err

@@ -31,7 +31,7 @@ func (Renderer) Root(ctx context.Context, b *render.Build, dir string) ([]render
 	if path.Base(dir) == "templates" && b.Tree.Exists(path.Join(path.Dir(dir), "Chart.yaml")) && !b.Tree.Exists(path.Join(dir, "Chart.yaml")) {
 		dir = path.Dir(dir)
 	}
-	objs, _, err := renderPath(ctx, b, app, map[string]any{"path": dir, "directory": map[string]any{"recurse": true}}, nil)
+	objs, _, err := renderPath(ctx, b, app, map[string]any{"path": dir, "directory": map[string]any{"recurse": true}}, nil, &render.Expansion{})
 	return objs, err
 }
 
@@ -118,7 +118,7 @@ func application(ctx context.Context, b *render.Build, o render.Object) render.E
 		if str(s, "ref") != "" && str(s, "path") == "" && str(s, "chart") == "" {
 			continue
 		}
-		objs, desc, err := renderSource(ctx, b, o.Obj, s, refs)
+		objs, desc, err := renderSource(ctx, b, o.Obj, s, refs, &x)
 		if desc != "" {
 			descs = append(descs, desc)
 		}
@@ -132,7 +132,7 @@ func application(ctx context.Context, b *render.Build, o render.Object) render.E
 	return x
 }
 
-func renderSource(ctx context.Context, b *render.Build, app, src map[string]any, refs map[string]map[string]any) ([]render.Object, string, error) {
+func renderSource(ctx context.Context, b *render.Build, app, src map[string]any, refs map[string]map[string]any, x *render.Expansion) ([]render.Object, string, error) {
 	repo := str(src, "repoURL")
 	if c := str(src, "chart"); c != "" {
 		u := repo
@@ -144,14 +144,14 @@ func renderSource(ctx context.Context, b *render.Build, app, src map[string]any,
 		if err != nil {
 			return nil, desc, err
 		}
-		objs, err := renderHelm(b, app, src, ch, "", refs)
+		objs, err := renderHelm(b, app, src, ch, "", refs, x)
 		return objs, desc, err
 	}
 	if !b.ThisRepo(repo) {
 		return nil, repo, fmt.Errorf("the source %s is another repository", repo)
 	}
 	p := strings.Trim(path.Clean("/"+str(src, "path")), "/")
-	objs, desc, err := renderPath(ctx, b, app, src, refs)
+	objs, desc, err := renderPath(ctx, b, app, src, refs, x)
 	if desc == "" {
 		desc = p
 	}
@@ -162,7 +162,7 @@ func renderSource(ctx context.Context, b *render.Build, app, src map[string]any,
 // the repo-server detects it (reposerver/repository: GetAppSourceType):
 // a kustomization, a chart, else plain manifests. Config management
 // plugins are never run.
-func renderPath(ctx context.Context, b *render.Build, app, src map[string]any, refs map[string]map[string]any) ([]render.Object, string, error) {
+func renderPath(ctx context.Context, b *render.Build, app, src map[string]any, refs map[string]map[string]any, x *render.Expansion) ([]render.Object, string, error) {
 	dir := strings.Trim(path.Clean("/"+str(src, "path")), "/")
 	if src["plugin"] != nil {
 		return nil, dir, fmt.Errorf("the source %s uses a config management plugin, which is not run", orDot(dir))
@@ -181,7 +181,7 @@ func renderPath(ctx context.Context, b *render.Build, app, src map[string]any, r
 	case b.Tree.Exists(path.Join(dir, "Chart.yaml")) && src["directory"] == nil:
 		var ch *chart.Chart
 		if ch, err = b.LocalChart(ctx, dir); err == nil {
-			objs, err = renderHelm(b, app, src, ch, dir, refs)
+			objs, err = renderHelm(b, app, src, ch, dir, refs, x)
 		}
 	default:
 		objs, err = renderDirectory(b, dir, obj(src, "directory"))
@@ -388,9 +388,13 @@ func setImage(k map[string]any, im KustomizeImage) {
 // valueFiles in order, then values (valuesObject over it), then
 // parameters, over the chart's defaults (Argo CD's documented precedence;
 // util/helm/cmd.go: template).
-func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir string, refs map[string]map[string]any) ([]render.Object, error) {
+func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir string, refs map[string]map[string]any, x *render.Expansion) ([]render.Object, error) {
 	h := obj(src, "helm")
 	values := map[string]any{}
+	var files []string
+	if dir != "" {
+		files = append(files, path.Join(dir, "values.yaml"))
+	}
 	ignoreMissing, _ := h["ignoreMissingValueFiles"].(bool)
 	for _, f := range strs(h["valueFiles"]) {
 		p, err := valueFile(b, dir, f, refs)
@@ -412,6 +416,7 @@ func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir s
 			return nil, fmt.Errorf("valueFiles %s: %w", p, err)
 		}
 		values = mergeMaps(values, v)
+		files = append(files, p)
 	}
 	if s := str(h, "values"); s != "" && obj(h, "valuesObject") == nil {
 		v := map[string]any{}
@@ -440,6 +445,7 @@ func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir s
 	if ns == "" {
 		ns = str(app, "spec", "destination", "namespace")
 	}
+	x.Helm = render.Layers(ch, values, files)
 	return render.RenderChart(ch, render.Release{Name: rel, Namespace: ns, Values: values, Dir: dir})
 }
 

@@ -39,6 +39,14 @@ func helmRelease(ctx context.Context, b *render.Build, o render.Object) render.E
 		x.Err = err
 		return x
 	}
+	var files []string
+	if dir != "" {
+		files = append(files, path.Join(dir, "values.yaml"))
+		for _, f := range strs(obj(spec, "chart", "spec")["valuesFiles"]) {
+			files = append(files, path.Join(dir, f))
+		}
+	}
+	x.Helm = render.Layers(ch, values, files)
 	objs, err := render.RenderChart(ch, render.Release{Name: release, Namespace: target, Values: values, Dir: dir})
 	if err != nil {
 		x.Err = err

@@ -8,8 +8,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -24,6 +24,8 @@ type Step struct {
 	// kustomize's image overrides write them: "name", "name:tag",
 	// "name@digest" or "name=newName:tag".
 	Image string
+	// Item selects a list item by its 1-based position.
+	Item int
 }
 
 // Path parses "spec.template.spec.containers[name=web].image".
@@ -83,6 +85,11 @@ func Find(doc *yaml.Node, path []Step) *yaml.Node {
 			n = mapValue(n, s.Key)
 		case s.Image != "":
 			n = imageItem(n, s.Image)
+		case s.Item > 0:
+			if n.Kind != yaml.SequenceNode || s.Item > len(n.Content) {
+				return nil
+			}
+			n = n.Content[s.Item-1]
 		default:
 			n = listItem(n, s.Field, s.Equals)
 		}
@@ -467,4 +474,39 @@ func insertPath(src []byte, doc int, p []Step, value any) ([]byte, error) {
 		return Insert(src, doc, p[:i], p[i].Key, v)
 	}
 	return nil, errors.New("no place to add it")
+}
+
+// Delete removes the key at path (the last step, a map key) with its
+// value, whole lines of a block mapping; the rest is kept byte for byte.
+func Delete(src []byte, doc int, path []Step) ([]byte, error) {
+	if len(path) == 0 || path[len(path)-1].Key == "" {
+		return nil, errors.New("no key to delete")
+	}
+	root, err := docAt(src, doc)
+	if err != nil {
+		return nil, err
+	}
+	parent := Find(root, path[:len(path)-1])
+	if parent == nil || parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 {
+		return nil, errMissing
+	}
+	for i := 0; i+1 < len(parent.Content); i += 2 {
+		k := parent.Content[i]
+		if k.Value != path[len(path)-1].Key {
+			continue
+		}
+		if len(parent.Content) == 2 {
+			return nil, errors.New("the only key of its mapping")
+		}
+		start := offset(src, k.Line, 1)
+		end := offset(src, lastLine(parent.Content[i+1])+1, 1)
+		if start < 0 {
+			return nil, errMissing
+		}
+		if end < 0 {
+			end = len(src)
+		}
+		return append(append([]byte{}, src[:start]...), src[end:]...), nil
+	}
+	return nil, errMissing
 }

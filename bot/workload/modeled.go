@@ -1,0 +1,280 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
+	"github.com/gitops-bot/gitops-bot/bot/logctx"
+	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/shape"
+	"github.com/gitops-bot/gitops-bot/render"
+)
+
+// errNotModeled: the model does not find the workload; the layout's
+// own rules (Locate) take over.
+var errNotModeled = errors.New("not in the model")
+
+// modeled resolves app in env's render and makes the edit the render
+// confirms. It returns errNotModeled when the render has no such
+// workload, or no shape proposes an edit of it.
+func (w *Repo) modeled(ctx context.Context, verb, app string, env config.Environment, ask shape.Ask, image string, adjust func(*shape.Ask)) (Change, Workload, error) {
+	m, err := w.Model(ctx)
+	if err != nil {
+		logctx.From(ctx).Warn("render model failed", "err", err)
+		return Change{}, Workload{}, errNotModeled
+	}
+	found, err := m.Resolve(app, env, image)
+	if err != nil {
+		return Change{}, Workload{}, err
+	}
+	switch {
+	case len(found) == 0:
+		return Change{}, Workload{}, errNotModeled
+	case len(found) > 1:
+		return Change{}, Workload{}, ambiguous(app, env.Name, found)
+	}
+	wl := found[0]
+	// The cluster, when the bot can ask it, has the last word on what
+	// applies the workload (another repository, both tools, no GitOps).
+	mine := []Target{{Path: wl.Object.File}}
+	for _, a := range wl.Chain() {
+		mine = append(mine, Target{Path: path.Join(a.Source, "kustomization.yaml")})
+	}
+	if _, err := w.ownedPath(ctx, wl.Object.Name(), env, mine); err != nil {
+		return Change{}, wl, err
+	}
+	if ask.Field != shape.Replicas {
+		name, err := pickContainer(wl, ask.Container, image)
+		if err != nil {
+			return Change{}, wl, err
+		}
+		ask.Container = name
+		s, _ := shape.Container(wl.Object.Obj, name)["image"].(string)
+		ask.Old = shape.ParseImg(s)
+	}
+	if ask.Field == shape.Replicas {
+		if why := scaleRefusal(wl); why != "" {
+			return Change{}, wl, errs.Invalid("%s", why)
+		}
+	}
+	if adjust != nil {
+		adjust(&ask)
+	}
+	edit, tried, err := m.Choose(ctx, wl, ask)
+	if err != nil {
+		return Change{}, wl, err
+	}
+	if edit.File == "" {
+		if len(tried) == 0 {
+			return Change{}, wl, errNotModeled
+		}
+		return Change{}, wl, errs.Invalid("I found %s in %s, but no edit gives it what you asked and changes nothing else. %s", wl.Describe(), md.Code(env.Name), Failed(tried))
+	}
+	c := Change{Verb: verb, App: app, Env: env.Name,
+		Target: Target{Kind: "model", Name: wl.Object.Name(), Path: edit.File, Desc: edit.Where},
+	}
+	for _, f := range editFiles(edit) {
+		c.Manifests = append(c.Manifests, providers.Manifest{Path: f.Path, Env: env.Name, Raw: f.Content})
+		c.Patches = append(c.Patches, f.Path) // judged by the render, not as whole objects
+	}
+	c.Summary = whyThere(edit, tried) + "\n\n" + checked(m, wl)
+	return c, wl, nil
+}
+
+// whyThere says where the edit is and which other places lost.
+func whyThere(e shape.Edit, tried []Attempt) string {
+	var lost []string
+	for _, a := range tried {
+		if a.Why != "" && a.Edit.File != e.File {
+			lost = append(lost, fmt.Sprintf("%s (%s)", a.Edit.Where, a.Why))
+		}
+	}
+	s := ""
+	if len(lost) > 0 {
+		s = fmt.Sprintf(" It wins over %s.", strings.Join(lost, "; "))
+		if len(lost) > 3 {
+			s = fmt.Sprintf(" It wins over %s and %d more.", strings.Join(lost[:3], "; "), len(lost)-3)
+		}
+	}
+	return s
+}
+
+// pickContainer is the container a command changes: the one named, the
+// only one, the one running image's repository, or the one named like
+// the workload.
+func pickContainer(wl Workload, named, image string) (string, error) {
+	cs := shape.Containers(wl.Object.Obj)
+	var all []string
+	for _, c := range cs {
+		n, _ := c["name"].(string)
+		all = append(all, n)
+		if named != "" && n == named {
+			return n, nil
+		}
+	}
+	if named != "" {
+		return "", errs.Invalid("%s has no container %s (it has %s)", wl.Describe(), md.Code(named), md.Code(strings.Join(all, ", ")))
+	}
+	if len(cs) == 1 {
+		return all[0], nil
+	}
+	if image != "" {
+		want := shape.ParseImg(image).Name
+		var match []string
+		for _, c := range cs {
+			if s, _ := c["image"].(string); shape.ParseImg(s).Name == want {
+				match = append(match, c["name"].(string))
+			}
+		}
+		if len(match) == 1 {
+			return match[0], nil
+		}
+	}
+	for _, n := range all {
+		if n == wl.Object.Name() {
+			return n, nil
+		}
+	}
+	if len(cs) == 0 {
+		return "", errs.Invalid("%s has no containers", wl.Describe())
+	}
+	return all[0], nil
+}
+
+// scaler is what controls a workload's replicas other than its own
+// field: an HPA, a KEDA ScaledObject, a Flagger Canary.
+func scaler(env *render.Env, wl Workload) (render.Object, bool) {
+	for _, o := range env.Objects {
+		var ref map[string]any
+		switch o.Kind() {
+		case "HorizontalPodAutoscaler", "ScaledObject":
+			ref, _ = shape.Get(o.Obj, "spec", "scaleTargetRef").(map[string]any)
+		case "Canary":
+			ref, _ = shape.Get(o.Obj, "spec", "targetRef").(map[string]any)
+		default:
+			continue
+		}
+		kind, _ := ref["kind"].(string)
+		if kind == "" {
+			kind = "Deployment"
+		}
+		if ref["name"] == wl.Object.Name() && kind == wl.Object.Kind() && o.Namespace() == wl.Object.Namespace() {
+			return o, true
+		}
+	}
+	return render.Object{}, false
+}
+
+// scaleRefusal says why a workload is not scaled by its replicas, or "".
+func scaleRefusal(wl Workload) string {
+	switch wl.Object.Kind() {
+	case "CronJob", "Job":
+		return fmt.Sprintf("%s runs to completion and has no replicas to scale", wl.Describe())
+	case "DaemonSet":
+		return fmt.Sprintf("%s runs one pod on each node; it does not scale by replicas", wl.Describe())
+	case "Pod":
+		return fmt.Sprintf("%s is a bare Pod; it does not scale", wl.Describe())
+	}
+	o, ok := scaler(wl.Env, wl)
+	if !ok {
+		return ""
+	}
+	min, max := shape.Get(o.Obj, "spec", "minReplicas"), shape.Get(o.Obj, "spec", "maxReplicas")
+	if o.Kind() == "ScaledObject" {
+		min, max = shape.Get(o.Obj, "spec", "minReplicaCount"), shape.Get(o.Obj, "spec", "maxReplicaCount")
+	}
+	if o.Kind() == "Canary" {
+		return fmt.Sprintf("the Flagger Canary %s controls the replicas of %s; scale it through its autoscaler", md.Code(o.Name()), wl.Describe())
+	}
+	if min == nil {
+		min = 1
+	}
+	return fmt.Sprintf("the %s %s (from %s) scales %s between %v and %v replicas; change those with `--min N --max M`", o.Kind(), md.Code(o.Name()), md.Code(o.File), wl.Describe(), min, max)
+}
+
+func (w *Repo) modeledImage(ctx context.Context, app string, env config.Environment, ask shape.Ask, image providers.Image) (Change, Workload, error) {
+	c, wl, err := w.modeled(ctx, "set-image", app, env, ask, image.Name, func(a *shape.Ask) {
+		// The repository's spelling of the same image name is kept.
+		if normal(a.Image.Name) == normal(a.Old.Name) {
+			a.Image.Name = a.Old.Name
+		}
+	})
+	if err != nil {
+		return c, wl, err
+	}
+	c.Title = fmt.Sprintf("Set %s image to %s in %s", app, image.String(), env.Name)
+	c.Summary = fmt.Sprintf("Sets the image of %s in %s to %s, in %s.", md.Code(app), md.Code(env.Name), md.Code(image.String()), c.Target.Desc) + c.Summary
+	if old := oldDigest(wl, c); old != "" && image.Digest == "" {
+		c.Summary += fmt.Sprintf("\n\nThe image was pinned by digest (%s); the new one is pinned by its tag only.", md.Code(old))
+	}
+	return c, wl, nil
+}
+
+func oldDigest(wl Workload, c Change) string {
+	for _, ct := range shape.Containers(wl.Object.Obj) {
+		if s, _ := ct["image"].(string); strings.Contains(s, "@") {
+			return shape.ParseImg(s).Digest
+		}
+	}
+	return ""
+}
+
+// normal is an image name as a registry resolves it.
+func normal(name string) string {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "docker.io/"), "index.docker.io/")
+	return strings.TrimPrefix(name, "library/")
+}
+
+func (w *Repo) modeledScale(ctx context.Context, app string, env config.Environment, n int) (Change, error) {
+	c, _, err := w.modeled(ctx, "scale", app, env, shape.Ask{Field: shape.Replicas, Replicas: n}, "", nil)
+	if err != nil {
+		return c, err
+	}
+	c.Title = fmt.Sprintf("Scale %s to %d in %s", app, n, env.Name)
+	c.Summary = fmt.Sprintf("Sets %s to %d replicas in %s, in %s.", md.Code(app), n, md.Code(env.Name), c.Target.Desc) + c.Summary
+	return c, nil
+}
+
+func (w *Repo) modeledResources(ctx context.Context, app, container string, env config.Environment, cpu, mem string) (Change, error) {
+	res := map[string]string{}
+	if cpu != "" {
+		res["requests.cpu"] = cpu
+	}
+	if mem != "" {
+		res["requests.memory"], res["limits.memory"] = mem, mem
+	}
+	c, _, err := w.modeled(ctx, "resources", app, env, shape.Ask{Field: shape.Resources, Container: container, Resources: res}, "", nil)
+	if err != nil {
+		return c, err
+	}
+	c.Title = fmt.Sprintf("Set %s resources in %s", app, env.Name)
+	c.Summary = fmt.Sprintf("Sets the resources of %s in %s (%s), in %s.", md.Code(app), md.Code(env.Name), resourcesText(cpu, mem), c.Target.Desc) + c.Summary
+	return c, nil
+}
+
+func resourcesText(cpu, mem string) string {
+	var parts []string
+	if cpu != "" {
+		parts = append(parts, "CPU request "+cpu)
+	}
+	if mem != "" {
+		parts = append(parts, "memory request and limit "+mem)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checked says what the render checked, for the pull request.
+func checked(m *Model, wl Workload) string {
+	what := "each environment as its controllers render it"
+	t := &shape.Target{Chain: wl.Chain()}
+	if a := shape.HelmApplier(t); a != nil {
+		what = fmt.Sprintf("the chart %s %s with the values of %s, and each environment", md.Code(a.Helm.Chart), md.Code(a.Helm.Version), md.Code(a.Ref.Name))
+	}
+	return fmt.Sprintf("Checked by rendering %s: after this change the %s %s has what was asked, and nothing else changes in any of the %d environments.", what, wl.Object.Kind(), md.Code(wl.Object.Name()), len(m.specs))
+}
