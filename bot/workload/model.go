@@ -69,10 +69,15 @@ func (w *Repo) Model(ctx context.Context) (*Model, error) {
 		envs:  map[string]*render.Env{},
 		docs:  shape.NewDocs(tree),
 	}
+	shared := map[string]*render.Env{}
 	for _, s := range specs {
-		env, err := m.render(ctx, tree, s)
-		if err != nil {
-			return nil, err
+		key := s.Tool + "\x00" + s.Dir
+		env := shared[key]
+		if env == nil {
+			if env, err = m.render(ctx, tree, s); err != nil {
+				return nil, err
+			}
+			shared[key] = env
 		}
 		m.envs[s.Name] = env
 	}
@@ -286,6 +291,8 @@ func (m *Model) Nearest(app string, env string) []string {
 type Attempt struct {
 	Edit shape.Edit
 	Why  string // "" when it passed
+	// Overridden: the edit is made but another layer decides the value.
+	Overridden bool
 }
 
 // Choose asks every shape for edits that could give the workload what is
@@ -315,11 +322,11 @@ func (m *Model) Choose(ctx context.Context, wl Workload, ask shape.Ask) (shape.E
 		if err := ctx.Err(); err != nil {
 			return shape.Edit{}, tried, err
 		}
-		why, err := m.try(ctx, wl, ask, e)
+		why, over, err := m.try(ctx, wl, ask, e)
 		if err != nil {
 			return shape.Edit{}, tried, err
 		}
-		tried = append(tried, Attempt{Edit: e, Why: why})
+		tried = append(tried, Attempt{Edit: e, Why: why, Overridden: over})
 		if why == "" {
 			passed = append(passed, i)
 		}
@@ -360,19 +367,27 @@ func (m *Model) readers(e shape.Edit) int {
 
 // try renders the repository with edit e and says why it does not do what
 // is asked ("" when it does).
-func (m *Model) try(ctx context.Context, wl Workload, ask shape.Ask, e shape.Edit) (string, error) {
+func (m *Model) try(ctx context.Context, wl Workload, ask shape.Ask, e shape.Edit) (string, bool, error) {
 	after := m.tree.With(ctx, editFiles(e))
+	done := map[string]bool{}
 	for _, s := range m.specs {
+		// Environments that share a directory share one render: the
+		// workload's environment is each of them.
+		key := s.Tool + "\x00" + s.Dir
+		if done[key] {
+			continue
+		}
+		done[key] = true
 		before := m.envs[s.Name]
 		env, err := m.render(ctx, after, s)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		if why := compare(before, env, wl, ask, s.Name == wl.Env.Name); why != "" {
-			return why, nil
+		if why, over := compare(before, env, wl, ask, s.Dir == wl.Env.Dir); why != "" {
+			return why, over, nil
 		}
 	}
-	return "", nil
+	return "", false, nil
 }
 
 // editFiles are the files an edit writes.
@@ -391,8 +406,9 @@ func objectKey(env *render.Env, o render.Object) string {
 }
 
 // compare says how the render after an edit differs from before, other
-// than in what is asked of the workload ("" when it does not).
-func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) string {
+// than in what is asked of the workload ("" when it does not);
+// overridden says the workload did not get the value.
+func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) (why string, overridden bool) {
 	failed := func(env *render.Env) map[string]string {
 		out := map[string]string{}
 		for _, a := range env.Failed() {
@@ -403,7 +419,7 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) st
 	fb, fa := failed(before), failed(after)
 	for k, why := range fa {
 		if fb[k] != why {
-			return fmt.Sprintf("%s no longer renders in %s: %s", k, after.Name, why)
+			return fmt.Sprintf("%s no longer renders in %s: %s", k, after.Name, why), false
 		}
 	}
 	prev := map[string]render.Object{}
@@ -422,16 +438,16 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) st
 		k := objectKey(after, o)
 		p, ok := prev[k]
 		if !ok {
-			return fmt.Sprintf("it adds %s %s in %s", o.Kind(), md.Code(o.Name()), after.Name)
+			return fmt.Sprintf("it adds %s %s in %s", o.Kind(), md.Code(o.Name()), after.Name), false
 		}
 		delete(prev, k)
 		if own && (k == target || o.ID() == wl.Object.ID()) { // the workload, or the same object applied twice
 			gotTarget = gotTarget || k == target
 			if why := hasAsked(o, ask); why != "" {
-				return why
+				return why, true
 			}
 			if !reflect.DeepEqual(masked(p.Obj, ask), masked(o.Obj, ask)) {
-				return fmt.Sprintf("it changes more of the %s %s than asked", o.Kind(), md.Code(o.Name()))
+				return fmt.Sprintf("it changes more of the %s %s than asked", o.Kind(), md.Code(o.Name())), false
 			}
 			continue
 		}
@@ -439,16 +455,16 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) st
 			continue
 		}
 		if !reflect.DeepEqual(p.Obj, o.Obj) {
-			return fmt.Sprintf("it also changes the %s %s in %s", o.Kind(), md.Code(o.Name()), after.Name)
+			return fmt.Sprintf("it also changes the %s %s in %s", o.Kind(), md.Code(o.Name()), after.Name), false
 		}
 	}
 	for _, o := range prev {
-		return fmt.Sprintf("it removes the %s %s from %s", o.Kind(), md.Code(o.Name()), after.Name)
+		return fmt.Sprintf("it removes the %s %s from %s", o.Kind(), md.Code(o.Name()), after.Name), false
 	}
 	if own && !gotTarget {
-		return fmt.Sprintf("the %s %s is no longer rendered", wl.Object.Kind(), md.Code(wl.Object.Name()))
+		return fmt.Sprintf("the %s %s is no longer rendered", wl.Object.Kind(), md.Code(wl.Object.Name())), false
 	}
-	return ""
+	return "", false
 }
 
 // hasAsked says what the rendered workload lacks of what is asked.

@@ -87,22 +87,22 @@ func (w *Repo) modeled(ctx context.Context, verb, app string, env config.Environ
 	return c, wl, nil
 }
 
-// whyThere says where the edit is and which other places lost.
+// whyThere names the layers the edit wins over: places that set the
+// value too, where an edit would not take effect.
 func whyThere(e shape.Edit, tried []Attempt) string {
 	var lost []string
 	for _, a := range tried {
-		if a.Why != "" && a.Edit.File != e.File {
-			lost = append(lost, fmt.Sprintf("%s (%s)", a.Edit.Where, a.Why))
+		if a.Overridden && a.Edit.File != e.File {
+			lost = append(lost, a.Edit.Where)
 		}
 	}
-	s := ""
-	if len(lost) > 0 {
-		s = fmt.Sprintf(" It wins over %s.", strings.Join(lost, "; "))
-		if len(lost) > 3 {
-			s = fmt.Sprintf(" It wins over %s and %d more.", strings.Join(lost[:3], "; "), len(lost)-3)
-		}
+	switch {
+	case len(lost) == 0:
+		return ""
+	case len(lost) > 3:
+		return fmt.Sprintf(" It wins over %s and %d more places that set it.", strings.Join(lost[:3], ", "), len(lost)-3)
 	}
-	return s
+	return fmt.Sprintf(" It wins over %s, which set it too.", strings.Join(lost, ", "))
 }
 
 // pickContainer is the container a command changes: the one named, the
@@ -203,6 +203,7 @@ func (w *Repo) modeledImage(ctx context.Context, app string, env config.Environm
 		// The repository's spelling of the same image name is kept.
 		if normal(a.Image.Name) == normal(a.Old.Name) {
 			a.Image.Name = a.Old.Name
+			image.Name = a.Old.Name
 		}
 	})
 	if err != nil {
@@ -277,4 +278,69 @@ func checked(m *Model, wl Workload) string {
 		what = fmt.Sprintf("the chart %s %s with the values of %s, and each environment", md.Code(a.Helm.Chart), md.Code(a.Helm.Version), md.Code(a.Ref.Name))
 	}
 	return fmt.Sprintf("Checked by rendering %s: after this change the %s %s has what was asked, and nothing else changes in any of the %d environments.", what, wl.Object.Kind(), md.Code(wl.Object.Name()), len(m.specs))
+}
+
+// modeledPromote gives app in `to` the images it runs in `from`: each
+// container whose rendered image differs is changed in the layer of `to`
+// that wins, as /set-image would. It returns errNotModeled when either
+// environment's render lacks the workload, or its images are the same
+// (other versions, a chart's, are the layout rules' to promote).
+func (w *Repo) modeledPromote(ctx context.Context, app string, from, to config.Environment) (Promotion, error) {
+	m, err := w.Model(ctx)
+	if err != nil {
+		return Promotion{}, errNotModeled
+	}
+	src, err := m.Resolve(app, from, "")
+	if err != nil {
+		return Promotion{}, err
+	}
+	dst, err := m.Resolve(app, to, "")
+	if err != nil {
+		return Promotion{}, err
+	}
+	if len(src) != 1 || len(dst) != 1 {
+		if len(src) > 1 {
+			return Promotion{}, ambiguous(app, from.Name, src)
+		}
+		if len(dst) > 1 {
+			return Promotion{}, ambiguous(app, to.Name, dst)
+		}
+		return Promotion{}, errNotModeled
+	}
+	p := Promotion{Change: Change{Verb: "promote", App: app, Env: to.Name, Target: Target{Kind: "model", Name: dst[0].Object.Name()}}}
+	written := map[string]bool{}
+	var wheres []string
+	for _, c := range shape.Containers(dst[0].Object.Obj) {
+		name, _ := c["name"].(string)
+		have, _ := shape.Container(src[0].Object.Obj, name)["image"].(string)
+		cur, _ := c["image"].(string)
+		if have == "" || have == cur {
+			continue
+		}
+		ask := shape.Ask{Field: shape.Image, Container: name, Image: shape.ParseImg(have), Old: shape.ParseImg(cur)}
+		edit, tried, err := m.Choose(ctx, dst[0], ask)
+		if err != nil {
+			return Promotion{}, err
+		}
+		if edit.File == "" {
+			return Promotion{}, errs.Invalid("%s runs %s in %s, but no edit of %s gives it that and changes nothing else. %s", md.Code(app), md.Code(have), md.Code(from.Name), md.Code(to.Name), Failed(tried))
+		}
+		for _, f := range editFiles(edit) {
+			if written[f.Path] {
+				return Promotion{}, errs.Invalid("promoting several containers of %s edits %s twice; promote them one by one with /set-image", md.Code(app), md.Code(f.Path))
+			}
+			written[f.Path] = true
+			p.Manifests = append(p.Manifests, providers.Manifest{Path: f.Path, Env: to.Name, Raw: f.Content})
+			p.Patches = append(p.Patches, f.Path)
+		}
+		p.Lines = append(p.Lines, fmt.Sprintf("- image of %s: %s → %s", md.Code(name), md.Code(cur), md.Code(have)))
+		wheres = append(wheres, edit.Where)
+	}
+	if len(p.Lines) == 0 {
+		return Promotion{}, errNotModeled
+	}
+	p.Title = fmt.Sprintf("Promote %s from %s to %s", app, from.Name, to.Name)
+	p.Summary = fmt.Sprintf("Promotes %s from %s to %s:\n\n%s\n\nChanged in %s.\n\n%s", md.Code(app), md.Code(from.Name), md.Code(to.Name),
+		strings.Join(p.Lines, "\n"), strings.Join(wheres, "; "), checked(m, dst[0]))
+	return p, nil
 }

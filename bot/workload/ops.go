@@ -758,6 +758,9 @@ type Promotion struct {
 // Promote copies to env `to` the versions of app that differ from `from`.
 // A promotion with no lines changes nothing.
 func (w *Repo) Promote(ctx context.Context, app string, from, to config.Environment) (Promotion, error) {
+	if p, err := w.modeledPromote(ctx, app, from, to); !errors.Is(err, errNotModeled) {
+		return p, err
+	}
 	src, err := w.Locate(ctx, app, from)
 	if err != nil {
 		return Promotion{}, err
