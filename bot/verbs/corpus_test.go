@@ -94,7 +94,7 @@ func TestFluxExampleSetImageEditsTheEnvironmentsPatch(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("files %v; reply %s", got, reply)
 	}
-	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      tag: 6.8.0\n")
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      repository: ghcr.io/stefanprodan/podinfo\n      tag: 6.8.0\n")
 	img := values(t, object(built(t, f, "apps/staging"), "HelmRelease", "podinfo"))["image"].(map[string]any)
 	if img["tag"] != "6.8.0" {
 		t.Errorf("built image %v", img)
@@ -222,7 +222,7 @@ func TestFluxExampleWithoutConfig(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("files %v; reply %s", keys(got), reply)
 	}
-	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      tag: 6.8.0\n")
+	bottest.OnlyLinesChanged(t, f.Files[patch], got[patch], "        - podinfo.staging\n", "        - podinfo.staging\n    image:\n      repository: ghcr.io/stefanprodan/podinfo\n      tag: 6.8.0\n")
 }
 
 // The other day-2 verbs on the Flux example: resources into the

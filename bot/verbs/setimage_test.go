@@ -35,7 +35,7 @@ func TestSetImage(t *testing.T) {
 		file := "clusters/staging/podinfo.yaml"
 		n := len(f.Proposals())
 		bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.7.1 --env staging")
-		bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, n)[file], "    replicaCount: 2\n", "    replicaCount: 2\n    image:\n      tag: 6.7.1\n")
+		bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, n)[file], "    replicaCount: 2\n", "    replicaCount: 2\n    image:\n      repository: ghcr.io/stefanprodan/podinfo\n      tag: 6.7.1\n")
 	})
 	t.Run("plain Deployment, comments kept", func(t *testing.T) {
 		f := bottest.NewFake(argoFleet(t))
@@ -80,7 +80,10 @@ func TestSetImageOnArgoHelmParameters(t *testing.T) {
 		t.Fatalf("fixture:\n%s", f.Files[file])
 	}
 	bottest.Handle(t, f, "/set-image podinfo ghcr.io/stefanprodan/podinfo:6.7.1 --env staging")
-	bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, 0)[file], "          value: 6.7.0\n", "          value: 6.7.1\n")
+	// The chart is not rendered here: the image's repository, which the
+	// values do not name, is written under the usual key as well.
+	bottest.OnlyLinesChanged(t, f.Files[file], bottest.LastChange(t, f, 0)[file], "          value: 6.7.0\n", "          value: 6.7.1\n",
+		"        replicaCount: 2\n", "        replicaCount: 2\n        image:\n          repository: ghcr.io/stefanprodan/podinfo\n")
 }
 
 // An Argo CD Application of a chart in the repository merges its

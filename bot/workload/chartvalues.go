@@ -109,8 +109,11 @@ func imageEdits(values *yaml.Node, root []yamledit.Step, doc int, image provider
 		}
 		return edits, tag
 	}
+	// The values name no image: the chart's own keys are unknown, so the
+	// usual ones are set, repository and tag both, for the whole image
+	// asked to hold whatever the chart's default.
 	tag := At(root, "image.tag")
-	return []edit{{doc: doc, field: tag, value: image.Tag}}, tag
+	return []edit{{doc: doc, field: At(root, "image.repository"), value: image.Name}, {doc: doc, field: tag, value: image.Tag}}, tag
 }
 
 // replicasPath is where a chart's values set the replicas: an app-template

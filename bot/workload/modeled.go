@@ -333,7 +333,11 @@ func (w *Repo) modeledPromote(ctx context.Context, app string, from, to config.E
 			p.Manifests = append(p.Manifests, providers.Manifest{Path: f.Path, Env: to.Name, Raw: f.Content})
 			p.Patches = append(p.Patches, f.Path)
 		}
-		p.Lines = append(p.Lines, fmt.Sprintf("- image of %s: %s → %s", md.Code(name), md.Code(cur), md.Code(have)))
+		if a, b := shape.ParseImg(cur), shape.ParseImg(have); a.Name == b.Name && a.Digest == "" && b.Digest == "" {
+			p.Lines = append(p.Lines, fmt.Sprintf("- image %s: %s → %s", a.Name, md.Code(a.Tag), md.Code(b.Tag)))
+		} else {
+			p.Lines = append(p.Lines, fmt.Sprintf("- image of %s: %s → %s", md.Code(name), md.Code(cur), md.Code(have)))
+		}
 		wheres = append(wheres, edit.Where)
 	}
 	if len(p.Lines) == 0 {

@@ -41,9 +41,12 @@ func helmRelease(ctx context.Context, b *render.Build, o render.Object) render.E
 	}
 	var files []string
 	if dir != "" {
-		files = append(files, path.Join(dir, "values.yaml"))
-		for _, f := range strs(obj(spec, "chart", "spec")["valuesFiles"]) {
-			files = append(files, path.Join(dir, f))
+		files = []string{path.Join(dir, "values.yaml")}
+		if vf := strs(obj(spec, "chart", "spec")["valuesFiles"]); len(vf) > 0 {
+			files = nil
+			for _, f := range vf {
+				files = append(files, strings.TrimPrefix(path.Clean("/"+f), "/"))
+			}
 		}
 	}
 	x.Helm = render.Layers(ch, values, files)
@@ -135,9 +138,13 @@ func chartFrom(ctx context.Context, b *render.Build, ns string, cs map[string]an
 		}
 		dir := strings.TrimPrefix(path.Clean("/"+chartName), "/")
 		ch, err := b.LocalChart(ctx, dir)
-		if err == nil {
+		if err == nil && len(strs(cs["valuesFiles"])) > 0 {
+			// valuesFiles replace the chart's values.yaml, merged in order;
+			// a GitRepository's are paths from the repository's root
+			// (source-controller: internal/helm/chart/builder_local.go).
+			ch.Values = map[string]any{}
 			for _, f := range strs(cs["valuesFiles"]) {
-				if err = mergeValuesFile(b, ch, path.Join(dir, f), f); err != nil {
+				if err = mergeValuesFile(b, ch, strings.TrimPrefix(path.Clean("/"+f), "/"), f); err != nil {
 					break
 				}
 			}

@@ -44,6 +44,11 @@ func (releaseValues) Edits(t *shape.Target) []shape.Edit {
 			if d.Kind() != "HelmRelease" || d.Name() != name {
 				continue
 			}
+			// spec.values where the release has them, or where no values
+			// file of the repository could take the value.
+			if shape.Get(d.Map, "spec", "values") == nil && len(a.Helm.Files) > 0 {
+				continue
+			}
 			for _, set := range shape.ValueSets(t, a.Helm.Values) {
 				content, adds, err := shape.SetAll(t.Docs.Raw(f), d.Index, shape.At("spec.values"), set)
 				if err != nil {
