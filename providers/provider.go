@@ -20,6 +20,12 @@ type Provider interface {
 	WireApp(req AppRequest) ([]Manifest, error)
 }
 
+// Versioned is a provider that writes what it generates in the API
+// versions an environment's own objects use (have: kind -> apiVersion).
+type Versioned interface {
+	InVersions(objs []Object, have map[string]string) ([]Object, error)
+}
+
 // Environment is where a deployment goes, as the repository config describes it.
 type Environment struct {
 	Name string

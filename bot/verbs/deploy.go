@@ -123,7 +123,17 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		if err != nil {
 			return command.Result{}, err
 		}
-		for _, m := range ms {
+		for i, m := range ms {
+			if v, ok := prov.(providers.Versioned); ok {
+				have, err := req.Workloads().APIVersions(ctx, e.Dir)
+				if err != nil {
+					return command.Result{}, err
+				}
+				if ms[i].Objects, err = v.InVersions(m.Objects, have); err != nil {
+					return command.Result{}, err
+				}
+				m = ms[i]
+			}
 			if err := req.Workloads().CheckAPIVersions(ctx, e.Dir, m.Objects); err != nil {
 				return command.Result{}, err
 			}

@@ -89,19 +89,9 @@ func (w *Repo) CheckTarget(ctx context.Context, env config.Environment) error {
 // controllers serve only the older version would reject them. The reply
 // names the version found.
 func (w *Repo) CheckAPIVersions(ctx context.Context, dir string, generated []providers.Object) error {
-	files, err := w.Files.YAMLUnder(ctx, dir)
+	have, err := w.APIVersions(ctx, dir)
 	if err != nil {
 		return err
-	}
-	have := map[string]string{} // kind -> an apiVersion the repository uses
-	for _, f := range files {
-		objs, err := w.Files.Objects(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			have[o.Kind] = o.APIVersion
-		}
 	}
 	for _, g := range generated {
 		ref := g.Ref()
@@ -113,6 +103,25 @@ func (w *Repo) CheckAPIVersions(ctx context.Context, dir string, generated []pro
 			ref.Kind, md.Code(dir), md.Code(found), md.Code(ref.APIVersion))
 	}
 	return nil
+}
+
+// APIVersions are the API versions the objects under dir use, by kind.
+func (w *Repo) APIVersions(ctx context.Context, dir string) (map[string]string, error) {
+	files, err := w.Files.YAMLUnder(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]string{} // kind -> an apiVersion the repository uses
+	for _, f := range files {
+		objs, err := w.Files.Objects(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			have[o.Kind] = o.APIVersion
+		}
+	}
+	return have, nil
 }
 
 func group(apiVersion string) string {

@@ -29,6 +29,12 @@ import (
 //go:embed crds/*.yaml
 var crdFS embed.FS
 
+// deprecatedFS holds API versions current controllers no longer serve
+// (deprecated/README.md): validated against, never installed.
+//
+//go:embed deprecated/*.yaml
+var deprecatedFS embed.FS
+
 // CRDs returns the embedded CRD files, for tests that install them into a real API server.
 func CRDs() fs.FS { return crdFS }
 
@@ -46,20 +52,25 @@ var (
 
 func load() {
 	loaded = map[schema.GroupVersionKind]*version{}
-	entries, err := fs.ReadDir(crdFS, "crds")
-	if err != nil {
-		loadErr = err
-		return
-	}
-	for _, e := range entries {
-		b, err := fs.ReadFile(crdFS, "crds/"+e.Name())
+	for _, src := range []struct {
+		fs  embed.FS
+		dir string
+	}{{crdFS, "crds"}, {deprecatedFS, "deprecated"}} {
+		entries, err := fs.ReadDir(src.fs, src.dir)
 		if err != nil {
 			loadErr = err
 			return
 		}
-		if err := addCRD(b); err != nil {
-			loadErr = fmt.Errorf("%s: %w", e.Name(), err)
-			return
+		for _, e := range entries {
+			b, err := fs.ReadFile(src.fs, src.dir+"/"+e.Name())
+			if err != nil {
+				loadErr = err
+				return
+			}
+			if err := addCRD(b); err != nil {
+				loadErr = fmt.Errorf("%s: %w", e.Name(), err)
+				return
+			}
 		}
 	}
 }
