@@ -118,24 +118,23 @@ func TestFluxExampleScaleEditsTheEnvironmentsPatch(t *testing.T) {
 // listed there (one line added, every other byte kept) and judged by the
 // environment's build. In this repository the staging kustomization
 // patches every HelmRelease (its patch targets the kind, not a name), so a
-// new release would get podinfo's chart version: the bot says so and
-// opens nothing.
+// new release would get podinfo's chart version and values: the patch
+// patches podinfo alone today, so its target gets podinfo's name, and the
+// pull request says so.
 func TestFluxExampleDeployIsJudgedByTheBuild(t *testing.T) {
 	f := corpus(t, fluxExample, fluxExampleConfig)
-	reply := bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
-	if len(f.Proposals()) != 0 || !strings.Contains(reply, "changes the chart version of HelmRelease `redis` from `20.1.0` to `>=1.0.0-alpha`") {
-		t.Errorf("proposals %d; reply:\n%s", len(f.Proposals()), reply)
-	}
-
-	// With the patch aimed at podinfo alone, the same command is listed and built.
 	k := "apps/staging/kustomization.yaml"
-	f.Files[k] = strings.Replace(f.Files[k], "      kind: HelmRelease\n", "      kind: HelmRelease\n      name: podinfo\n", 1)
-	reply = bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
+	reply := bottest.Handle(t, f, "/deploy redis --chart https://charts.bitnami.com/bitnami/redis --version 20.1.0 --env staging")
 	got := bottest.LastChange(t, f, 0)
 	if _, ok := got["apps/staging/redis.yaml"]; !ok {
-		t.Fatalf("files %v; reply %s", got, reply)
+		t.Fatalf("files %v; reply %s", keys(got), reply)
 	}
-	bottest.OnlyLinesChanged(t, f.Files[k], got[k], "  - ../base/podinfo\n", "  - ../base/podinfo\n  - redis.yaml\n")
+	bottest.OnlyLinesChanged(t, f.Files[k], got[k], "  - ../base/podinfo\n", "  - ../base/podinfo\n  - redis.yaml\n", "      kind: HelmRelease\n", "      kind: HelmRelease\n      name: podinfo\n")
+	if body := f.Proposals()[0].Body; !strings.Contains(body, "podinfo-values.yaml targets every HelmRelease; it patches only podinfo today, so its target now names it") {
+		t.Errorf("body:\n%s", body)
+	}
+	f.Files[k] = got[k]
+	f.Files["apps/staging/redis.yaml"] = got["apps/staging/redis.yaml"]
 	objs := built(t, f, "apps/staging")
 	if object(objs, "HelmRelease", "redis") == nil || object(objs, "HelmRepository", "redis") == nil || object(objs, "HelmRelease", "podinfo") == nil {
 		t.Errorf("the build lacks the new objects: %d objects", len(objs))

@@ -141,7 +141,7 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		manifests = append(manifests, ms...)
 	}
 	// A directory with a kustomization applies only what it lists.
-	listed, err := listInParents(ctx, req, manifests)
+	listed, notes, err := listInParents(ctx, req, manifests)
 	if err != nil {
 		return command.Result{}, err
 	}
@@ -160,7 +160,7 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		Provider: prov.Name(),
 		Title:    fmt.Sprintf("Deploy %s %s (chart %s) to %s", app, chart.Version, chart.Name, strings.Join(envNames, ", ")),
 		Summary: fmt.Sprintf("Deploys the Helm chart %s version %s as %s into namespace %s with %s.",
-			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), namespaceList(where), providerTitle(prov.Name())),
+			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), namespaceList(where), providerTitle(prov.Name())) + notesText(notes),
 		Manifests: manifests,
 		Built:     builtNS,
 	})
@@ -212,27 +212,59 @@ func (a *deploy) target(ctx context.Context, req *command.Request, app string) (
 // listInParents: a directory with a kustomization (under any of the names
 // kustomize reads) applies only what it lists, so a new file is added to
 // its resources, keeping every other byte of it.
-func listInParents(ctx context.Context, req *command.Request, ms []providers.Manifest) ([]providers.Manifest, error) {
+func listInParents(ctx context.Context, req *command.Request, ms []providers.Manifest) ([]providers.Manifest, []string, error) {
 	var out []providers.Manifest
+	var notes []string
 	for _, m := range ms {
 		kpath, err := req.Files.Existing(ctx, kustfile.In(path.Dir(m.Path))...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if kpath == "" {
 			continue
 		}
 		b, err := req.Files.Read(ctx, kpath)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		edited, err := kustfile.AddResource(b, path.Base(m.Path))
 		if err != nil {
-			return nil, &preflight.Error{Problems: []preflight.Problem{{File: kpath, Err: err.Error()}}}
+			return nil, nil, &preflight.Error{Problems: []preflight.Problem{{File: kpath, Err: err.Error()}}}
+		}
+		edited, narrowed := narrowPatches(ctx, req, path.Dir(kpath), edited, m.Objects)
+		for _, n := range narrowed {
+			notes = append(notes, fmt.Sprintf("In %s, %s.", md.Code(kpath), n))
 		}
 		out = append(out, providers.Manifest{Path: kpath, Env: m.Env, Raw: edited})
 	}
-	return out, nil
+	return out, notes, nil
+}
+
+// narrowPatches: a patch of the directory that targets a kind alone
+// would patch the new objects too (a release's values, its chart
+// version). When it patches one object today, its target gets that
+// object's name; the build of the directory is unchanged by it.
+func narrowPatches(ctx context.Context, req *command.Request, dir string, kust []byte, objs []providers.Object) ([]byte, []string) {
+	kinds := map[string]bool{}
+	for _, o := range objs {
+		kinds[o.Ref().Kind] = true
+	}
+	built, err := preflight.Build(preflight.NewLazyTree(ctx, req.Files, nil), dir)
+	if err != nil {
+		return kust, nil // a build that fails is reported by the checks
+	}
+	names := map[string][]string{}
+	for _, o := range built {
+		r := providers.Object(o).Ref()
+		if kinds[r.Kind] {
+			names[r.Kind] = append(names[r.Kind], r.Name)
+		}
+	}
+	out, notes, err := kustfile.NarrowPatches(kust, kinds, names)
+	if err != nil {
+		return kust, nil
+	}
+	return out, notes
 }
 
 // validateWithParents checks the generated objects and builds every
@@ -371,4 +403,11 @@ func providerTitle(p string) string {
 		return "Argo CD"
 	}
 	return "Flux"
+}
+
+func notesText(notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	return "\n\n" + strings.Join(notes, "\n")
 }

@@ -91,7 +91,7 @@ func (a *deploy) runApp(ctx context.Context, req *command.Request, name string) 
 	if err != nil {
 		return command.Result{}, err
 	}
-	edits, err := listInParents(ctx, req, wiring)
+	edits, _, err := listInParents(ctx, req, wiring)
 	if err != nil {
 		return command.Result{}, err
 	}

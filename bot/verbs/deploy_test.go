@@ -198,12 +198,23 @@ func TestDeployChartReusesHelmRepository(t *testing.T) {
 	}
 }
 
-// A repository whose HelmReleases are of an older API gets a reply naming
-// it, not objects its cluster may not serve.
+// A repository whose HelmReleases are of an older API gets its new objects
+// in that API, field by field; an API the bot does not know gets a reply
+// naming it, not objects its cluster may not serve.
 func TestDeployRespectsTheRepositorysAPIVersions(t *testing.T) {
 	f := bottest.NewFake(map[string]string{"clusters/staging/old.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2beta1\nkind: HelmRelease\nmetadata: {name: old}\nspec: {interval: 5m, chart: {spec: {chart: old, sourceRef: {kind: HelmRepository, name: old}}}}\n"})
 	reply := bottest.Handle(t, f, podinfo)
-	if len(f.Proposals()) != 0 || !strings.Contains(reply, "are `helm.toolkit.fluxcd.io/v2beta1`, and I write `helm.toolkit.fluxcd.io/v2`") {
+	if len(f.Proposals()) != 1 {
+		t.Fatalf("reply %s", reply)
+	}
+	content := string(f.Proposals()[0].Files[0].Content)
+	if !strings.Contains(content, "apiVersion: helm.toolkit.fluxcd.io/v2beta1") {
+		t.Errorf("not written in v2beta1:\n%s", content)
+	}
+
+	f = bottest.NewFake(map[string]string{"clusters/staging/old.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2alpha1\nkind: HelmRelease\nmetadata: {name: old}\nspec: {interval: 5m}\n"})
+	reply = bottest.Handle(t, f, podinfo)
+	if len(f.Proposals()) != 0 || !strings.Contains(reply, "are `helm.toolkit.fluxcd.io/v2alpha1`, and I write `helm.toolkit.fluxcd.io/v2`") {
 		t.Errorf("proposals %d; reply:\n%s", len(f.Proposals()), reply)
 	}
 }

@@ -4,6 +4,7 @@
 package kustfile
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -86,4 +87,43 @@ func AddResource(src []byte, file string) ([]byte, error) {
 		}
 	}
 	return yamledit.Append(src, 0, []yamledit.Step{{Key: "resources"}}, file)
+}
+
+// NarrowPatches gives each patch whose target selects a kind alone, one
+// of kinds, the name of the one object it patches today (names: the
+// objects of the kustomization's build, by kind), so that objects added
+// beside it are not patched too. It returns the edited kustomization and
+// a note per patch narrowed.
+func NarrowPatches(src []byte, kinds map[string]bool, names map[string][]string) ([]byte, []string, error) {
+	var k struct {
+		Patches []struct {
+			Path   string         `yaml:"path"`
+			Target map[string]any `yaml:"target"`
+		} `yaml:"patches"`
+	}
+	if err := yaml.Unmarshal(src, &k); err != nil {
+		return nil, nil, err
+	}
+	out := src
+	var notes []string
+	for i, p := range k.Patches {
+		kind, _ := p.Target["kind"].(string)
+		if !kinds[kind] || len(p.Target) != 1 && !(len(p.Target) == 2 && p.Target["group"] != nil) && !(len(p.Target) == 3 && p.Target["group"] != nil && p.Target["version"] != nil) {
+			continue
+		}
+		if len(names[kind]) != 1 {
+			continue
+		}
+		next, err := yamledit.Insert(out, 0, []yamledit.Step{{Key: "patches"}, {Item: i + 1}, {Key: "target"}}, "name", names[kind][0])
+		if err != nil {
+			return nil, nil, err
+		}
+		out = next
+		what := p.Path
+		if what == "" {
+			what = "an inline patch"
+		}
+		notes = append(notes, fmt.Sprintf("%s targets every %s; it patches only %s today, so its target now names it", what, kind, names[kind][0]))
+	}
+	return out, notes, nil
 }
