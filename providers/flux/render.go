@@ -167,6 +167,11 @@ func kustomization(ctx context.Context, b *render.Build, o render.Object) render
 		return x
 	}
 	x.Source = orDot(dir)
+	if dir == b.Env.Dir && o.Applier == 0 {
+		// The bootstrap Kustomization (flux-system) applying the
+		// environment's own directory: what it applies is the root's.
+		return x
+	}
 	x.Objects, x.Err = buildKustomization(ctx, b, o.Obj, dir)
 	return x
 }
