@@ -105,7 +105,9 @@ func RenderChart(ch *chart.Chart, rel Release) ([]Object, error) {
 		return nil, fmt.Errorf("chart %s: %w", ch.Name(), err)
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
-	vals, err := chartutil.ToRenderValues(ch, rel.Values, chartutil.ReleaseOptions{Name: rel.Name, Namespace: rel.Namespace, IsInstall: true, Revision: 1}, caps)
+	// The values schema is not checked: a chart's schema may $ref URLs,
+	// and a render never fetches what a chart asks for.
+	vals, err := chartutil.ToRenderValuesWithSchemaValidation(ch, rel.Values, chartutil.ReleaseOptions{Name: rel.Name, Namespace: rel.Namespace, IsInstall: true, Revision: 1}, caps, true)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", ch.Name(), err)
 	}

@@ -55,7 +55,8 @@ func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, 
 	if err != nil {
 		return nil, err
 	}
-	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, chartutil.DefaultCapabilities)
+	// No values schema check: a schema may $ref URLs, never fetched for a chart.
+	vals, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, chartutil.DefaultCapabilities, true)
 	if err != nil {
 		return nil, err
 	}
