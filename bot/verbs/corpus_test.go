@@ -16,11 +16,11 @@ import (
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 )
 
-// corpus loads a public repository kept in testdata/corpus (see its
+// corpus loads a public repository kept in the top-level testdata/corpus (see its
 // SOURCE.md), with a .gitops-bot.yaml when config is not empty.
 func corpus(t *testing.T, name, config string) *forgetest.Fake {
 	t.Helper()
-	root := filepath.Join("testdata", "corpus", name, "files")
+	root := filepath.Join("..", "..", "testdata", "corpus", name, "files")
 	files := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

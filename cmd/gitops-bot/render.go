@@ -25,6 +25,7 @@ import (
 
 type renderOptions struct {
 	repo, ref, out string
+	charts         string
 	envs, paths    []string
 	offline        bool
 	chartTimeout   time.Duration
@@ -63,6 +64,7 @@ exit status 1.`,
 	f.StringArrayVar(&o.paths, "path", nil, "directory to render as an environment (repeatable)")
 	f.StringVar(&o.out, "out", "", "write one file per object under this directory")
 	f.BoolVar(&o.offline, "offline", false, "fetch no chart from outside the repository")
+	f.StringVar(&o.charts, "charts", "", "directory of unpacked charts (one per name) to use instead of fetching them")
 	f.DurationVar(&o.chartTimeout, "chart-timeout", 30*time.Second, "time limit of one chart download")
 	return cmd
 }
@@ -126,7 +128,10 @@ func runRender(ctx context.Context, w io.Writer, o *renderOptions) error {
 		return errors.New("no environment to render: give --path DIR, or list environments in .gitops-bot.yaml")
 	}
 	var charts render.Charts
-	if !o.offline {
+	switch {
+	case o.charts != "":
+		charts = render.ChartDir(o.charts)
+	case !o.offline:
 		charts = chartrender.New(http.DefaultClient, o.chartTimeout)
 	}
 	r := model.New(repoURL, charts)
