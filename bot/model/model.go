@@ -5,6 +5,7 @@ package model
 
 import (
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -51,11 +52,12 @@ func Specs(cfg *config.Config, files []string) []render.Spec {
 }
 
 // PathSpec renders a directory as an environment named after it, by the
-// tool whose objects it holds (Argo CD when any file names argoproj.io).
+// tool whose appliers it holds (Argo CD when a file holds an Application
+// or an ApplicationSet).
 func PathSpec(dir string, files map[string][]byte) render.Spec {
 	tool := "flux"
 	for _, c := range files {
-		if strings.Contains(string(c), "argoproj.io/") {
+		if argoApplier.Match(c) {
 			tool = "argocd"
 			break
 		}
@@ -66,3 +68,5 @@ func PathSpec(dir string, files map[string][]byte) render.Spec {
 	}
 	return render.Spec{Name: name, Dir: strings.Trim(dir, "/"), Tool: tool}
 }
+
+var argoApplier = regexp.MustCompile(`(?m)^kind:\s*(Application|ApplicationSet)\s*$`)

@@ -213,14 +213,14 @@ func (m *Model) Resolve(app string, env config.Environment, image string) ([]Wor
 func deepest(ws []Workload) []Workload {
 	best := map[string]int{}
 	for i, w := range ws {
-		id := w.Object.ID()
+		id := w.Object.ID() + " " + w.Object.File
 		if j, ok := best[id]; !ok || len(w.Chain()) > len(ws[j].Chain()) {
 			best[id] = i
 		}
 	}
 	var out []Workload
 	for i, w := range ws {
-		if best[w.Object.ID()] == i {
+		if best[w.Object.ID()+" "+w.Object.File] == i {
 			out = append(out, w)
 		}
 	}
@@ -245,8 +245,8 @@ func narrow(ws []Workload, keep func(Workload) bool) []Workload {
 // appliers' names or paths (environments sharing a directory).
 func mentions(wl Workload, env string) bool {
 	for n := range names(wl.Env, wl.Object) {
-		for _, seg := range strings.FieldsFunc(n, func(r rune) bool { return r == '-' || r == '_' || r == '.' || r == '/' }) {
-			if seg == env {
+		for _, sep := range []string{"-", "_", "."} {
+			if n == env || strings.HasPrefix(n, env+sep) || strings.HasSuffix(n, sep+env) || strings.Contains(n, sep+env+sep) {
 				return true
 			}
 		}
@@ -423,9 +423,11 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) (w
 		}
 	}
 	prev := map[string]render.Object{}
+	seen := map[string]int{}
 	for _, o := range before.Objects {
-		prev[objectKey(before, o)] = o
+		prev[occurrence(seen, objectKey(before, o))] = o
 	}
+	seen = map[string]int{}
 	target := objectKey(wl.Env, wl.Object)
 	gotTarget := false
 	// The workload's own appliers may change: an Application's override
@@ -435,14 +437,14 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) (w
 		chain[a.Ref.String()] = true
 	}
 	for _, o := range after.Objects {
-		k := objectKey(after, o)
+		k := occurrence(seen, objectKey(after, o))
 		p, ok := prev[k]
 		if !ok {
 			return fmt.Sprintf("it adds %s %s in %s", o.Kind(), md.Code(o.Name()), after.Name), false
 		}
 		delete(prev, k)
-		if own && (k == target || o.ID() == wl.Object.ID()) { // the workload, or the same object applied twice
-			gotTarget = gotTarget || k == target
+		if own && strings.TrimSuffix(k, "#0") == target {
+			gotTarget = gotTarget || strings.TrimSuffix(k, "#0") == target
 			if why := hasAsked(o, ask); why != "" {
 				return why, true
 			}
@@ -465,6 +467,14 @@ func compare(before, after *render.Env, wl Workload, ask shape.Ask, own bool) (w
 		return fmt.Sprintf("the %s %s is no longer rendered", wl.Object.Kind(), md.Code(wl.Object.Name())), false
 	}
 	return "", false
+}
+
+// occurrence numbers keys seen more than once (a render may hold the same
+// object twice, as two substitutions can name two objects alike).
+func occurrence(seen map[string]int, k string) string {
+	n := seen[k]
+	seen[k]++
+	return fmt.Sprintf("%s#%d", k, n)
 }
 
 // hasAsked says what the rendered workload lacks of what is asked.
@@ -492,11 +502,13 @@ func hasAsked(o render.Object, ask shape.Ask) string {
 	return ""
 }
 
-// masked is the object without the fields asked, to compare the rest.
+// masked is the object without the fields asked, to compare the rest; a
+// null is taken as absent, as the API server takes it.
 func masked(obj map[string]any, ask shape.Ask) map[string]any {
 	b, _ := json.Marshal(obj)
 	var c map[string]any
 	_ = json.Unmarshal(b, &c)
+	dropNulls(c)
 	switch ask.Field {
 	case shape.Replicas:
 		if spec, ok := c["spec"].(map[string]any); ok {
@@ -526,6 +538,23 @@ func masked(obj map[string]any, ask shape.Ask) map[string]any {
 		}
 	}
 	return c
+}
+
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch t := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(t)
+		case []any:
+			for _, e := range t {
+				if em, ok := e.(map[string]any); ok {
+					dropNulls(em)
+				}
+			}
+		}
+	}
 }
 
 // Failed says why no edit passed, for a reply.

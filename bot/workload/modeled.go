@@ -35,11 +35,15 @@ func (w *Repo) modeled(ctx context.Context, verb, app string, env config.Environ
 	}
 	switch {
 	case len(found) == 0:
+		w.nearest = m.Nearest(app, env.Name)
 		return Change{}, Workload{}, errNotModeled
 	case len(found) > 1:
 		return Change{}, Workload{}, ambiguous(app, env.Name, found)
 	}
 	wl := found[0]
+	if w.layoutValues(ctx, app, env, wl) {
+		return Change{}, wl, errNotModeled
+	}
 	// The cluster, when the bot can ask it, has the last word on what
 	// applies the workload (another repository, both tools, no GitOps).
 	mine := []Target{{Path: wl.Object.File}}
@@ -298,6 +302,9 @@ func (w *Repo) modeledPromote(ctx context.Context, app string, from, to config.E
 	if err != nil {
 		return Promotion{}, err
 	}
+	if len(src) == 0 || len(dst) == 0 {
+		w.nearest = m.Nearest(app, to.Name)
+	}
 	if len(src) != 1 || len(dst) != 1 {
 		if len(src) > 1 {
 			return Promotion{}, ambiguous(app, from.Name, src)
@@ -341,10 +348,40 @@ func (w *Repo) modeledPromote(ctx context.Context, app string, from, to config.E
 		wheres = append(wheres, edit.Where)
 	}
 	if len(p.Lines) == 0 {
+		if shape.HelmApplier(&shape.Target{Chain: dst[0].Chain()}) == nil {
+			return p, nil // the same images, and no chart whose version could differ
+		}
 		return Promotion{}, errNotModeled
 	}
 	p.Title = fmt.Sprintf("Promote %s from %s to %s", app, from.Name, to.Name)
 	p.Summary = fmt.Sprintf("Promotes %s from %s to %s:\n\n%s\n\nChanged in %s.\n\n%s", md.Code(app), md.Code(from.Name), md.Code(to.Name),
 		strings.Join(p.Lines, "\n"), strings.Join(wheres, "; "), checked(m, dst[0]))
 	return p, nil
+}
+
+// layoutValues: the configuration's layout names the application's chart
+// and the chart has a values-ENV.yaml the render does not read (an
+// Application created with --values, say). The configuration is the
+// owner's word on where the environment's values live, so the layout's
+// rules make the change there.
+func (w *Repo) layoutValues(ctx context.Context, app string, env config.Environment, wl Workload) bool {
+	l := w.Config.Layout
+	dir, err := l.Path(l.Chart, app, "")
+	if l.Chart == "" || err != nil {
+		return false
+	}
+	file := path.Join(dir, "values-"+env.Name+".yaml")
+	if p, _ := w.Files.Existing(ctx, file); p == "" {
+		return false
+	}
+	a := shape.HelmApplier(&shape.Target{Chain: wl.Chain()})
+	if a == nil || strings.Trim(a.Source, "/") != dir {
+		return false
+	}
+	for _, f := range a.Helm.Files {
+		if f == file {
+			return false
+		}
+	}
+	return true
 }

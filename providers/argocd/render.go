@@ -26,12 +26,26 @@ func (Renderer) Name() string { return "argocd" }
 // a kustomization, a chart (or the templates directory of one: the app of
 // apps chart), else every manifest under it.
 func (Renderer) Root(ctx context.Context, b *render.Build, dir string) ([]render.Object, error) {
+	// Whoever applied the directory gave no destination: objects keep the
+	// namespace they name.
 	app := map[string]any{"metadata": map[string]any{"name": path.Base(dir), "namespace": "argocd"},
-		"spec": map[string]any{"destination": map[string]any{"namespace": "argocd"}}}
+		"spec": map[string]any{"destination": map[string]any{}}}
 	if path.Base(dir) == "templates" && b.Tree.Exists(path.Join(path.Dir(dir), "Chart.yaml")) && !b.Tree.Exists(path.Join(dir, "Chart.yaml")) {
 		dir = path.Dir(dir)
 	}
-	objs, _, err := renderPath(ctx, b, app, map[string]any{"path": dir, "directory": map[string]any{"recurse": true}}, nil, &render.Expansion{})
+	objs, _, err := renderPath(ctx, b, app, map[string]any{"path": dir}, nil, &render.Expansion{})
+	// An app of apps here that applies this directory itself applies its
+	// objects: those that name no namespace get its destination's.
+	for _, o := range objs {
+		if o.Kind() != "Application" || o.Group() != "argoproj.io" {
+			continue
+		}
+		srcs := Sources(o.Obj)
+		if len(srcs) != 1 || strings.Trim(path.Clean("/"+str(srcs[0], "path")), "/") != b.Env.Dir || !b.ThisRepo(str(srcs[0], "repoURL")) {
+			continue
+		}
+		inNamespace(objs, str(o.Obj, "spec", "destination", "namespace"))
+	}
 	return objs, err
 }
 
@@ -113,6 +127,10 @@ func application(ctx context.Context, b *render.Build, o render.Object) render.E
 			refs[r] = s
 		}
 	}
+	if self := selfApplied(b, o, srcs); self {
+		x.Source = b.Env.Dir + " (the environment's own directory)"
+		return x
+	}
 	var descs []string
 	for _, s := range srcs {
 		if str(s, "ref") != "" && str(s, "path") == "" && str(s, "chart") == "" {
@@ -130,6 +148,16 @@ func application(ctx context.Context, b *render.Build, o render.Object) render.E
 	}
 	x.Source = strings.Join(descs, ", ")
 	return x
+}
+
+// selfApplied: an app of apps in the environment's directory that applies
+// that directory itself; what it applies is the root's render (Root gives
+// those objects its destination's namespace).
+func selfApplied(b *render.Build, o render.Object, srcs []map[string]any) bool {
+	if o.Applier != 0 || len(srcs) != 1 || str(srcs[0], "chart") != "" || !b.ThisRepo(str(srcs[0], "repoURL")) {
+		return false
+	}
+	return strings.Trim(path.Clean("/"+str(srcs[0], "path")), "/") == b.Env.Dir
 }
 
 func renderSource(ctx context.Context, b *render.Build, app, src map[string]any, refs map[string]map[string]any, x *render.Expansion) ([]render.Object, string, error) {

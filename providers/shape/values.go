@@ -43,6 +43,11 @@ func ValueSets(t *Target, values map[string]any) []map[string]any {
 			if (last == "replicaCount" || last == "replicas") && Get(t.Object.Obj, "spec", "replicas") == nil && number(v) != nil {
 				out = append(out, map[string]any{key: t.Ask.Replicas})
 			}
+			// A controller of a library chart (app-template's
+			// controllers.NAME) takes replicas beside its containers.
+			if m, ok := v.(map[string]any); ok && m["containers"] != nil && m["replicas"] == nil {
+				out = append(out, map[string]any{key + ".replicas": t.Ask.Replicas})
+			}
 		case Resources:
 			last := key[strings.LastIndex(key, ".")+1:]
 			c := Container(t.Object.Obj, t.Ask.Container)
