@@ -252,6 +252,9 @@ func mentions(wl Workload, env string) bool {
 		}
 	}
 	for _, a := range wl.Chain() {
+		if a.Ref == render.Root {
+			continue // every workload of the environment is under its directory
+		}
 		for _, seg := range strings.Split(a.Source, "/") {
 			if seg == env {
 				return true
