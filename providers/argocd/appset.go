@@ -93,7 +93,7 @@ func generate(b *render.Build, gt goTemplate, g map[string]any, outer map[string
 	var err error
 	switch {
 	case g["list"] != nil:
-		sets, err = listParams(obj(g, "list"))
+		sets, err = listParams(gt, obj(g, "list"))
 	case g["clusters"] != nil:
 		sets, err = clusterParams(b, gt, obj(g, "clusters"))
 	case g["git"] != nil:
@@ -114,17 +114,38 @@ func generate(b *render.Build, gt goTemplate, g map[string]any, outer map[string
 	return sets, nil
 }
 
-func listParams(l map[string]any) ([]map[string]any, error) {
-	var out []map[string]any
-	for _, e := range list(l["elements"]) {
-		out = append(out, e)
-	}
+// listParams are a list generator's elements; with the default syntax
+// each is flat strings, its values map as values.KEY
+// (applicationset/generators/list.go).
+func listParams(gt goTemplate, l map[string]any) ([]map[string]any, error) {
+	elems := list(l["elements"])
 	if s := str(l, "elementsYaml"); s != "" {
 		var more []map[string]any
 		if err := sigsyaml.Unmarshal([]byte(s), &more); err != nil {
 			return nil, fmt.Errorf("list generator elementsYaml: %w", err)
 		}
-		out = append(out, more...)
+		elems = append(elems, more...)
+	}
+	if gt.on {
+		return elems, nil
+	}
+	var out []map[string]any
+	for _, e := range elems {
+		p := map[string]any{}
+		for k, v := range e {
+			if vals, ok := v.(map[string]any); ok && k == "values" {
+				for vk, vv := range vals {
+					p["values."+vk] = fmt.Sprint(vv)
+				}
+				continue
+			}
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("list generator element key %s: the default template syntax takes strings, not %T", k, v)
+			}
+			p[k] = s
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -168,7 +189,12 @@ func clusterParams(b *render.Build, gt goTemplate, c map[string]any) ([]map[stri
 	}
 	var out []map[string]any
 	for _, cl := range clusters {
-		if selector != nil && !selector.Matches(labels.Set(cl.Labels)) {
+		// Every cluster is a Secret of this type; selectors may name it.
+		set := labels.Set{"argocd.argoproj.io/secret-type": "cluster"}
+		for k, v := range cl.Labels {
+			set[k] = v
+		}
+		if selector != nil && !selector.Matches(set) {
 			continue
 		}
 		p := map[string]any{"name": cl.Name, "nameNormalized": sanitize(cl.Name), "server": cl.Server, "project": ""}
