@@ -123,6 +123,25 @@ func (e *Env) Reads(p string) bool {
 	return false
 }
 
+// Affected reports whether a change of these files can change the
+// environment's render: its render read one of them, or listed the
+// directory a new one is in.
+func (e *Env) Affected(paths []string) bool {
+	for _, p := range paths {
+		if e.Reads(p) {
+			return true
+		}
+		for _, a := range e.Appliers {
+			for _, in := range a.Inputs {
+				if strings.HasSuffix(in, "/") && (in == "/" || strings.HasPrefix(p, in)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // Tool is what one GitOps tool knows: how it applies a directory, and how
 // each of its appliers renders.
 type Tool interface {

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"sync"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -27,6 +28,19 @@ import (
 // renders keeps appliers' renders across commands: a command on a commit
 // the bot rendered before renders only what changed since.
 var renders = render.NewCache(20000)
+
+// RenderStats count the appliers rendered by every command so far.
+type RenderStats = render.Stats
+
+var statsMu sync.Mutex
+var totals render.Stats
+
+// Renders is what the commands' renders did so far.
+func Renders() RenderStats {
+	statsMu.Lock()
+	defer statsMu.Unlock()
+	return totals
+}
 
 // Model is what each environment of the repository runs, rendered once
 // per command, with the files it parsed.
@@ -89,7 +103,13 @@ func (w *Repo) Model(ctx context.Context) (*Model, error) {
 // with the same directory.
 func (m *Model) render(ctx context.Context, t *render.Tree, s render.Spec) (*render.Env, error) {
 	m.Renders++
+	before := m.r.Stats()
 	env, err := m.r.Env(ctx, t, s)
+	after := m.r.Stats()
+	statsMu.Lock()
+	totals.Renders += after.Renders - before.Renders
+	totals.Reused += after.Reused - before.Reused
+	statsMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", s.Name, err)
 	}
@@ -371,7 +391,12 @@ func (m *Model) readers(e shape.Edit) int {
 // try renders the repository with edit e and says why it does not do what
 // is asked ("" when it does).
 func (m *Model) try(ctx context.Context, wl Workload, ask shape.Ask, e shape.Edit) (string, bool, error) {
-	after := m.tree.With(ctx, editFiles(e))
+	files := editFiles(e)
+	after := m.tree.With(ctx, files)
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
 	done := map[string]bool{}
 	for _, s := range m.specs {
 		// Environments that share a directory share one render: the
@@ -382,6 +407,9 @@ func (m *Model) try(ctx context.Context, wl Workload, ask shape.Ask, e shape.Edi
 		}
 		done[key] = true
 		before := m.envs[s.Name]
+		if !before.Affected(paths) {
+			continue // it read none of the files: its render is the same
+		}
 		env, err := m.render(ctx, after, s)
 		if err != nil {
 			return "", false, err
