@@ -2,13 +2,13 @@ package workload
 
 import (
 	"context"
-	"sync"
 	"encoding/json"
 	"fmt"
 	"path"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/agext/levenshtein"
 
