@@ -2,23 +2,22 @@ package argocdtest
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/render"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 // The real Argo CD syncs the example fleet's staging root (an app of apps
 // whose ApplicationSet generates one Application per environment); what
-// each Application applied, read back from the API server, is what
-// kustomize builds of its path, with the tracking annotation Argo CD adds
+// each Application applied, read back from the API server, is what the
+// render model says it applies, with the tracking annotation Argo CD adds
 // to every object it applies, once the API server's defaults are filled in
 // on both sides.
 func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
@@ -40,23 +39,19 @@ func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 
 	destination := map[string]string{"root-staging": "argocd", "frontend-staging": "frontend-staging", "frontend-production": "frontend-production"}
 	applied := argo.Applied(t, sha, 3*time.Minute, "root-staging", "frontend-staging", "frontend-production")
+	// What the render model says each Application applies: the app of
+	// apps (its own directory), and the two the ApplicationSet generates.
+	rendered, err := clustertest.Rendered(context.Background(), files, url, render.Spec{Name: "staging", Dir: "clusters/staging", Tool: "argocd"}, "Application/argocd/root-staging")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for app, dir := range map[string]string{
 		"root-staging":        "clusters/staging",
 		"frontend-staging":    "apps/overlays/staging/frontend",
 		"frontend-production": "apps/overlays/production/frontend",
 	} {
 		key := "Application/argocd/" + app
-		var want []*unstructured.Unstructured
-		if dir == "clusters/staging" {
-			// A directory source: each manifest of the directory as it is.
-			for p, content := range files {
-				if strings.HasPrefix(p, dir+"/") && !strings.Contains(strings.TrimPrefix(p, dir+"/"), "/") {
-					want = append(want, decode(t, content))
-				}
-			}
-		} else if want, err = clustertest.KustomizeBuild(files, dir); err != nil {
-			t.Fatal(err)
-		}
+		want := rendered[key]
 		for _, o := range want {
 			// Argo CD's default tracking (annotation): APP:GROUP/KIND:NS/NAME,
 			// NS the object's or else the destination's, even for a
@@ -87,19 +82,6 @@ func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 			t.Errorf("%s applied other than its source renders from %s:\n%s", key, dir, d)
 		}
 	}
-}
-
-func decode(t testing.TB, doc string) *unstructured.Unstructured {
-	t.Helper()
-	b, err := yaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 func clusterScoped(kind string) bool { return kind == "Namespace" }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -13,38 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// KustomizeBuild is `kustomize build dir` of a repository's files, as a
-// reference for what a controller should apply.
-func KustomizeBuild(files map[string]string, dir string) ([]*unstructured.Unstructured, error) {
-	fsys := filesys.MakeFsInMemory()
-	for p, content := range files {
-		if err := fsys.WriteFile(path.Join("/repo", p), []byte(content)); err != nil {
-			return nil, err
-		}
-	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, path.Join("/repo", dir))
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, r := range res.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			return nil, err
-		}
-		b, _ := json.Marshal(m)
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(b); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
 
 // ByID indexes objects as KIND/NAMESPACE/NAME, each as JSON with sorted
 // keys, so that two sets compare object by object whatever decoded them.

@@ -12,12 +12,13 @@ import (
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/render"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
 // The real Flux syncs the example fleet's staging cluster; what its
-// Kustomizations applied, read back from the API server, is what
-// kustomize builds of the files they point at, with the labels
+// Kustomizations applied, read back from the API server, is what the
+// render model says they apply, with the labels
 // kustomize-controller adds to every object it applies, once the API
 // server's defaults are filled in on both sides (kustomize-controller's
 // apply owns a few of them).
@@ -54,18 +55,17 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	applied := flux.Applied(t, sha, 2*time.Minute, "flux-system/flux-system")
 	applied["Kustomization/flux-system/frontend"] = flux.Applied(t, sha, 2*time.Minute, "flux-system/frontend")["Kustomization/flux-system/frontend"]
 
-	// clusters/staging has no kustomization.yaml: kustomize-controller
-	// generates one listing every manifest under the path.
-	generated := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [flux-system/gotk-sync.yaml, frontend.yaml]\n"
-	files["clusters/staging/kustomization.yaml"] = generated
+	// What the render model says each Kustomization applies, the
+	// generated kustomization of clusters/staging included.
+	rendered, err := clustertest.Rendered(context.Background(), files, url, render.Spec{Name: "staging", Dir: "clusters/staging", Tool: "flux"}, "Kustomization/flux-system/flux-system")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for key, dir := range map[string]string{
 		"Kustomization/flux-system/flux-system": "clusters/staging",
 		"Kustomization/flux-system/frontend":    "apps/overlays/staging/frontend",
 	} {
-		want, err := clustertest.KustomizeBuild(files, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := rendered[key]
 		name := strings.Split(key, "/")[2]
 		for _, o := range want {
 			labels := o.GetLabels()
@@ -84,7 +84,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 			t.Fatal(err)
 		}
 		if d != "" {
-			t.Errorf("%s applied other than kustomize builds of %s:\n%s", key, dir, d)
+			t.Errorf("%s applied other than the model renders of %s:\n%s", key, dir, d)
 		}
 	}
 }
