@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-
 // ByID indexes objects as KIND/NAMESPACE/NAME, each as JSON with sorted
 // keys, so that two sets compare object by object whatever decoded them.
 func ByID(objs []*unstructured.Unstructured) map[string]string {
