@@ -3,37 +3,12 @@ package render_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/providers/flux"
 	"github.com/gitops-bot/gitops-bot/render"
 )
-
-// memSource is a repository in memory.
-type memSource map[string]string
-
-func (m memSource) Under(_ context.Context, dir string) ([]string, error) {
-	var out []string
-	for p := range m {
-		if dir == "" || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (m memSource) Read(_ context.Context, p string) ([]byte, error) {
-	c, ok := m[p]
-	if !ok {
-		return nil, os.ErrNotExist
-	}
-	return []byte(c), nil
-}
 
 var benchEnvs = []string{"dev", "staging", "prod"}
 
@@ -41,8 +16,8 @@ var benchEnvs = []string{"dev", "staging", "prod"}
 // application a base (kustomization, Deployment, Service), an overlay per
 // environment (kustomization, replicas patch) and a Kustomization per
 // environment, twelve files.
-func fleet(n int) memSource {
-	files := memSource{}
+func fleet(n int) render.Files {
+	files := render.Files{}
 	for i := 0; i < n; i++ {
 		app := fmt.Sprintf("app%03d", i)
 		base := "apps/" + app + "/base/"

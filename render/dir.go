@@ -48,3 +48,27 @@ func (d Dir) Read(_ context.Context, p string) ([]byte, error) {
 	}
 	return os.ReadFile(filepath.Join(string(d), filepath.FromSlash(strings.TrimPrefix(c, "/"))))
 }
+
+// Files is a repository's files in memory as a Source.
+type Files map[string]string
+
+// Under lists the files under dir, sorted.
+func (m Files) Under(_ context.Context, dir string) ([]string, error) {
+	var out []string
+	for p := range m {
+		if dir == "" || strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Read returns a file's content.
+func (m Files) Read(_ context.Context, p string) ([]byte, error) {
+	c, ok := m[p]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return []byte(c), nil
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -140,28 +139,6 @@ func toStrings(m map[string]bool) map[string]string {
 	return out
 }
 
-// mapSource is a repository's files in memory.
-type mapSource map[string]string
-
-func (m mapSource) Under(_ context.Context, dir string) ([]string, error) {
-	var out []string
-	for p := range m {
-		if dir == "" || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (m mapSource) Read(_ context.Context, p string) ([]byte, error) {
-	c, ok := m[p]
-	if !ok {
-		return nil, os.ErrNotExist
-	}
-	return []byte(c), nil
-}
-
 // judgeRender renders every environment before and after a change: the
 // workload in env (applied by applier `in` when set) must pass check, and
 // nothing else may change anywhere but the workload and its appliers.
@@ -176,11 +153,11 @@ func judgeRender(t *testing.T, url string, cfg *config.Config, before, after map
 	r := model.New(url, render.ChartDir(charts))
 	found := false
 	for _, s := range model.Specs(cfg, files) {
-		eb, err := r.Env(ctx, render.NewTree(ctx, mapSource(before), ""), s)
+		eb, err := r.Env(ctx, render.NewTree(ctx, render.Files(before), ""), s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ea, err := r.Env(ctx, render.NewTree(ctx, mapSource(after), ""), s)
+		ea, err := r.Env(ctx, render.NewTree(ctx, render.Files(after), ""), s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,9 +3,6 @@ package clustertest
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -15,26 +12,7 @@ import (
 )
 
 // Files are a repository's files in memory, as the render model reads them.
-type Files map[string]string
-
-func (m Files) Under(_ context.Context, dir string) ([]string, error) {
-	var out []string
-	for p := range m {
-		if dir == "" || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (m Files) Read(_ context.Context, p string) ([]byte, error) {
-	c, ok := m[p]
-	if !ok {
-		return nil, os.ErrNotExist
-	}
-	return []byte(c), nil
-}
+type Files = render.Files
 
 // Rendered is what the render model says each applier of an environment
 // applies, by "Kind/namespace/name" of the applier (root: what applies
