@@ -13,7 +13,7 @@ import (
 func init() { command.Register(func() command.Verb { return &resources{} }) }
 
 // resources is "/resources APP [--cpu Q] [--memory Q] --env ENV".
-type resources struct{ env, cpu, mem string }
+type resources struct{ env, cpu, mem, container string }
 
 func (*resources) Spec() command.Spec {
 	return command.Spec{Name: "resources", Args: "APP", Changes: true, Plannable: true,
@@ -26,6 +26,7 @@ func (v *resources) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&v.env, "env", "", "environment (required)")
 	fs.StringVar(&v.cpu, "cpu", "", "CPU request, a `QUANTITY` such as 500m")
 	fs.StringVar(&v.mem, "memory", "", "memory request and limit, a `QUANTITY` such as 512Mi")
+	fs.StringVar(&v.container, "container", "", "the container to change, where the workload has several (default: the one named like the workload)")
 }
 
 func (v *resources) Run(ctx context.Context, req *command.Request) (command.Result, error) {
@@ -46,7 +47,7 @@ func (v *resources) Run(ctx context.Context, req *command.Request) (command.Resu
 		return command.Result{}, err
 	}
 	w := req.Workloads()
-	c, err := w.SetResources(ctx, app, env, v.cpu, v.mem)
+	c, err := w.SetContainerResources(ctx, app, v.container, env, v.cpu, v.mem)
 	if err != nil {
 		return command.Result{}, err
 	}

@@ -104,3 +104,40 @@ func TestSetImageOnArgoValueFiles(t *testing.T) {
 	}
 	bottest.OnlyLinesChanged(t, f.Files[file], got[file], "replicaCount: 3\n", "replicaCount: 3\nimage:\n  tag: \"0.2\"\n")
 }
+
+// A workload with a sidecar: --container picks the container, for
+// /set-image and /resources alike; a name it does not have is refused with
+// the names it has.
+func TestContainerFlag(t *testing.T) {
+	api := "clusters/production/api.yaml"
+	two := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers:\n        - name: api\n          image: ghcr.io/acme/api:2.0.0\n        - name: proxy\n          image: envoyproxy/envoy:v1.30.0\n          resources:\n            requests: {memory: 64Mi}\n"
+	fleet := func() map[string]string {
+		files := argoFleet(t)
+		files[api] = two
+		return files
+	}
+	t.Run("set-image", func(t *testing.T) {
+		f := bottest.NewFake(fleet())
+		n := len(f.Proposals())
+		bottest.Handle(t, f, "/set-image api envoyproxy/envoy:v1.31.2 --container proxy --env production")
+		bottest.OnlyLinesChanged(t, f.Files[api], bottest.LastChange(t, f, n)[api], "envoy:v1.30.0", "envoy:v1.31.2")
+	})
+	t.Run("resources", func(t *testing.T) {
+		f := bottest.NewFake(fleet())
+		n := len(f.Proposals())
+		bottest.Handle(t, f, "/resources api --memory 128Mi --container proxy --env production")
+		got := bottest.LastChange(t, f, n)[api]
+		bottest.OnlyLinesChanged(t, f.Files[api], got, "requests: {memory: 64Mi}\n", "requests: {memory: 128Mi}\n            limits:\n              memory: 128Mi\n")
+	})
+	t.Run("unknown container", func(t *testing.T) {
+		f := bottest.NewFake(fleet())
+		n := len(f.Proposals())
+		reply := bottest.Handle(t, f, "/set-image api envoyproxy/envoy:v1.31.2 --container envoy --env production")
+		if len(f.Proposals()) != n {
+			t.Fatalf("a pull request was opened for a container the workload does not have")
+		}
+		if !strings.Contains(reply, "no container `envoy`") || !strings.Contains(reply, "api, proxy") {
+			t.Errorf("reply does not name the containers it has:\n%s", reply)
+		}
+	})
+}

@@ -189,15 +189,7 @@ func (w *Repo) Locate(ctx context.Context, app string, env config.Environment) (
 		if t, ok, err := w.fromBuild(ctx, app, roots); err != nil || ok {
 			return t, err
 		}
-		near := ""
-		if len(w.nearest) > 0 {
-			var codes []string
-			for _, n := range w.nearest {
-				codes = append(codes, md.Code(n))
-			}
-			near = ". Names close to it in what the environment renders: " + strings.Join(codes, ", ")
-		}
-		return Target{}, errs.Invalid("no workload %s in environment %s: I looked for its overlay, its chart values and a HelmRelease, Application or Deployment in %s%s", md.Code(app), md.Code(env.Name), md.Code(env.Dir), near)
+		return Target{}, errs.Invalid("no workload %s in environment %s: I looked for its overlay, its chart values and a HelmRelease, Application or Deployment in %s%s", md.Code(app), md.Code(env.Name), md.Code(env.Dir), w.nearestText())
 	}
 	return found[0], nil
 }

@@ -520,6 +520,12 @@ func hasAsked(o render.Object, ask shape.Ask) string {
 		if got := shape.Get(o.Obj, "spec", "replicas"); fmt.Sprint(got) != fmt.Sprint(ask.Replicas) {
 			return fmt.Sprintf("the replicas would be %v", got)
 		}
+	case shape.Bounds:
+		for k, want := range ask.Bounds {
+			if got := shape.Get(o.Obj, "spec", k); fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Sprintf("%s would be %v", md.Code(k), got)
+			}
+		}
 	case shape.Resources:
 		c := shape.Container(o.Obj, ask.Container)
 		for k, want := range ask.Resources {
@@ -544,6 +550,12 @@ func masked(obj map[string]any, ask shape.Ask) map[string]any {
 	case shape.Replicas:
 		if spec, ok := c["spec"].(map[string]any); ok {
 			delete(spec, "replicas")
+		}
+	case shape.Bounds:
+		if spec, ok := c["spec"].(map[string]any); ok {
+			for k := range ask.Bounds {
+				delete(spec, k)
+			}
 		}
 	case shape.Image, shape.Resources:
 		ct := shape.Container(c, ask.Container)

@@ -24,33 +24,8 @@ var errNotModeled = errors.New("not in the model")
 // confirms. It returns errNotModeled when the render has no such
 // workload, or no shape proposes an edit of it.
 func (w *Repo) modeled(ctx context.Context, verb, app string, env config.Environment, ask shape.Ask, image string, adjust func(*shape.Ask)) (Change, Workload, error) {
-	m, err := w.Model(ctx)
+	m, wl, err := w.resolveOne(ctx, app, env, image)
 	if err != nil {
-		logctx.From(ctx).Warn("render model failed", "err", err)
-		return Change{}, Workload{}, errNotModeled
-	}
-	found, err := m.Resolve(app, env, image)
-	if err != nil {
-		return Change{}, Workload{}, err
-	}
-	switch {
-	case len(found) == 0:
-		w.nearest = m.Nearest(app, env.Name)
-		return Change{}, Workload{}, errNotModeled
-	case len(found) > 1:
-		return Change{}, Workload{}, ambiguous(app, env.Name, found)
-	}
-	wl := found[0]
-	if w.layoutValues(ctx, app, env, wl) {
-		return Change{}, wl, errNotModeled
-	}
-	// The cluster, when the bot can ask it, has the last word on what
-	// applies the workload (another repository, both tools, no GitOps).
-	mine := []Target{{Path: wl.Object.File}}
-	for _, a := range wl.Chain() {
-		mine = append(mine, Target{Path: path.Join(a.Source, "kustomization.yaml")})
-	}
-	if _, err := w.ownedPath(ctx, wl.Object.Name(), env, mine); err != nil {
 		return Change{}, wl, err
 	}
 	if ask.Field != shape.Replicas {
@@ -70,25 +45,67 @@ func (w *Repo) modeled(ctx context.Context, verb, app string, env config.Environ
 	if adjust != nil {
 		adjust(&ask)
 	}
-	edit, tried, err := m.Choose(ctx, wl, ask)
+	c, err := w.chosen(ctx, m, verb, app, env, wl, ask)
+	return c, wl, err
+}
+
+// resolveOne is the one workload app names in env's render, checked to
+// be this repository's to change.
+func (w *Repo) resolveOne(ctx context.Context, app string, env config.Environment, image string) (*Model, Workload, error) {
+	m, err := w.Model(ctx)
 	if err != nil {
-		return Change{}, wl, err
+		logctx.From(ctx).Warn("render model failed", "err", err)
+		return nil, Workload{}, errNotModeled
+	}
+	found, err := m.Resolve(app, env, image)
+	if err != nil {
+		return nil, Workload{}, err
+	}
+	switch {
+	case len(found) == 0:
+		w.nearest = m.Nearest(app, env.Name)
+		return nil, Workload{}, errNotModeled
+	case len(found) > 1:
+		return nil, Workload{}, ambiguous(app, env.Name, found)
+	}
+	wl := found[0]
+	if w.layoutValues(ctx, app, env, wl) {
+		return nil, wl, errNotModeled
+	}
+	// The cluster, when the bot can ask it, has the last word on what
+	// applies the workload (another repository, both tools, no GitOps).
+	mine := []Target{{Path: wl.Object.File}}
+	for _, a := range wl.Chain() {
+		mine = append(mine, Target{Path: path.Join(a.Source, "kustomization.yaml")})
+	}
+	if _, err := w.ownedPath(ctx, wl.Object.Name(), env, mine); err != nil {
+		return nil, wl, err
+	}
+	return m, wl, nil
+}
+
+// chosen is the change of the edit the render confirms for obj (a
+// workload, or the autoscaler of one).
+func (w *Repo) chosen(ctx context.Context, m *Model, verb, app string, env config.Environment, obj Workload, ask shape.Ask) (Change, error) {
+	edit, tried, err := m.Choose(ctx, obj, ask)
+	if err != nil {
+		return Change{}, err
 	}
 	if edit.File == "" {
 		if len(tried) == 0 {
-			return Change{}, wl, errNotModeled
+			return Change{}, errNotModeled
 		}
-		return Change{}, wl, errs.Invalid("I found %s in %s, but no edit gives it what you asked and changes nothing else. %s", wl.Describe(), md.Code(env.Name), Failed(tried))
+		return Change{}, errs.Invalid("I found %s in %s, but no edit gives it what you asked and changes nothing else. %s", obj.Describe(), md.Code(env.Name), Failed(tried))
 	}
 	c := Change{Verb: verb, App: app, Env: env.Name,
-		Target: Target{Kind: "model", Name: wl.Object.Name(), Path: edit.File, Desc: edit.Where},
+		Target: Target{Kind: "model", Name: obj.Object.Name(), Path: edit.File, Desc: edit.Where},
 	}
 	for _, f := range editFiles(edit) {
 		c.Manifests = append(c.Manifests, providers.Manifest{Path: f.Path, Env: env.Name, Raw: f.Content})
 		c.Patches = append(c.Patches, f.Path) // judged by the render, not as whole objects
 	}
-	c.Summary = whyThere(edit, tried) + "\n\n" + checked(m, wl)
-	return c, wl, nil
+	c.Summary = whyThere(edit, tried) + "\n\n" + checked(m, obj)
+	return c, nil
 }
 
 // whyThere names the layers the edit wins over: places that set the

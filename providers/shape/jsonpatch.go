@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/gitops-bot/gitops-bot/providers/yamledit"
 )
@@ -11,7 +12,8 @@ import (
 func init() { Register(jsonPatch{}) }
 
 // jsonPatch is an operation of a JSON 6902 patch file that sets the
-// replicas, or a container's image (by its index in the pod template).
+// replicas, an autoscaler's bound, or a container's image (by its index
+// in the pod template).
 type jsonPatch struct{}
 
 func (jsonPatch) Name() string { return "json6902" }
@@ -38,6 +40,12 @@ func (jsonPatch) Edits(t *Target) []Edit {
 						continue
 					}
 					value = t.Ask.Replicas
+				case Bounds:
+					v, ok := t.Ask.Bounds[strings.TrimPrefix(p, "/spec/")]
+					if !ok {
+						continue
+					}
+					value = v
 				case Image:
 					m := containerOp.FindStringSubmatch(p)
 					if m == nil {

@@ -16,7 +16,7 @@ type newPatch struct{}
 
 func (newPatch) Name() string { return "new-patch" }
 
-var patchNames = map[Field]string{Image: "set-image", Replicas: "scale", Resources: "resources"}
+var patchNames = map[Field]string{Image: "set-image", Replicas: "scale", Resources: "resources", Bounds: "bounds"}
 
 func (newPatch) Edits(t *Target) []Edit {
 	_, own := kustomizations(t)
@@ -46,6 +46,11 @@ func (newPatch) Edits(t *Target) []Edit {
 	switch t.Ask.Field {
 	case Replicas:
 		spec = map[string]any{"replicas": t.Ask.Replicas}
+	case Bounds:
+		spec = map[string]any{}
+		for k, v := range t.Ask.Bounds {
+			spec[k] = v
+		}
 	case Image, Resources:
 		c := map[string]any{"name": t.Ask.Container}
 		if t.Ask.Field == Image {

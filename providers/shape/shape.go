@@ -31,6 +31,9 @@ const (
 	Image     Field = "image"
 	Replicas  Field = "replicas"
 	Resources Field = "resources"
+	// Bounds are an autoscaler's minimum and maximum replicas; the target
+	// is the autoscaler (an HPA, a KEDA ScaledObject), not the workload.
+	Bounds Field = "bounds"
 )
 
 // Img is a container image: name (registry and repository), tag, digest.
@@ -69,6 +72,8 @@ type Ask struct {
 	Replicas  int
 	// Resources are the values asked, by "requests.cpu", "limits.memory".
 	Resources map[string]string
+	// Bounds are the autoscaler's spec fields asked ("minReplicas": 2).
+	Bounds map[string]int
 }
 
 // Edit is one way to make the change: a file's new content.

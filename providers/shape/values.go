@@ -29,6 +29,9 @@ func HelmApplier(t *Target) *render.Applier {
 // the chart's.
 func ValueSets(t *Target, values map[string]any) []map[string]any {
 	var out []map[string]any
+	if t.Ask.Field == Bounds {
+		return boundSets(t, values)
+	}
 	walk(values, "", func(key string, v any) {
 		switch t.Ask.Field {
 		case Image:
@@ -68,11 +71,78 @@ func ValueSets(t *Target, values map[string]any) []map[string]any {
 	return out
 }
 
-func firstKey(m map[string]any) string {
-	for k := range m {
-		return k
+// boundAliases are the values keys charts name an autoscaler's spec
+// fields by (autoscaling.minReplicas for a ScaledObject's minReplicaCount).
+var boundAliases = map[string][]string{
+	"minReplicas": {"minReplicas"}, "maxReplicas": {"maxReplicas"},
+	"minReplicaCount": {"minReplicaCount", "minReplicas"}, "maxReplicaCount": {"maxReplicaCount", "maxReplicas"},
+}
+
+// boundSets are the values maps that hold the autoscaler's current
+// bounds (an `autoscaling:` section): each asked bound set beside them.
+func boundSets(t *Target, values map[string]any) []map[string]any {
+	var out []map[string]any
+	try := func(prefix string, m map[string]any) {
+		set := map[string]any{}
+		found := false
+		for field, want := range t.Ask.Bounds {
+			key := field
+			for _, alias := range boundAliases[field] {
+				if v, ok := m[alias]; ok {
+					key = alias
+					found = found || number(v) == number(Get(t.Object.Obj, "spec", field))
+					break
+				}
+			}
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			set[key] = want
+		}
+		if found {
+			out = append(out, set)
+		}
 	}
-	return ""
+	try("", values)
+	walk(values, "", func(key string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			try(key, m)
+		}
+	})
+	// A chart may take one bound from a value of another name (podinfo's
+	// minReplicas is its replicaCount): a replica value equal to it.
+	if len(t.Ask.Bounds) == 1 {
+		for field, want := range t.Ask.Bounds {
+			cur := number(Get(t.Object.Obj, "spec", field))
+			walk(values, "", func(key string, v any) {
+				last := strings.ToLower(key[strings.LastIndex(key, ".")+1:])
+				if cur != nil && strings.Contains(last, "replica") && number(v) == cur && !hasKey(out, key) {
+					out = append(out, map[string]any{key: want})
+				}
+			})
+		}
+	}
+	return out
+}
+
+func hasKey(sets []map[string]any, key string) bool {
+	for _, s := range sets {
+		if _, ok := s[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// firstKey is the first of m's keys in order: the one a reply names.
+func firstKey(m map[string]any) string {
+	first := ""
+	for k := range m {
+		if first == "" || k < first {
+			first = k
+		}
+	}
+	return first
 }
 
 func number(v any) any {

@@ -107,7 +107,7 @@ func inOwnDir(t *Target, f string) bool {
 
 // workloadDoc sets a value in the workload's own resource or in a
 // strategic-merge patch of it: a container's image or resources, the
-// replicas.
+// replicas; an autoscaler's bounds in the autoscaler's.
 type workloadDoc struct{}
 
 func (workloadDoc) Name() string { return "workload" }
@@ -140,6 +140,12 @@ func (workloadDoc) Edits(t *Target) []Edit {
 		case Replicas:
 			base = At("spec")
 			values = map[string]any{"replicas": t.Ask.Replicas}
+		case Bounds:
+			base = At("spec")
+			values = map[string]any{}
+			for k, v := range t.Ask.Bounds {
+				values[k] = v
+			}
 		}
 		content, adds, err := SetAll(t.Docs.Raw(f), d.Index, base, values)
 		if err != nil {
