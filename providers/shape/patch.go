@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 
@@ -127,9 +128,11 @@ func ordered(patch map[string]any, fallback []byte) []byte {
 		}
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &v)
 	}
-	b, err := yaml.Marshal(&n)
-	if err != nil {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // as people and kustomize write them
+	if enc.Encode(&n) != nil || enc.Close() != nil {
 		return fallback
 	}
-	return b
+	return b.Bytes()
 }

@@ -40,7 +40,7 @@ func ValueSets(t *Target, values map[string]any) []map[string]any {
 			}
 		case Replicas:
 			last := key[strings.LastIndex(key, ".")+1:]
-			if (last == "replicaCount" || last == "replicas") && number(v) == Get(t.Object.Obj, "spec", "replicas") {
+			if (last == "replicaCount" || last == "replicas") && number(v) != nil && number(v) == number(Get(t.Object.Obj, "spec", "replicas")) {
 				out = append(out, map[string]any{key: t.Ask.Replicas})
 			}
 			if (last == "replicaCount" || last == "replicas") && Get(t.Object.Obj, "spec", "replicas") == nil && number(v) != nil {
