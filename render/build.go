@@ -137,6 +137,7 @@ type Build struct {
 	// missing renders with what there is or fails.
 	Final bool
 
+	ctx    context.Context // the render's, for what a build fetches (charts)
 	opts   *Options
 	inputs map[string]bool   // files read by the applier rendering
 	deps   map[string]string // objects it looked up -> what they were
@@ -253,6 +254,11 @@ type KustomizeOptions struct {
 	// kustomize does by default (Argo CD); Flux loads from the whole
 	// repository.
 	RootOnly bool
+	// Helm inflates helmCharts, as kustomize with --enable-helm does (Argo
+	// CD's kustomize.buildOptions in the repositories that use them);
+	// without it a kustomization with helmCharts fails as kustomize-
+	// controller's build fails.
+	Helm bool
 }
 
 // originAnnotation is what kustomize writes with buildMetadata
@@ -265,7 +271,13 @@ const originAnnotation = "config.kubernetes.io/origin"
 func (b *Build) Kustomize(dir string, o KustomizeOptions) ([]Object, error) {
 	dir = clean(dir)
 	rec := b.Tree.recorder()
-	fs := fluxfs.MakeFsInMemory(rec)
+	var under filesys.FileSystem = rec
+	var helm *inflater
+	if o.Helm {
+		helm = newInflater(b.context(), b, rec)
+		under = helm
+	}
+	fs := fluxfs.MakeFsInMemory(under)
 	kfile := b.KustomizationFile(dir)
 	content := o.Kustomization
 	if content == nil && kfile != "" {
@@ -276,6 +288,12 @@ func (b *Build) Kustomize(dir string, o KustomizeOptions) ([]Object, error) {
 	}
 	if kfile == "" {
 		kfile = path.Join(dir, konfig.DefaultKustomizationFileName())
+	}
+	if helm != nil {
+		var err error
+		if content, err = helm.rewrite(kfile, content); err != nil {
+			return nil, err
+		}
 	}
 	content, own, err := withOrigins(content)
 	if err != nil {
@@ -327,9 +345,21 @@ func (b *Build) Kustomize(dir string, o KustomizeOptions) ([]Object, error) {
 				}
 			}
 		}
+		if helm != nil {
+			if made := helm.made[obj.File]; made != nil {
+				obj.File, obj.Inflated = made.Kustomization, made
+			}
+		}
 		out = append(out, obj)
 	}
 	return out, nil
+}
+
+func (b *Build) context() context.Context {
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
 }
 
 // build runs kustomize with the options kustomize-controller's build

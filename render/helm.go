@@ -96,6 +96,11 @@ type Release struct {
 	// Dir is the chart's directory in the repository ("" for a fetched
 	// chart): rendered objects name their template file under it.
 	Dir string
+	// Template renders as plain `helm template` does, kustomize's
+	// helmCharts inflation: no namespace filled in on objects that lack
+	// one, CRDs only with IncludeCRDs, test hooks unless SkipTests.
+	Template               bool
+	IncludeCRDs, SkipTests bool
 }
 
 // RenderChart renders a chart as `helm template --include-crds` does, with
@@ -116,7 +121,11 @@ func RenderChart(ch *chart.Chart, rel Release) ([]Object, error) {
 		return nil, fmt.Errorf("chart %s: %w", ch.Name(), err)
 	}
 	var out []Object
-	for _, crd := range ch.CRDObjects() {
+	crds := ch.CRDObjects()
+	if rel.Template && !rel.IncludeCRDs {
+		crds = nil
+	}
+	for _, crd := range crds {
 		objs, err := chartrender.Decode(string(crd.File.Data))
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %s: %w", ch.Name(), crd.Filename, err)
@@ -133,10 +142,10 @@ func RenderChart(ch *chart.Chart, rel Release) ([]Object, error) {
 			return nil, fmt.Errorf("chart %s: %s: %w", ch.Name(), n, err)
 		}
 		for _, o := range objs {
-			if isTestHook(o) {
+			if isTestHook(o) && (!rel.Template || rel.SkipTests) {
 				continue
 			}
-			if ns, _ := o["metadata"].(map[string]any); ns != nil && rel.Namespace != "" {
+			if ns, _ := o["metadata"].(map[string]any); ns != nil && rel.Namespace != "" && !rel.Template {
 				if _, set := ns["namespace"]; !set && namespaced(o) {
 					ns["namespace"] = rel.Namespace
 				}

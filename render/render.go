@@ -34,6 +34,9 @@ type Object struct {
 	Obj     map[string]any
 	File    string // repository file that holds it; "" when a chart or a generator makes it
 	Applier int    // index in Env.Appliers of the applier that applies it
+	// Inflated: a kustomization's helmCharts entry made it (File is then
+	// that kustomization).
+	Inflated *Inflated
 }
 
 func (o Object) str(keys ...string) string {
@@ -190,7 +193,7 @@ func (r *Renderer) environment(ctx context.Context, t *Tree, s Spec) (*Env, erro
 		return nil, fmt.Errorf("render: no tool %q", s.Tool)
 	}
 	env := &Env{Name: s.Name, Dir: s.Dir}
-	b := &Build{Tree: t, Env: env, opts: &r.opts}
+	b := &Build{Tree: t, Env: env, opts: &r.opts, ctx: ctx}
 	root := &Applier{Ref: Root, Tool: tool.Name(), Parent: -1, Source: s.Dir}
 	env.Appliers = append(env.Appliers, root)
 	var objs []Object

@@ -310,7 +310,9 @@ func renderKustomize(b *render.Build, dir string, opts map[string]any) ([]render
 			return nil, err
 		}
 	}
-	return b.Kustomize(dir, render.KustomizeOptions{Kustomization: content, RootOnly: true})
+	// helmCharts are inflated: a repository that lists them runs Argo CD
+	// with kustomize.buildOptions --enable-helm, or they would not work.
+	return b.Kustomize(dir, render.KustomizeOptions{Kustomization: content, RootOnly: true, Helm: true})
 }
 
 // KustomizeOptions writes an Application's spec.source.kustomize into a

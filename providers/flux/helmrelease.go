@@ -164,7 +164,7 @@ func mergeValuesFile(b *render.Build, ch *chart.Chart, p, name string) error {
 	if err := sigsyaml.Unmarshal(c, &v); err != nil {
 		return fmt.Errorf("valuesFiles %s: %w", name, err)
 	}
-	ch.Values = MergeMaps(ch.Values, v)
+	ch.Values = render.MergeValues(ch.Values, v)
 	return nil
 }
 
@@ -213,31 +213,12 @@ func ReleaseValues(b *render.Build, o render.Object, _ *chart.Chart) (map[string
 		if err != nil {
 			return nil, fmt.Errorf("valuesFrom %s/%s key %s: %w", kind, name, key, err)
 		}
-		out = MergeMaps(out, v)
+		out = render.MergeValues(out, v)
 	}
 	if v := obj(spec, "values"); v != nil {
-		out = MergeMaps(out, v)
+		out = render.MergeValues(out, v)
 	}
 	return out, nil
-}
-
-// MergeMaps merges b over a, maps merged key by key (helm's
-// pkg/chartutil.MergeMaps, as fluxcd/pkg/chartutil uses it).
-func MergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if vm, ok := v.(map[string]any); ok {
-			if bv, ok := out[k].(map[string]any); ok {
-				out[k] = MergeMaps(bv, vm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // postRender applies a HelmRelease's kustomize post-renderers (patches,
