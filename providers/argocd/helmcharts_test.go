@@ -88,7 +88,7 @@ helmCharts:
 
 	t.Run("skipTests and a local chart", func(t *testing.T) {
 		local := render.Files{
-			"clusters/staging/podinfo.yaml": app,
+			"clusters/staging/podinfo.yaml":   app,
 			"apps/podinfo/kustomization.yaml": "helmGlobals: {chartHome: ../../charts}\nhelmCharts:\n  - name: web\n    skipTests: true\n",
 			"charts/web/Chart.yaml":           "apiVersion: v2\nname: web\nversion: 0.1.0\n",
 			"charts/web/values.yaml":          "tag: 1.0.0\n",
