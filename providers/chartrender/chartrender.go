@@ -1,7 +1,8 @@
 // Package chartrender renders a chart kept in a Helm repository, as the
 // cluster's controller would install it, so that a change to a release's
 // values is judged on the objects the chart makes. Charts are fetched over
-// HTTP(S) within a time limit and kept in memory by URL.
+// HTTP(S) from a Helm repository or an OCI registry, within a time limit,
+// and kept in memory by URL.
 package chartrender
 
 import (
@@ -48,10 +49,7 @@ func New(client *http.Client, timeout time.Duration) *Renderer {
 // range, as a HelmRelease gives it) from the Helm repository at repoURL,
 // with values, as release in namespace.
 func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, namespace string, values map[string]any) ([]map[string]any, error) {
-	if strings.HasPrefix(repoURL, "oci://") {
-		return nil, errors.New("charts in OCI registries are not rendered here")
-	}
-	ch, err := r.chart(ctx, repoURL, name, version)
+	ch, err := r.Load(ctx, repoURL, name, version)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +73,11 @@ func (r *Renderer) Render(ctx context.Context, repoURL, name, version, release, 
 	return out, nil
 }
 
-// Load fetches chart name at version from the Helm repository at repoURL
-// (render.Charts).
+// Load fetches chart name at version from the Helm repository or the OCI
+// registry at repoURL (render.Charts).
 func (r *Renderer) Load(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
 	if strings.HasPrefix(repoURL, "oci://") {
-		return nil, errors.New("charts in OCI registries are not fetched here")
+		return r.ociChart(ctx, repoURL, name, version)
 	}
 	return r.chart(ctx, repoURL, name, version)
 }

@@ -2,6 +2,7 @@ package chartrender
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,38 @@ func TestRenderFromARepository(t *testing.T) {
 	if _, err := r.Render(ctx, repo.URL(), "web", "9.9.9", "web", "apps", nil); err == nil {
 		t.Error("a missing version rendered")
 	}
-	if _, err := r.Render(ctx, "oci://ghcr.io/acme/charts", "web", "1.0.0", "web", "apps", nil); err == nil {
-		t.Error("an OCI chart rendered")
+}
+
+// Charts of an OCI registry are pulled with Helm's registry client: an
+// exact tag, or the newest tag a range allows; pulled once.
+func TestLoadFromAnOCIRegistry(t *testing.T) {
+	values := "replicaCount: 1\nimage: {repository: ghcr.io/acme/web, tag: latest}\n"
+	reg := chartrendertest.ServeOCI(t,
+		chartrendertest.Chart("web", "1.0.0", values, map[string]string{"deployment.yaml": deployment}),
+		chartrendertest.Chart("web", "1.2.0", values, map[string]string{"deployment.yaml": deployment}),
+		chartrendertest.Chart("web", "2.0.0", values, map[string]string{"deployment.yaml": deployment}))
+	r := New(reg.Client(), 5*time.Second)
+	ctx := context.Background()
+	for _, c := range []struct{ version, want string }{{"1.0.0", "1.0.0"}, {">=1.0.0 <2.0.0", "1.2.0"}, {"1.x", "1.2.0"}, {"", "2.0.0"}} {
+		ch, err := r.Load(ctx, reg.URL(), "web", c.version)
+		if err != nil {
+			t.Fatalf("Load %q: %v", c.version, err)
+		}
+		if ch.Name() != "web" || ch.Metadata.Version != c.want {
+			t.Errorf("Load %q = %s %s, want %s", c.version, ch.Name(), ch.Metadata.Version, c.want)
+		}
+	}
+	if n := reg.Pulled.Load(); n != 3 {
+		t.Errorf("%d chart layers pulled for three versions", n)
+	}
+	objs, err := r.Render(ctx, reg.URL(), "web", "1.0.0", "web", "apps", map[string]any{"replicaCount": 2})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("Render = %v, %v", objs, err)
+	}
+	if _, err := r.Load(ctx, reg.URL(), "web", "9.9.9"); err == nil {
+		t.Error("a missing tag loaded")
+	}
+	if _, err := r.Load(ctx, reg.URL(), "web", ">=3.0.0"); err == nil || !strings.Contains(err.Error(), "no tag") {
+		t.Errorf("a range no tag matches: %v", err)
 	}
 }

@@ -1,0 +1,83 @@
+package chartrender
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/registry"
+)
+
+// ociChart pulls chart name of the OCI registry repository repoURL
+// (oci://HOST/PATH, the chart at HOST/PATH/NAME) with Helm's registry
+// client: the tag version, or the newest tag a semver range allows, as
+// helm pull and Flux's OCIRepository pick it.
+func (r *Renderer) ociChart(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
+	ref := strings.TrimPrefix(strings.TrimSuffix(repoURL, "/"), "oci://") + "/" + name
+	// The registry client takes no context: each of its requests is
+	// bounded by the renderer's time limit instead.
+	hc := &http.Client{Transport: r.client.Transport, Timeout: r.timeout}
+	client, err := registry.NewClient(registry.ClientOptHTTPClient(hc), registry.ClientOptEnableCache(true))
+	if err != nil {
+		return nil, err
+	}
+	tag := version
+	if isRange(version) {
+		c, err := semver.NewConstraint(orAny(version))
+		if err != nil {
+			return nil, fmt.Errorf("version %q: %w", version, err)
+		}
+		tags, err := client.Tags(ref) // newest first
+		if err != nil {
+			return nil, fmt.Errorf("the tags of %s: %w", ref, err)
+		}
+		tag = ""
+		for _, t := range tags {
+			if v, err := semver.NewVersion(t); err == nil && c.Check(v) {
+				tag = t
+				break
+			}
+		}
+		if tag == "" {
+			return nil, fmt.Errorf("no tag of %s matches %s", ref, version)
+		}
+	}
+	// Helm writes a version's + as _ in a tag.
+	full := ref + ":" + strings.ReplaceAll(tag, "+", "_")
+	if v, ok := r.charts.Get(full); ok {
+		return v.(*chart.Chart), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res, err := client.Pull(full)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", full, err)
+	}
+	if res.Chart == nil || len(res.Chart.Data) > maxDownload {
+		return nil, fmt.Errorf("chart %s: no chart layer, or larger than %d MB", full, maxDownload>>20)
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(res.Chart.Data))
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", full, err)
+	}
+	r.charts.Add(full, ch)
+	return ch, nil
+}
+
+// isRange: version is a semver constraint, not one tag.
+func isRange(version string) bool {
+	return version == "" || strings.ContainsAny(version, "<>=~^*|, ") || strings.HasSuffix(version, ".x")
+}
+
+func orAny(version string) string {
+	if version == "" {
+		return "*"
+	}
+	return version
+}
