@@ -28,7 +28,9 @@ type Registry struct {
 
 // URL is the registry repository that holds the charts, as a HelmRepository
 // of type oci or an Argo CD source gives it.
-func (r *Registry) URL() string { return "oci://" + strings.TrimPrefix(r.Server.URL, "https://") + "/charts" }
+func (r *Registry) URL() string {
+	return "oci://" + strings.TrimPrefix(r.Server.URL, "https://") + "/charts"
+}
 
 // ServeOCI pushes charts to a registry on localhost.
 func ServeOCI(t testing.TB, charts ...*chart.Chart) *Registry {
