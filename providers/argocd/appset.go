@@ -43,7 +43,7 @@ func applicationSet(ctx context.Context, b *render.Build, o render.Object) rende
 		}
 		tmpl := obj(spec, "template")
 		if t := obj(g, firstKey(g), "template"); t != nil {
-			tmpl = mergeMaps(tmpl, t) // a generator's own template wins field by field
+			tmpl = render.MergeValues(tmpl, t) // a generator's own template wins field by field
 		}
 		for _, p := range sets {
 			app, err := gt.apply(tmpl, p)
@@ -427,7 +427,7 @@ func matrixParams(b *render.Build, gt goTemplate, m map[string]any) ([]map[strin
 
 func combine(gt goTemplate, a, c map[string]any) map[string]any {
 	if gt.on {
-		return mergeMaps(a, c)
+		return render.MergeValues(a, c)
 	}
 	out := map[string]any{}
 	for k, v := range a {

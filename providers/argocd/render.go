@@ -15,6 +15,14 @@ import (
 	"github.com/gitops-bot/gitops-bot/render"
 )
 
+// Field readers, render's (shorter names for the many reads below).
+var (
+	str  = render.Str
+	obj  = render.Map
+	list = render.Maps
+	strs = render.Strings
+)
+
 // Renderer is Argo CD as the render model knows it: Applications rendered
 // as the repo-server renders their sources, ApplicationSets expanded as
 // the ApplicationSet controller expands them.
@@ -61,48 +69,6 @@ func (Renderer) Expand(ctx context.Context, b *render.Build, o render.Object) (r
 		return applicationSet(ctx, b, o), true
 	}
 	return render.Expansion{}, false
-}
-
-func str(m map[string]any, keys ...string) string {
-	var cur any = m
-	for _, k := range keys {
-		mm, _ := cur.(map[string]any)
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
-	return s
-}
-
-func obj(m map[string]any, keys ...string) map[string]any {
-	var cur any = m
-	for _, k := range keys {
-		mm, _ := cur.(map[string]any)
-		cur = mm[k]
-	}
-	mm, _ := cur.(map[string]any)
-	return mm
-}
-
-func list(v any) []map[string]any {
-	l, _ := v.([]any)
-	var out []map[string]any
-	for _, e := range l {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func strs(v any) []string {
-	l, _ := v.([]any)
-	var out []string
-	for _, e := range l {
-		if s, ok := e.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // Sources are an Application's sources: spec.sources, or spec.source.
@@ -268,27 +234,11 @@ func withOverrides(b *render.Build, app, src map[string]any, dir string) (map[st
 		if err := sigsyaml.Unmarshal(c, &over); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		out = mergeMaps(out, over)
+		out = render.MergeValues(out, over)
 	}
 	return out, nil
 }
 
-func mergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if vm, ok := v.(map[string]any); ok {
-			if am, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(am, vm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
 
 // renderKustomize builds a kustomization with the Application's kustomize
 // options written into it, as the repo-server's `kustomize edit` calls do
@@ -445,7 +395,7 @@ func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir s
 		if err := sigsyaml.Unmarshal(c, &v); err != nil {
 			return nil, fmt.Errorf("valueFiles %s: %w", p, err)
 		}
-		values = mergeMaps(values, v)
+		values = render.MergeValues(values, v)
 		files = append(files, p)
 	}
 	if s := str(h, "values"); s != "" && obj(h, "valuesObject") == nil {
@@ -453,10 +403,10 @@ func renderHelm(b *render.Build, app, src map[string]any, ch *chart.Chart, dir s
 		if err := sigsyaml.Unmarshal([]byte(s), &v); err != nil {
 			return nil, fmt.Errorf("helm.values: %w", err)
 		}
-		values = mergeMaps(values, v)
+		values = render.MergeValues(values, v)
 	}
 	if v := obj(h, "valuesObject"); v != nil {
-		values = mergeMaps(values, v)
+		values = render.MergeValues(values, v)
 	}
 	for _, p := range list(h["parameters"]) {
 		set := strvals.ParseInto

@@ -17,6 +17,14 @@ import (
 	"github.com/gitops-bot/gitops-bot/render"
 )
 
+// Field readers, render's (shorter names for the many reads below).
+var (
+	str  = render.Str
+	obj  = render.Map
+	list = render.Maps
+	strs = render.Strings
+)
+
 // Renderer is Flux as the render model knows it: a directory applied the
 // way the flux-system Kustomization applies it, Kustomizations built as
 // kustomize-controller builds them, HelmReleases rendered as
@@ -43,26 +51,6 @@ func (Renderer) Expand(ctx context.Context, b *render.Build, o render.Object) (r
 		return helmRelease(ctx, b, o), true
 	}
 	return render.Expansion{}, false
-}
-
-func str(m map[string]any, keys ...string) string {
-	var cur any = m
-	for _, k := range keys {
-		mm, _ := cur.(map[string]any)
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
-	return s
-}
-
-func obj(m map[string]any, keys ...string) map[string]any {
-	var cur any = m
-	for _, k := range keys {
-		mm, _ := cur.(map[string]any)
-		cur = mm[k]
-	}
-	mm, _ := cur.(map[string]any)
-	return mm
 }
 
 // source resolves the path p of an applier's sourceRef to a directory of
@@ -141,17 +129,6 @@ func artifactPath(b *render.Build, ns, name, p string) (string, error) {
 		return "", render.ErrWait
 	}
 	return "", fmt.Errorf("applies the ExternalArtifact %s/%s, which no ArtifactGenerator of the environment makes", ns, name)
-}
-
-func list(v any) []map[string]any {
-	l, _ := v.([]any)
-	var out []map[string]any
-	for _, e := range l {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // kustomization renders a Flux Kustomization of this repository.
@@ -270,17 +247,6 @@ func generate(b *render.Build, ks map[string]any, dir string) ([]byte, error) {
 	g := fluxkustomize.NewGenerator(tmp, unstructured.Unstructured{Object: ks})
 	manifest, _, _, err := g.GenerateManifest(filepath.Join(tmp, filepath.FromSlash(dir)))
 	return manifest, err
-}
-
-func strs(v any) []string {
-	l, _ := v.([]any)
-	var out []string
-	for _, e := range l {
-		if s, ok := e.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // substitute runs Flux's postBuild substitution on every object, with the

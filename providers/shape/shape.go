@@ -234,29 +234,11 @@ func (d *Docs) Of(p string) []Doc {
 	return out
 }
 
-// Str reads a string at keys.
-func Str(m map[string]any, keys ...string) string {
-	var cur any = m
-	for _, k := range keys {
-		mm, _ := cur.(map[string]any)
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
-	return s
-}
-
-// Get reads a value at keys.
-func Get(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
-}
+// Str and Get read a field of a document or an object (render's readers).
+var (
+	Str = render.Str
+	Get = render.Get
+)
 
 // Keys turns "a.b.c" into path steps.
 func Keys(dotted string) []yamledit.Step {
