@@ -239,7 +239,6 @@ func withOverrides(b *render.Build, app, src map[string]any, dir string) (map[st
 	return out, nil
 }
 
-
 // renderKustomize builds a kustomization with the Application's kustomize
 // options written into it, as the repo-server's `kustomize edit` calls do
 // (util/kustomize/kustomize.go: Build).
