@@ -2,9 +2,11 @@ package argocdtest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/examples"
@@ -45,43 +47,31 @@ func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for app, dir := range map[string]string{
-		"root-staging":        "clusters/staging",
-		"frontend-staging":    "apps/overlays/staging/frontend",
-		"frontend-production": "apps/overlays/production/frontend",
-	} {
-		key := "Application/argocd/" + app
-		want := rendered[key]
-		for _, o := range want {
-			// Argo CD's default tracking (annotation): APP:GROUP/KIND:NS/NAME,
-			// NS the object's or else the destination's, even for a
-			// cluster-scoped object (seen on a Namespace).
-			gvk := o.GroupVersionKind()
-			ns := o.GetNamespace()
-			if ns == "" {
-				ns = destination[app]
-				if !clusterScoped(gvk.Kind) {
-					o.SetNamespace(ns)
-				}
-			}
-			annotations := o.GetAnnotations()
-			if annotations == nil {
-				annotations = map[string]string{}
-			}
-			annotations["argocd.argoproj.io/tracking-id"] = app + ":" + gvk.Group + "/" + gvk.Kind + ":" + ns + "/" + o.GetName()
-			o.SetAnnotations(annotations)
-		}
-		if len(applied[key]) == 0 {
-			t.Fatalf("%s applied nothing", key)
-		}
-		d, err := clustertest.DiffApplied(context.Background(), argo.Env, applied[key], want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d != "" {
-			t.Errorf("%s applied other than its source renders from %s:\n%s", key, dir, d)
-		}
+	dirs := map[string]string{
+		"Application/argocd/root-staging":        "clusters/staging",
+		"Application/argocd/frontend-staging":    "apps/overlays/staging/frontend",
+		"Application/argocd/frontend-production": "apps/overlays/production/frontend",
 	}
+	clustertest.SameAsRendered(t, argo.Env, applied, rendered, dirs, func(key string, o *unstructured.Unstructured) {
+		// Argo CD's default tracking (annotation): APP:GROUP/KIND:NS/NAME,
+		// NS the object's or else the destination's, even for a
+		// cluster-scoped object (seen on a Namespace).
+		app := strings.TrimPrefix(key, "Application/argocd/")
+		gvk := o.GroupVersionKind()
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = destination[app]
+			if !clusterScoped(gvk.Kind) {
+				o.SetNamespace(ns)
+			}
+		}
+		annotations := o.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations["argocd.argoproj.io/tracking-id"] = app + ":" + gvk.Group + "/" + gvk.Kind + ":" + ns + "/" + o.GetName()
+		o.SetAnnotations(annotations)
+	})
 }
 
 func clusterScoped(kind string) bool { return kind == "Namespace" }

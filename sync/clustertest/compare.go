@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -122,4 +123,33 @@ func DiffApplied(ctx context.Context, env *envtest.Environment, applied, want []
 		return "", err
 	}
 	return DiffByID(ByID(got), ByID(want)), nil
+}
+
+// SameAsRendered fails t for each applier (its key, and the directory it
+// renders, for the message) whose applied objects differ from what the
+// render says it applies; stamp first adds to each rendered object what
+// the controller adds to what it applies (labels, a tracking annotation).
+func SameAsRendered(t testing.TB, env *envtest.Environment, applied, rendered map[string][]*unstructured.Unstructured, dirs map[string]string, stamp func(key string, o *unstructured.Unstructured)) {
+	t.Helper()
+	keys := make([]string, 0, len(dirs))
+	for k := range dirs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		want := rendered[key]
+		for _, o := range want {
+			stamp(key, o)
+		}
+		if len(applied[key]) == 0 {
+			t.Fatalf("%s applied nothing", key)
+		}
+		d, err := DiffApplied(context.Background(), env, applied[key], want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != "" {
+			t.Errorf("%s applied other than the model renders of %s:\n%s", key, dirs[key], d)
+		}
+	}
 }

@@ -92,6 +92,11 @@ func applied(k *unstructured.Unstructured, sha string) bool {
 	if !strings.HasSuffix(providers.Str(k, "status", "lastAttemptedRevision"), sha) {
 		return false
 	}
+	// The controller patches the status in steps: a condition of this
+	// revision may be seen before the inventory of its apply.
+	if _, found, _ := unstructured.NestedFieldNoCopy(k.Object, "status", "inventory"); !found {
+		return false
+	}
 	for _, c := range providers.Conditions(k) {
 		switch {
 		case c.Type == "Ready" && c.Status == "True":

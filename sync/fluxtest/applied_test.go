@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-bot/gitops-bot/examples"
@@ -61,30 +62,17 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, dir := range map[string]string{
+	dirs := map[string]string{
 		"Kustomization/flux-system/flux-system": "clusters/staging",
 		"Kustomization/flux-system/frontend":    "apps/overlays/staging/frontend",
-	} {
-		want := rendered[key]
-		name := strings.Split(key, "/")[2]
-		for _, o := range want {
-			labels := o.GetLabels()
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels["kustomize.toolkit.fluxcd.io/name"] = name
-			labels["kustomize.toolkit.fluxcd.io/namespace"] = "flux-system"
-			o.SetLabels(labels)
-		}
-		if len(applied[key]) == 0 {
-			t.Fatalf("%s applied nothing", key)
-		}
-		d, err := clustertest.DiffApplied(context.Background(), flux.Env, applied[key], want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d != "" {
-			t.Errorf("%s applied other than the model renders of %s:\n%s", key, dir, d)
-		}
 	}
+	clustertest.SameAsRendered(t, flux.Env, applied, rendered, dirs, func(key string, o *unstructured.Unstructured) {
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["kustomize.toolkit.fluxcd.io/name"] = strings.Split(key, "/")[2]
+		labels["kustomize.toolkit.fluxcd.io/namespace"] = "flux-system"
+		o.SetLabels(labels)
+	})
 }
