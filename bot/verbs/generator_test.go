@@ -119,3 +119,15 @@ spec:
 	}
 	bottest.OnlyLinesChanged(t, f.Files[cfg], got[cfg], `"tag": "1.4.2"`, `"tag": "1.6.0"`)
 }
+
+// /status reads the render: the image each environment's generated
+// Application runs, not the base's.
+func TestStatusOfAGeneratedApplication(t *testing.T) {
+	f := bottest.NewFake(appsetFleet())
+	reply := bottest.Handle(t, f, "/status web")
+	for _, want := range []string{"| `staging` | image of container web `ghcr.io/acme/web:1.4.2`", "| `production` | image of container web `ghcr.io/acme/web:1.4.1`"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply lacks %q:\n%s", want, reply)
+		}
+	}
+}

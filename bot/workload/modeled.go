@@ -402,3 +402,39 @@ func (w *Repo) layoutValues(ctx context.Context, app string, env config.Environm
 	}
 	return true
 }
+
+// modeledPins are what env's render runs of app: each container's image
+// and, where a chart renders it, the chart's version.
+func (w *Repo) modeledPins(ctx context.Context, app string, env config.Environment) (Target, []Version, error) {
+	m, wl, err := w.resolveOne(ctx, app, env, "")
+	if err != nil {
+		return Target{}, nil, err
+	}
+	// Where it is pinned: the kustomization of the directory its applier
+	// renders (where an overlay sets it), else its own file, else the
+	// applier's (a HelmRelease's, an Application's).
+	chain := wl.Chain()
+	file := ""
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if p := path.Join(chain[len(chain)-1].Source, n); file == "" && m.tree.Exists(p) {
+			file = p
+		}
+	}
+	if file == "" {
+		file = wl.Object.File
+	}
+	for i := len(chain) - 1; file == "" && i >= 0; i-- {
+		file = chain[i].File
+	}
+	t := Target{Kind: "model", Name: wl.Object.Name(), Path: file, Desc: wl.Describe()}
+	var out []Version
+	if a := shape.HelmApplier(&shape.Target{Chain: chain}); a != nil && a.Helm.Version != "" {
+		out = append(out, Version{Label: "chart " + a.Helm.Chart, Value: a.Helm.Version})
+	}
+	for _, c := range shape.Containers(wl.Object.Obj) {
+		name, _ := c["name"].(string)
+		image, _ := c["image"].(string)
+		out = append(out, Version{Label: "image of container " + name, Value: image})
+	}
+	return t, out, nil
+}

@@ -909,6 +909,9 @@ func pathDir(p string) string {
 // versions its target holds, or for an overlay the image of each container
 // as the environment's build runs it (patches included).
 func (w *Repo) Pins(ctx context.Context, app string, env config.Environment) (Target, []Version, error) {
+	if t, vs, err := w.modeledPins(ctx, app, env); !errors.Is(err, errNotModeled) {
+		return t, vs, err
+	}
 	t, err := w.Locate(ctx, app, env)
 	if err != nil {
 		return t, nil, err
