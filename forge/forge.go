@@ -208,6 +208,19 @@ type Check struct {
 	Summary    string // markdown
 	Text       string // markdown, details
 	DetailsURL string
+	// Annotations mark lines of the repository's files (GitHub shows them
+	// on the pull request's diff; a commit status has none).
+	Annotations []Annotation
+}
+
+// Annotation is a note on lines of a file, as GitHub's check runs take
+// them.
+type Annotation struct {
+	Path      string `json:"path"`
+	StartLine int    `json:"start_line"`
+	EndLine   int    `json:"end_line"`
+	Level     string `json:"annotation_level"` // notice, warning, failure
+	Message   string `json:"message"`
 }
 
 // Checks is what the verifier needs of a host.

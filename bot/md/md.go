@@ -57,3 +57,17 @@ func Clip(s string, n int) string {
 	}
 	return s[:cut] + "…"
 }
+
+// Escape makes s plain text on one line: markdown's specials, HTML and
+// mentions stay as written.
+func Escape(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|#@~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

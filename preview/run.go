@@ -1,0 +1,38 @@
+package preview
+
+import (
+	"context"
+
+	"github.com/gitops-bot/gitops-bot/render"
+)
+
+// Environments previews each environment of specs that the change
+// affects: those whose render, on either side, reads a changed file (nil:
+// every environment). Environments that share a directory share its
+// renders; the renderer's cache renders on the head only the appliers
+// whose inputs differ from the base's.
+func Environments(ctx context.Context, r *render.Renderer, specs []render.Spec, base, head *render.Tree, changed []string, o Options) ([]*Report, error) {
+	var out []*Report
+	for _, s := range specs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		eb, err := r.Env(ctx, base, s)
+		if err != nil {
+			eb = nil // the base did not render: all of the head is new
+		}
+		eh, err := r.Env(ctx, head, s)
+		if err != nil {
+			out = append(out, Failed(s.Name, err))
+			continue
+		}
+		if changed != nil && !Affected(eb, eh, changed) {
+			continue
+		}
+		if eb == nil {
+			eb = &render.Env{Name: s.Name, Dir: s.Dir}
+		}
+		out = append(out, Compare(eb, eh, base, head, o))
+	}
+	return out, nil
+}
