@@ -20,7 +20,7 @@ var specs = []render.Spec{
 	{Name: "production", Dir: "clusters/production", Tool: "flux"},
 }
 
-func fleet(t *testing.T) map[string]string {
+func fleet(t testing.TB) map[string]string {
 	t.Helper()
 	f, err := examples.Files("flux", url)
 	if err != nil {

@@ -19,9 +19,9 @@ import (
 const (
 	WarnImmutable = "immutable-field" // the apply will be rejected
 	WarnPVCShrunk = "pvc-shrunk"
-	WarnRemoved   = "removed"       // a StatefulSet, PVC, Namespace, CRD or NetworkPolicy
-	WarnPrivilege = "privileged"    // privileged, host namespaces, hostPath
-	WarnRBAC      = "rbac-widened"  // new verbs or resources, `*`, cluster-admin
+	WarnRemoved   = "removed"      // a StatefulSet, PVC, Namespace, CRD or NetworkPolicy
+	WarnPrivilege = "privileged"   // privileged, host namespaces, hostPath
+	WarnRBAC      = "rbac-widened" // new verbs or resources, `*`, cluster-admin
 	WarnProbes    = "probes-removed"
 	WarnResources = "resources-removed"
 	WarnZero      = "replicas-zero"
