@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/model"
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/preview"
@@ -233,4 +234,11 @@ func keys(m map[string]*preview.Report) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The configuration accepts exactly the warnings the preview gives.
+func TestConfigKnowsEveryWarning(t *testing.T) {
+	if strings.Join(config.PreviewWarnings, ",") != strings.Join(preview.WarningIDs, ",") {
+		t.Errorf("config: %v\npreview: %v", config.PreviewWarnings, preview.WarningIDs)
+	}
 }

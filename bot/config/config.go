@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,8 @@ type Config struct {
 	// CommandsOnClosed runs commands on closed issues and pull requests
 	// closed without merging; by default they get a short reply only.
 	CommandsOnClosed bool `yaml:"commandsOnClosed"`
+	// Preview configures the rendered-diff check on pull requests.
+	Preview Preview `yaml:"preview"`
 
 	// explicitEnvs is true when the file lists environments, which then
 	// become the only ones accepted.
@@ -54,6 +57,24 @@ type Config struct {
 	// notes: keys read under an old spelling.
 	notes []string
 }
+
+// Preview configures the check that shows, on every pull request, what
+// each environment will get.
+type Preview struct {
+	// Disabled turns the check off.
+	Disabled bool `yaml:"disabled"`
+	// Environments to preview (default: every one).
+	Environments []string `yaml:"environments"`
+	// Fail are the warnings that fail the check; others leave it neutral.
+	Fail []string `yaml:"fail"`
+	// Forks: preview pull requests from forks too (their files are only
+	// rendered, never run).
+	Forks bool `yaml:"forks"`
+}
+
+// PreviewWarnings are the warnings a preview gives (preview.WarningIDs).
+var PreviewWarnings = []string{"immutable-field", "pvc-shrunk", "removed", "privileged", "rbac-widened", "probes-removed",
+	"resources-removed", "replicas-zero", "latest-tag", "digest-to-tag", "major-bump", "suspended", "autosync-off", "prune-deletes", "applier-moved"}
 
 // Access says who may run commands.
 type Access struct {
@@ -232,6 +253,12 @@ func (c *Config) complete() error {
 	if c.VerifyTimeout.Duration == 0 {
 		c.VerifyTimeout.Duration = DefaultVerifyTimeout
 	}
+	for i, id := range c.Preview.Fail {
+		if !slices.Contains(PreviewWarnings, id) {
+			return bad(fmt.Sprintf("preview.fail[%d]", i), "`%s` is not a warning of the preview; want one of %s.%s", id, strings.Join(PreviewWarnings, ", "),
+				suggest.DidYouMean(id, PreviewWarnings, func(s string) string { return "`" + s + "`" }))
+		}
+	}
 	c.explicitEnvs = len(c.Environments) > 0
 	seen := map[string]bool{}
 	for i := range c.Environments {
@@ -246,6 +273,18 @@ func (c *Config) complete() error {
 		seen[e.Name] = true
 		if err := e.complete(); err != nil {
 			return bad(key, "(%s) %v", e.Name, err)
+		}
+	}
+	if c.explicitEnvs {
+		var names []string
+		for _, e := range c.Environments {
+			names = append(names, e.Name)
+		}
+		for i, n := range c.Preview.Environments {
+			if !seen[n] {
+				return bad(fmt.Sprintf("preview.environments[%d]", i), "`%s` is not an environment of this file.%s", n,
+					suggest.DidYouMean(n, names, func(s string) string { return "`" + s + "`" }))
+			}
 		}
 	}
 	return nil

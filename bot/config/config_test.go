@@ -78,3 +78,21 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("old spellings: %+v %q", cfg, cfg.Notes())
 	}
 }
+
+// The preview's settings are checked like the rest: a warning the preview
+// does not give, an environment the file does not list.
+func TestPreviewConfig(t *testing.T) {
+	c, err := Parse([]byte("preview:\n  fail: [privileged, rbac-widened]\n  forks: true\n"))
+	if err != nil || !c.Preview.Forks || len(c.Preview.Fail) != 2 {
+		t.Fatalf("Parse = %+v, %v", c, err)
+	}
+	for in, want := range map[string]string{
+		"preview:\n  fail: [privilegd]\n": "Did you mean `privileged`",
+		"environments:\n  - {name: staging, dir: clusters/staging}\npreview:\n  environments: [stagin]\n": "Did you mean `staging`",
+		"preview:\n  disabld: true\n": "disabld",
+	} {
+		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error with %q", in, err, want)
+		}
+	}
+}
