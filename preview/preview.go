@@ -113,7 +113,7 @@ func Affected(base, head *render.Env, changed []string) bool {
 
 // Compare is the preview of one environment from its two renders.
 func Compare(base, head *render.Env, baseTree, headTree *render.Tree, o Options) *Report {
-	r := &Report{Env: head.Name, diffs: map[string]string{}}
+	r := newReport(head.Name)
 	secrets := secretValues(base, head)
 	skip := r.failures(base, head, headTree, baseTree)
 	before, after := index(base, skip), index(head, skip)
@@ -149,10 +149,17 @@ func Compare(base, head *render.Env, baseTree, headTree *render.Tree, o Options)
 // Failed is the preview of an environment whose head does not render at
 // all.
 func Failed(env string, err error) *Report {
-	r := &Report{Env: env, Conclusion: "failure", diffs: map[string]string{}}
+	r := newReport(env)
+	r.Conclusion = "failure"
 	r.Title = fmt.Sprintf("%s does not render", env)
 	r.Summary = "The environment could not be rendered: " + err.Error()
 	return r
+}
+
+// newReport has empty lists, not null ones, in its JSON.
+func newReport(env string) *Report {
+	return &Report{Env: env, diffs: map[string]string{}, Added: []ObjectRef{}, Changed: []ObjectRef{}, Removed: []ObjectRef{},
+		Images: []ImageChange{}, Warnings: []Warning{}, Annotations: []forge.Annotation{}}
 }
 
 // entry is a rendered object with its applier's name.

@@ -72,7 +72,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), localCmd(), renderCmd(), validateCmd(), versionCmd())
+	root.AddCommand(serveCmd(), localCmd(), renderCmd(), previewCmd(), validateCmd(), versionCmd())
 	return root
 }
 

@@ -73,67 +73,20 @@ exit status 1.`,
 var errRenderFailed = errors.New("some appliers could not be rendered")
 
 func runRender(ctx context.Context, w io.Writer, o *renderOptions) error {
-	src, repoURL, err := renderSource(ctx, o)
+	src, repoURL, err := renderSource(o.repo, o.ref)
 	if err != nil {
 		return err
 	}
 	tree := render.NewTree(ctx, src, "")
-	files := tree.Under("")
-	cfg := &config.Config{}
-	if tree.Exists(config.Path) {
-		b, err := tree.Read(config.Path)
-		if err != nil {
-			return err
-		}
-		if cfg, err = config.Parse(b); err != nil {
-			return err
-		}
-	} else if cfg, err = config.Parse(nil); err != nil {
+	cfg, err := treeConfig(tree)
+	if err != nil {
 		return err
 	}
-	var specs []render.Spec
-	for _, p := range o.paths {
-		p = strings.Trim(path.Clean("/"+filepath.ToSlash(p)), "/")
-		contents := map[string][]byte{}
-		for _, f := range tree.Under(p) {
-			if ext := path.Ext(f); ext == ".yaml" || ext == ".yml" {
-				if c, err := tree.Read(f); err == nil {
-					contents[f] = c
-				}
-			}
-		}
-		if len(tree.Under(p)) == 0 {
-			return fmt.Errorf("--path %s: no files there", p)
-		}
-		specs = append(specs, model.PathSpec(p, contents))
+	specs, err := pickSpecs(tree, cfg, o.envs, o.paths)
+	if err != nil {
+		return err
 	}
-	if len(o.paths) == 0 || len(o.envs) > 0 {
-		all := model.Specs(cfg, files)
-		if len(o.envs) == 0 {
-			specs = append(specs, all...)
-		}
-		for _, name := range o.envs {
-			found := false
-			for _, s := range all {
-				if s.Name == name {
-					specs, found = append(specs, s), true
-				}
-			}
-			if !found {
-				return fmt.Errorf("--env %s: no such environment", name)
-			}
-		}
-	}
-	if len(specs) == 0 {
-		return errors.New("no environment to render: give --path DIR, or list environments in .gitops-bot.yaml")
-	}
-	var charts render.Charts
-	switch {
-	case o.charts != "":
-		charts = render.ChartDir(o.charts)
-	case !o.offline:
-		charts = chartrender.New(http.DefaultClient, o.chartTimeout)
-	}
+	charts := chartsFor(o.charts, o.offline, o.chartTimeout)
 	r := model.New(repoURL, charts)
 	failed := false
 	for _, s := range specs {
@@ -159,29 +112,95 @@ func runRender(ctx context.Context, w io.Writer, o *renderOptions) error {
 	return nil
 }
 
+// treeConfig is the repository's .gitops-bot.yaml, or the defaults.
+func treeConfig(tree *render.Tree) (*config.Config, error) {
+	if !tree.Exists(config.Path) {
+		return config.Parse(nil)
+	}
+	b, err := tree.Read(config.Path)
+	if err != nil {
+		return nil, err
+	}
+	return config.Parse(b)
+}
+
+// pickSpecs are the environments --env and --path name (default: every
+// environment of the configuration).
+func pickSpecs(tree *render.Tree, cfg *config.Config, envs, paths []string) ([]render.Spec, error) {
+	var specs []render.Spec
+	for _, p := range paths {
+		p = strings.Trim(path.Clean("/"+filepath.ToSlash(p)), "/")
+		contents := map[string][]byte{}
+		for _, f := range tree.Under(p) {
+			if ext := path.Ext(f); ext == ".yaml" || ext == ".yml" {
+				if c, err := tree.Read(f); err == nil {
+					contents[f] = c
+				}
+			}
+		}
+		if len(tree.Under(p)) == 0 {
+			return nil, fmt.Errorf("--path %s: no files there", p)
+		}
+		specs = append(specs, model.PathSpec(p, contents))
+	}
+	if len(paths) == 0 || len(envs) > 0 {
+		all := model.Specs(cfg, tree.Under(""))
+		if len(envs) == 0 {
+			specs = append(specs, all...)
+		}
+		for _, name := range envs {
+			found := false
+			for _, s := range all {
+				if s.Name == name {
+					specs, found = append(specs, s), true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("--env %s: no such environment", name)
+			}
+		}
+	}
+	if len(specs) == 0 {
+		return nil, errors.New("no environment to render: give --path DIR, or list environments in .gitops-bot.yaml")
+	}
+	return specs, nil
+}
+
+// chartsFor fetches charts from outside the repository, or from a
+// directory, or not at all.
+func chartsFor(dir string, offline bool, timeout time.Duration) render.Charts {
+	switch {
+	case dir != "":
+		return render.ChartDir(dir)
+	case !offline:
+		return chartrender.New(http.DefaultClient, timeout)
+	}
+	return nil
+}
+
 // renderSource is the repository as the render reads it: the work tree,
 // or a commit of it.
-func renderSource(ctx context.Context, o *renderOptions) (render.Source, string, error) {
+func renderSource(repo, ref string) (render.Source, string, error) {
 	repoURL := ""
 	var f *local.Forge
-	if _, err := os.Stat(filepath.Join(o.repo, ".git")); err == nil {
-		if f, err = local.Open(o.repo); err != nil {
+	if _, err := os.Stat(filepath.Join(repo, ".git")); err == nil {
+		if f, err = local.Open(repo); err != nil {
 			return nil, "", err
 		}
-		if r, err := f.Repo(filepath.Base(o.repo)); err == nil {
+		if r, err := f.Repo(filepath.Base(repo)); err == nil {
 			repoURL = r.CloneURL
 		}
 	}
-	if o.ref == "" {
-		if _, err := os.Stat(o.repo); err != nil {
+	if ref == "" {
+		if _, err := os.Stat(repo); err != nil {
 			return nil, "", err
 		}
-		return render.Dir(o.repo), repoURL, nil
+		return render.Dir(repo), repoURL, nil
 	}
 	if f == nil {
-		return nil, "", fmt.Errorf("--ref needs --repo to be a git repository")
+		return nil, "", fmt.Errorf("a ref needs --repo to be a git repository")
 	}
-	return refSource{f: f, ref: o.ref}, repoURL, nil
+	return refSource{f: f, ref: ref}, repoURL, nil
 }
 
 // refSource reads one commit of a local repository.
