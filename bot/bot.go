@@ -47,6 +47,13 @@ type Bot struct {
 	OnCommand func(verb string, o command.Outcome, err error)
 	// Activity, when set, keeps each command's outcome for the status page.
 	Activity *activity.Log
+	// PreviewDelay is how long a pull request's new head waits before it
+	// is previewed, so that a burst of pushes renders once, for the newest.
+	PreviewDelay time.Duration
+	// PreviewTimeout bounds one preview (DefaultPreviewTimeout when 0).
+	PreviewTimeout time.Duration
+
+	previews previews
 }
 
 // New returns a bot with both providers.
@@ -189,7 +196,7 @@ func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
 			outcome: command.BadArgs, err: errs.Usage("unknown command /%s", inv.Verb)}
 	}
 	if inv.Err != nil {
-		return render(inv.Line, v, command.Result{}, errs.Usage("%v", inv.Err))
+		return outcomeOf(inv.Line, v, command.Result{}, errs.Usage("%v", inv.Err))
 	}
 	if v.Spec().Changes {
 		if o, stop := c.mayChange(ctx, inv); stop {
@@ -198,7 +205,7 @@ func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
 	}
 	args, err := command.Parse(v, inv.Args)
 	if err != nil {
-		return render(inv.Line, v, command.Result{}, err)
+		return outcomeOf(inv.Line, v, command.Result{}, err)
 	}
 	req := c.request(inv.Line, args, c.host, c.snap, c.cfg)
 	res, err := v.Run(ctx, req)
@@ -206,10 +213,10 @@ func (c *commentRun) run(ctx context.Context, inv command.Invocation) outcome {
 	if errors.As(err, &ew) {
 		res, err = c.inOtherRepo(ctx, ew, inv, args)
 	}
-	return render(inv.Line, v, res, err)
+	return outcomeOf(inv.Line, v, res, err)
 }
 
-func render(line string, v command.Verb, res command.Result, err error) outcome {
+func outcomeOf(line string, v command.Verb, res command.Result, err error) outcome {
 	body, o := command.Render(line, v, res, err)
 	return outcome{body: body, outcome: o, err: err, pr: res.PR}
 }

@@ -16,10 +16,11 @@ import (
 // config gets on its head commit.
 const ConfigCheckName = "gitops-bot/config"
 
-// HandlePull validates .gitops-bot.yaml as a pull request changes it, and
-// reports the result as a check on the pull request's head commit, so that
-// a broken config is seen before the merge, where it would stop every
-// command. Pull requests that leave it alone get no check.
+// HandlePull, for each new head of a pull request, validates
+// .gitops-bot.yaml when the pull request changes it (a check on the head,
+// so that a broken config is seen before the merge, where it would stop
+// every command), and previews what each environment will get
+// (bot/preview.go).
 func (b *Bot) HandlePull(ctx context.Context, f forge.PullForge, ev forge.PullEvent) error {
 	if ev.HeadSHA == "" {
 		return nil
@@ -28,9 +29,16 @@ func (b *Bot) HandlePull(ctx context.Context, f forge.PullForge, ev forge.PullEv
 	if err != nil {
 		return fmt.Errorf("listing the files of %s: %w", ev.Repo.PullRef(ev.Number), err)
 	}
-	if !slices.Contains(files, config.Path) {
-		return nil
+	if slices.Contains(files, config.Path) {
+		if err := b.checkConfig(ctx, f, ev); err != nil {
+			return err
+		}
 	}
+	return b.preview(ctx, f, ev, files)
+}
+
+// checkConfig reports whether the head's .gitops-bot.yaml is valid.
+func (b *Bot) checkConfig(ctx context.Context, f forge.PullForge, ev forge.PullEvent) error {
 	log := b.Log.With("host", ev.Repo.Host, "repo", ev.Repo.FullName(), "pull", ev.Number, "head", ev.HeadSHA)
 	c := forge.Check{Name: ConfigCheckName, ExternalID: fmt.Sprintf("config/%d", ev.Number), Status: "completed"}
 	cfg, err := config.Load(ctx, f, ev.Repo, ev.HeadSHA)

@@ -288,6 +288,11 @@ type PullEvent struct {
 	Repo    Repo
 	Number  int
 	HeadSHA string
+	// Base is the commit (GitHub) or branch (GitLab) the pull request
+	// goes into.
+	Base string
+	// Fork: the head is another repository's.
+	Fork bool
 }
 
 // PullForge is the host as the pull-request flow uses it: the files of

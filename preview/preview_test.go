@@ -35,7 +35,7 @@ func previews(t *testing.T, base, head map[string]string, changed []string, o pr
 	t.Helper()
 	ctx := context.Background()
 	r := model.New(url, render.ChartDir("../testdata/charts"))
-	out, err := preview.Environments(ctx, r, specs, render.NewTree(ctx, render.Files(base), "base"), render.NewTree(ctx, render.Files(head), "head"), changed, o)
+	out, err := preview.Environments(ctx, r, r, specs, render.NewTree(ctx, render.Files(base), "base"), render.NewTree(ctx, render.Files(head), "head"), changed, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,20 +8,21 @@ import (
 
 // Environments previews each environment of specs that the change
 // affects: those whose render, on either side, reads a changed file (nil:
-// every environment). Environments that share a directory share its
-// renders; the renderer's cache renders on the head only the appliers
-// whose inputs differ from the base's.
-func Environments(ctx context.Context, r *render.Renderer, specs []render.Spec, base, head *render.Tree, changed []string, o Options) ([]*Report, error) {
+// every environment). rb renders the base, rh the head (one renderer, or
+// two that share a cache and differ in what they may fetch); with a
+// shared cache the head renders only the appliers whose inputs differ
+// from the base's.
+func Environments(ctx context.Context, rb, rh *render.Renderer, specs []render.Spec, base, head *render.Tree, changed []string, o Options) ([]*Report, error) {
 	var out []*Report
 	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		eb, err := r.Env(ctx, base, s)
+		eb, err := rb.Env(ctx, base, s)
 		if err != nil {
 			eb = nil // the base did not render: all of the head is new
 		}
-		eh, err := r.Env(ctx, head, s)
+		eh, err := rh.Env(ctx, head, s)
 		if err != nil {
 			out = append(out, Failed(s.Name, err))
 			continue

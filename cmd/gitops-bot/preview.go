@@ -89,7 +89,7 @@ func runPreview(ctx context.Context, w io.Writer, o *previewOptions) error {
 		fail[id] = true
 	}
 	r := model.New(repoURL, chartsFor(o.charts, o.offline, o.chartTimeout))
-	reports, err := preview.Environments(ctx, r, specs, base, head, changedFiles(base, head), preview.Options{Fail: fail, Limit: 1 << 30})
+	reports, err := preview.Environments(ctx, r, r, specs, base, head, changedFiles(base, head), preview.Options{Fail: fail, Limit: 1 << 30})
 	if err != nil {
 		return err
 	}

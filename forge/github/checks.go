@@ -36,6 +36,10 @@ func (c *Client) Report(ctx context.Context, r forge.Repo, sha string, ch forge.
 		if ch.Text != "" {
 			out.Text = &ch.Text
 		}
+		for _, a := range ch.Annotations {
+			out.Annotations = append(out.Annotations, &github.CheckRunAnnotation{Path: github.String(a.Path),
+				StartLine: github.Int(a.StartLine), EndLine: github.Int(a.EndLine), AnnotationLevel: github.String(a.Level), Message: github.String(a.Message)})
+		}
 	}
 	var conclusion *string
 	if ch.Status == "completed" {

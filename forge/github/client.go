@@ -121,7 +121,7 @@ func notFound(resp *github.Response, err error, what string) error {
 
 var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
-// branchHead reads a branch's head once per event.
+// branchHead reads a branch's head (or a commit's tree) once per event.
 func (c *Client) branchHead(ctx context.Context, r forge.Repo, branch string) (head, error) {
 	c.mu.Lock()
 	h, ok := c.heads[branch]
@@ -129,11 +129,20 @@ func (c *Client) branchHead(ctx context.Context, r forge.Repo, branch string) (h
 	if ok {
 		return h, nil
 	}
-	b, resp, err := c.gh.Repositories.GetBranch(ctx, r.Owner, r.Name, branch, 1)
-	if err != nil {
-		return head{}, notFound(resp, err, "branch "+branch)
+	if commitSHA.MatchString(branch) {
+		// A commit (a pull request's base or head): its tree, once.
+		cm, resp, err := c.gh.Git.GetCommit(ctx, r.Owner, r.Name, branch)
+		if err != nil {
+			return head{}, notFound(resp, err, "commit "+branch)
+		}
+		h = head{commit: branch, tree: cm.GetTree().GetSHA()}
+	} else {
+		b, resp, err := c.gh.Repositories.GetBranch(ctx, r.Owner, r.Name, branch, 1)
+		if err != nil {
+			return head{}, notFound(resp, err, "branch "+branch)
+		}
+		h = head{commit: b.GetCommit().GetSHA(), tree: b.GetCommit().GetCommit().GetTree().GetSHA()}
 	}
-	h = head{commit: b.GetCommit().GetSHA(), tree: b.GetCommit().GetCommit().GetTree().GetSHA()}
 	c.mu.Lock()
 	c.heads[branch] = h
 	c.mu.Unlock()

@@ -326,7 +326,9 @@ func (h *pullEvents) Handle(ctx context.Context, _, deliveryID string, payload [
 	defer cancel()
 	repo := repoOf(e.GetRepo(), e.GetInstallation())
 	if !merged {
-		return h.next.HandlePull(ctx, c, forge.PullEvent{Repo: repo, Number: e.GetPullRequest().GetNumber(), HeadSHA: e.GetPullRequest().GetHead().GetSHA()})
+		pr := e.GetPullRequest()
+		return h.next.HandlePull(ctx, c, forge.PullEvent{Repo: repo, Number: pr.GetNumber(), HeadSHA: pr.GetHead().GetSHA(),
+			Base: pr.GetBase().GetSHA(), Fork: pr.GetHead().GetRepo().GetFullName() != pr.GetBase().GetRepo().GetFullName()})
 	}
 	return h.next.HandleMerge(ctx, c, forge.MergeEvent{Repo: repo, Pull: pullInfo(e.GetPullRequest())})
 }

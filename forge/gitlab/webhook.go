@@ -211,6 +211,8 @@ type mergePayload struct {
 		Action         string `json:"action"`
 		State          string `json:"state"`
 		TargetBranch   string `json:"target_branch"`
+		SourceProject  int64  `json:"source_project_id"`
+		TargetProject  int64  `json:"target_project_id"`
 		MergeCommitSHA string `json:"merge_commit_sha"`
 		Description    string `json:"description"`
 		// OldRev is set on an update that pushed commits.
@@ -277,7 +279,7 @@ func (w *Webhook) decode(event, delivery string, body []byte) (func(ctx context.
 			return nil, err
 		}
 		if newHead {
-			ev := forge.PullEvent{Repo: repo, Number: int(a.IID), HeadSHA: a.LastCommit.ID}
+			ev := forge.PullEvent{Repo: repo, Number: int(a.IID), HeadSHA: a.LastCommit.ID, Base: a.TargetBranch, Fork: a.SourceProject != a.TargetProject}
 			return func(ctx context.Context, c *Client) error { return w.next.HandlePull(ctx, c, ev) }, nil
 		}
 		ev := forge.MergeEvent{Repo: repo, Pull: forge.PullInfo{Number: int(a.IID), Merged: true, MergeSHA: a.MergeCommitSHA, Base: a.TargetBranch, Body: a.Description}}

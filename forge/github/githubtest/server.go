@@ -68,7 +68,19 @@ type CheckRun struct {
 	ExternalID         string
 	Status, Conclusion string
 	Title, Summary     string
-	History            []string // "status/conclusion" after each write
+	Text               string
+	// Annotations accumulate over the run's writes, as on GitHub.
+	Annotations []Annotation
+	History     []string // "status/conclusion" after each write
+}
+
+// Annotation is a check run annotation as the fake keeps it.
+type Annotation struct {
+	Path      string `json:"path"`
+	StartLine int    `json:"start_line"`
+	EndLine   int    `json:"end_line"`
+	Level     string `json:"annotation_level"`
+	Message   string `json:"message"`
 }
 
 // Server is the fake. Owner/Repo name the one repository it serves.
@@ -920,8 +932,10 @@ type checkRunBody struct {
 	Status     *string `json:"status"`
 	Conclusion *string `json:"conclusion"`
 	Output     *struct {
-		Title   string `json:"title"`
-		Summary string `json:"summary"`
+		Title       string       `json:"title"`
+		Summary     string       `json:"summary"`
+		Text        string       `json:"text"`
+		Annotations []Annotation `json:"annotations"`
 	} `json:"output"`
 }
 
@@ -942,7 +956,19 @@ func (c *CheckRun) apply(in checkRunBody) error {
 		if in.Output.Summary == "" || len(in.Output.Summary) > 65535 {
 			return fmt.Errorf("output.summary is required and at most 65535 characters")
 		}
-		c.Title, c.Summary = in.Output.Title, in.Output.Summary
+		// GitHub's limits: text as long as the summary, 50 annotations a
+		// request, each with a path, lines and a level.
+		if len(in.Output.Text) > 65535 || len(in.Output.Annotations) > 50 {
+			return fmt.Errorf("output.text is at most 65535 characters and output.annotations at most 50")
+		}
+		for _, a := range in.Output.Annotations {
+			if a.Path == "" || a.StartLine < 1 || a.EndLine < a.StartLine || a.Message == "" ||
+				a.Level != "notice" && a.Level != "warning" && a.Level != "failure" {
+				return fmt.Errorf("annotation %+v is invalid", a)
+			}
+		}
+		c.Title, c.Summary, c.Text = in.Output.Title, in.Output.Summary, in.Output.Text
+		c.Annotations = append(c.Annotations, in.Output.Annotations...)
 	}
 	c.History = append(c.History, c.Status+"/"+c.Conclusion)
 	return nil
