@@ -94,6 +94,14 @@ type serverConfig struct {
 		// Disabled judges releases on their values only.
 		Disabled bool `yaml:"disabled"`
 	} `yaml:"charts"`
+	// Preview: the rendered-diff check on pull requests.
+	Preview struct {
+		// Delay lets a burst of pushes settle: one preview, of the newest
+		// head (default 3s).
+		Delay time.Duration `yaml:"delay"`
+		// Timeout bounds one pull request's preview (default 2m).
+		Timeout time.Duration `yaml:"timeout"`
+	} `yaml:"preview"`
 }
 
 // shutdownGrace is how long a stopping bot lets the work in hand finish

@@ -98,6 +98,22 @@ func TestPreviewOnPullRequests(t *testing.T) {
 			t.Errorf("the failed side shown as removed objects:\n%s", c.Summary)
 		}
 	})
+	t.Run("a burst of pushes", func(t *testing.T) {
+		n, first := change("burst", "apps/base/frontend/deployment.yaml", "cpu: 100m", "cpu: 110m")
+		tree := map[string]string{}
+		for k, v := range files {
+			tree[k] = v
+		}
+		tree["apps/base/frontend/deployment.yaml"] = strings.Replace(files["apps/base/frontend/deployment.yaml"], "cpu: 100m", "cpu: 120m", 1)
+		second := gh.Push("burst", "again", tree) // the whole tree, as a push makes it
+		deliver(n, first, "acme/fleet")
+		deliver(n, second, "acme/fleet")
+		eventually(t, "the newest head's previews", func() bool { return len(checks(second)) == 2 })
+		eventually(t, "the deliveries handled", func() bool { return s.pending() == 0 })
+		if got := checks(first); len(got) != 0 {
+			t.Errorf("the superseded head was previewed too: %v", got)
+		}
+	})
 	t.Run("fork", func(t *testing.T) {
 		n, head := change("fork", "apps/base/frontend/deployment.yaml", "cpu: 100m", "cpu: 400m")
 		deliver(n, head, "mallory/fleet")

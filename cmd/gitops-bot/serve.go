@@ -137,6 +137,9 @@ var routes = []struct{ path, what string }{
 // shows.
 const recentActivity = 200
 
+// defaultPreviewDelay lets a burst of pushes to a pull request settle.
+const defaultPreviewDelay = 3 * time.Second
+
 // serve runs until ctx is cancelled (SIGTERM), then stops as a rolling
 // update wants: /readyz turns unready, no new delivery is taken, the work
 // in hand gets up to shutdownGrace to finish, and what is left stays in the
@@ -237,6 +240,10 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 		closeStores = func() { files.Close(); local.Close() }
 	}
 	b := bot.New(log)
+	b.PreviewDelay, b.PreviewTimeout = cfg.Preview.Delay, cfg.Preview.Timeout
+	if b.PreviewDelay == 0 {
+		b.PreviewDelay = defaultPreviewDelay
+	}
 	recent := activity.New(recentActivity)
 	b.Activity = recent
 	if !cfg.Mirrors.Disabled {
