@@ -22,6 +22,11 @@ func Environments(ctx context.Context, rb, rh *render.Renderer, specs []render.S
 		if err != nil {
 			eb = nil // the base did not render: all of the head is new
 		}
+		if eb != nil && changed != nil && !eb.Affected(changed) {
+			// The base read none of the changed files, nor listed a
+			// directory that holds one: the head renders the same.
+			continue
+		}
 		eh, err := rh.Env(ctx, head, s)
 		if err != nil {
 			out = append(out, Failed(s.Name, err))

@@ -2,7 +2,6 @@ package workload_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/gitops-bot/gitops-bot/bot/config"
@@ -10,31 +9,13 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/workload"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/forgetest"
+	"github.com/gitops-bot/gitops-bot/render/rendertest"
 )
 
-var envs = []string{"dev", "staging", "prod"}
+var envs = rendertest.Envs
 
-// fleet is the 2,000-file fleet of render's benchmark: 166 applications,
-// a base and an overlay per environment each, a Kustomization per
-// environment.
-func fleet() map[string]string {
-	files := map[string]string{}
-	for i := 0; i < 166; i++ {
-		app := fmt.Sprintf("app%03d", i)
-		base := "apps/" + app + "/base/"
-		files[base+"kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - service.yaml\n"
-		files[base+"deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n      containers:\n        - name: %s\n          image: ghcr.io/acme/%s:1.0.0\n", app, app, app, app, app)
-		files[base+"service.yaml"] = fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n  selector: {app: %s}\n  ports:\n    - port: 80\n", app, app)
-		for _, env := range envs {
-			ov := "apps/" + app + "/overlays/" + env + "/"
-			files[ov+"kustomization.yaml"] = fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\nresources:\n  - ../../base\npatches:\n  - path: replicas.yaml\n", env)
-			files[ov+"replicas.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 2\n", app)
-			files["clusters/"+env+"/"+app+".yaml"] = fmt.Sprintf("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: %s\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps/%s/overlays/%s\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n", app, app, env)
-		}
-	}
-	files[".gitops-bot.yaml"] = "provider: flux\nenvironments:\n- {name: dev, dir: clusters/dev}\n- {name: staging, dir: clusters/staging}\n- {name: prod, dir: clusters/prod}\n"
-	return files
-}
+// fleet is the 2,000-file fleet of render's benchmark.
+func fleet() map[string]string { return rendertest.Fleet(rendertest.Apps) }
 
 // BenchmarkScale is a day-2 command on the 2,000-file fleet: /scale of
 // one application in one environment, as a new command each time, after
