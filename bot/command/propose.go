@@ -12,10 +12,13 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/bot/md"
+	"github.com/gitops-bot/gitops-bot/bot/model"
 	"github.com/gitops-bot/gitops-bot/bot/workload"
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/preview"
 	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/providers/schema"
+	"github.com/gitops-bot/gitops-bot/render"
 )
 
 // Proposal is what a verb wants to change, before it becomes a pull request.
@@ -233,7 +236,34 @@ func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.O
 		d = d[:maxDiff] + "\n... (the diff goes on; open the pull request to see all of it)\n"
 	}
 	b.WriteString(md.CodeBlock("diff", d))
+	b.WriteString(r.planPreview(ctx, c))
 	return b.String(), nil
+}
+
+// maxPlanPreview bounds the preview in a /plan reply, beside the diff.
+const maxPlanPreview = 12000
+
+// planPreview is what each environment would get from the change, as its
+// pull request's preview check would say (summaries only).
+func (r *Request) planPreview(ctx context.Context, c forge.Change) string {
+	base := render.NewTree(ctx, r.Files, "")
+	head := base.With(ctx, c.Files)
+	var changed []string
+	for _, f := range c.Files {
+		changed = append(changed, f.Path)
+	}
+	charts, _ := r.Charts.(render.Charts)
+	rd := model.New(r.Repo.CloneURL, charts)
+	reports, err := preview.Environments(ctx, rd, rd, model.Specs(r.Config, base.Under("")), base, head, changed, preview.Options{Limit: maxPlanPreview})
+	if err != nil || len(reports) == 0 {
+		return "" // the diff above stands alone; the pull request's check will say more
+	}
+	var b strings.Builder
+	b.WriteString("\n\n### What each environment would get\n")
+	for _, rep := range reports {
+		fmt.Fprintf(&b, "\n<details><summary>%s (%s)</summary>\n\n%s\n</details>\n", md.Escape(rep.Title), rep.Conclusion, rep.Summary)
+	}
+	return md.Clip(b.String(), maxPlanPreview)
 }
 
 // fileDiff is a unified diff of one file that `git apply` takes: a new

@@ -93,3 +93,18 @@ func applies(t *testing.T, files map[string]string, reply string) string {
 	}
 	return dir
 }
+
+// /plan shows what each environment would get, as the pull request's
+// preview check would: the environment the change reaches, and no other.
+func TestPlanShowsThePreview(t *testing.T) {
+	f := bottest.Fleet(t, "flux", nil)
+	reply := bottest.Handle(t, f, "/plan /scale frontend 5 --env production")
+	for _, want := range []string{"### What each environment would get", "production: 0 added, 1 changed, 0 removed", "| CPU requests | `200m` | `500m` |"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply lacks %q:\n%s", want, reply)
+		}
+	}
+	if strings.Contains(reply, "staging: ") {
+		t.Errorf("staging reads nothing the change writes, yet is previewed:\n%s", reply)
+	}
+}
