@@ -14,14 +14,22 @@ import (
 // from the base's.
 func Environments(ctx context.Context, rb, rh *render.Renderer, specs []render.Spec, base, head *render.Tree, changed []string, o Options) ([]*Report, error) {
 	var out []*Report
-	for _, s := range specs {
+	// Every base first: what the base fetches (its chart sources) is known
+	// before any head renders.
+	bases := make([]*render.Env, len(specs))
+	for i, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		eb, err := rb.Env(ctx, base, s)
-		if err != nil {
-			eb = nil // the base did not render: all of the head is new
+		if eb, err := rb.Env(ctx, base, s); err == nil {
+			bases[i] = eb // else the base did not render: all of the head is new
 		}
+	}
+	for i, s := range specs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		eb := bases[i]
 		if eb != nil && changed != nil && !eb.Affected(changed) {
 			// The base read none of the changed files, nor listed a
 			// directory that holds one: the head renders the same.
