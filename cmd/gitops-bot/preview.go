@@ -50,9 +50,7 @@ repository is run.`,
 	f.StringVar(&o.head, "head", "", "the commit, branch or tag of the change (required)")
 	f.StringArrayVar(&o.envs, "env", nil, "environment to preview (repeatable; default: every one the change reaches)")
 	f.StringVar(&o.format, "format", "markdown", "markdown or json")
-	f.BoolVar(&o.offline, "offline", false, "fetch no chart from outside the repository")
-	f.StringVar(&o.charts, "charts", "", "directory of unpacked charts (one per name) to use instead of fetching them")
-	f.DurationVar(&o.chartTimeout, "chart-timeout", 30*time.Second, "time limit of one chart download")
+	chartFlags(f, &o.offline, &o.charts, &o.chartTimeout)
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/bot/config"
@@ -63,10 +64,16 @@ exit status 1.`,
 	f.StringArrayVar(&o.envs, "env", nil, "environment to render (repeatable; default: all)")
 	f.StringArrayVar(&o.paths, "path", nil, "directory to render as an environment (repeatable)")
 	f.StringVar(&o.out, "out", "", "write one file per object under this directory")
-	f.BoolVar(&o.offline, "offline", false, "fetch no chart from outside the repository")
-	f.StringVar(&o.charts, "charts", "", "directory of unpacked charts (one per name) to use instead of fetching them")
-	f.DurationVar(&o.chartTimeout, "chart-timeout", 30*time.Second, "time limit of one chart download")
+	chartFlags(f, &o.offline, &o.charts, &o.chartTimeout)
 	return cmd
+}
+
+// chartFlags are how render and preview get charts from outside the
+// repository.
+func chartFlags(f *pflag.FlagSet, offline *bool, charts *string, timeout *time.Duration) {
+	f.BoolVar(offline, "offline", false, "fetch no chart from outside the repository")
+	f.StringVar(charts, "charts", "", "directory of unpacked charts (one per name) to use instead of fetching them")
+	f.DurationVar(timeout, "chart-timeout", 30*time.Second, "time limit of one chart download")
 }
 
 // errRenderFailed: some applier could not be rendered (exit status 1).
