@@ -98,6 +98,19 @@ func TestPreviewOnPullRequests(t *testing.T) {
 			t.Errorf("the failed side shown as removed objects:\n%s", c.Summary)
 		}
 	})
+	t.Run("a Secret changed", func(t *testing.T) {
+		secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: s3cr3t-value-new}\n"
+		k := "apps/overlays/staging/frontend/kustomization.yaml"
+		kust := strings.Replace(files[k], "- namespace.yaml\n", "- namespace.yaml\n- secret.yaml\n", 1)
+		n := gh.OpenPull(t, "main", "secret", "secret", map[string]*string{k: &kust, "apps/overlays/staging/frontend/secret.yaml": &secret})
+		head := gh.Head("secret")
+		deliver(n, head, "acme/fleet")
+		eventually(t, "the preview", func() bool { return len(checks(head)) == 1 })
+		c := checks(head)[bot.PreviewCheckPrefix+"staging"]
+		if strings.Contains(c.Summary+c.Text+c.Title, "s3cr3t-value-new") || !strings.Contains(c.Text, "password: '***'") || !strings.Contains(c.Title, "1 added") {
+			t.Errorf("%+v", c)
+		}
+	})
 	t.Run("a burst of pushes", func(t *testing.T) {
 		n, first := change("burst", "apps/base/frontend/deployment.yaml", "cpu: 100m", "cpu: 110m")
 		tree := map[string]string{}
