@@ -141,9 +141,8 @@ func (b *Bot) preview(ctx context.Context, f forge.PullForge, ev forge.PullEvent
 	if refused := charts.refused(); len(refused) > 0 {
 		// The head names chart sources the base does not: said on each
 		// preview, as rendered offline for them.
-		opts.Offline = strings.Join(refused, ", ")
-		if reports, err = preview.Environments(rctx, rb, rh, specs, baseTree, headTree, files, opts); err != nil {
-			return b.postPreviewFailure(ctx, f, ev, err.Error())
+		for _, r := range reports {
+			r.Summary = preview.OfflineNote(strings.Join(refused, ", ")) + r.Summary
 		}
 	}
 	if !b.previews.newest(key, ev.HeadSHA) {

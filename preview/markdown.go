@@ -83,9 +83,6 @@ func (r *Report) markdown(o Options) (string, string) {
 	if r.Routine {
 		s.WriteString("\nRoutine: only image tags and chart versions change.\n")
 	}
-	if o.Offline != "" {
-		fmt.Fprintf(&s, "\nRendered offline for %s: this pull request names a chart source the base branch does not, and a preview fetches only from sources the base names.\n", o.Offline)
-	}
 	if f := r.failed; len(f) > 0 {
 		s.WriteString("\n### Renders\n\n")
 		for _, x := range f {
@@ -245,6 +242,12 @@ func (r *Report) text(limit int, seeAll string) string {
 		}
 	}
 	return b.String()
+}
+
+// OfflineNote says, first in a summary, which chart sources the head was
+// rendered without.
+func OfflineNote(sources string) string {
+	return fmt.Sprintf("Rendered offline for %s: this pull request names a chart source the base branch does not, and a preview fetches only from sources the base fetches from.\n\n", md.Escape(sources))
 }
 
 // cut keeps text within limit, saying so.

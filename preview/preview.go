@@ -24,9 +24,6 @@ type Options struct {
 	Limit int
 	// SeeAll says how to see a preview that was cut, for its text.
 	SeeAll string
-	// Offline names what the head side could not fetch, for the summary
-	// (a chart source the base does not name).
-	Offline string
 }
 
 // MaxText is the most GitHub takes in a check run's summary or text.

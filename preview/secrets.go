@@ -38,13 +38,12 @@ func secretValues(envs ...*render.Env) []string {
 			if o.Kind() != "Secret" {
 				continue
 			}
-			for k, v := range render.Map(o.Obj, "data") {
+			for _, v := range render.Map(o.Obj, "data") {
 				s, _ := v.(string)
 				set[s] = true
 				if d, err := base64.StdEncoding.DecodeString(s); err == nil {
 					set[string(d)] = true
 				}
-				_ = k
 			}
 			for _, v := range render.Map(o.Obj, "stringData") {
 				s, _ := v.(string)

@@ -38,10 +38,7 @@ const (
 var WarningIDs = []string{WarnImmutable, WarnPVCShrunk, WarnRemoved, WarnPrivilege, WarnRBAC, WarnProbes,
 	WarnResources, WarnZero, WarnLatest, WarnDigest, WarnMajor, WarnSuspend, WarnAutoSync, WarnPrune, WarnMoved}
 
-type warner struct {
-	out              []Warning
-	headTree, before *render.Tree
-}
+type warner struct{ out []Warning }
 
 func (w *warner) add(id string, e entry, tree *render.Tree, format string, args ...any) {
 	path, line := e.file, 0

@@ -71,9 +71,8 @@ func total(objs map[string]entry, group, name string) resource.Quantity {
 			if err != nil {
 				continue
 			}
-			for i := int64(0); i < n; i++ {
-				sum.Add(q)
-			}
+			q.Mul(n)
+			sum.Add(q)
 		}
 	}
 	return sum
