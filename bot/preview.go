@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -37,6 +38,40 @@ type previews struct {
 	mu    gosync.Mutex
 	heads map[string]string
 	cache *render.Cache
+	// sources are, per repository, the chart sources its base renders
+	// fetched from. The render cache is shared, so a base rendered from
+	// the cache fetches nothing: what it fetched before still counts.
+	sources map[string]*chartSources
+}
+
+// chartSources is a set of chart repository URLs, safe to share.
+type chartSources struct {
+	mu   gosync.Mutex
+	urls map[string]bool
+}
+
+func (c *chartSources) add(u string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.urls[u] = true
+}
+
+func (c *chartSources) has(u string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.urls[u]
+}
+
+func (p *previews) sourcesOf(repo string) *chartSources {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sources == nil {
+		p.sources = map[string]*chartSources{}
+	}
+	if p.sources[repo] == nil {
+		p.sources[repo] = &chartSources{urls: map[string]bool{}}
+	}
+	return p.sources[repo]
 }
 
 func (p *previews) see(key, head string) {
@@ -120,7 +155,7 @@ func (b *Bot) preview(ctx context.Context, f forge.PullForge, ev forge.PullEvent
 	baseSnap, headSnap := snapshot.New(f, ev.Repo, ev.Base), snapshot.New(f, ev.Repo, ev.HeadSHA)
 	baseTree, headTree := render.NewTree(rctx, baseSnap, ev.Base), render.NewTree(rctx, headSnap, ev.HeadSHA)
 	specs := b.previewSpecs(rctx, cfg, headSnap, headTree)
-	charts := newGuardedCharts(b.Charts)
+	charts := newGuardedCharts(b.Charts, b.previews.sourcesOf(ev.Repo.Host+":"+ev.Repo.FullName()))
 	cache := b.previews.renders()
 	rb := render.New(render.Options{Tools: model.Tools(), RepoURL: ev.Repo.CloneURL, Charts: charts.base(), Cache: cache})
 	rh := render.New(render.Options{Tools: model.Tools(), RepoURL: ev.Repo.CloneURL, Charts: charts.head(), Cache: cache})
@@ -145,7 +180,7 @@ func (b *Bot) preview(ctx context.Context, f forge.PullForge, ev forge.PullEvent
 			r.Summary = preview.OfflineNote(strings.Join(refused, ", ")) + r.Summary
 		}
 	}
-	if !b.previews.newest(key, ev.HeadSHA) {
+	if !b.previews.newest(key, ev.HeadSHA) || superseded(ctx, f, ev, log) {
 		log.Info("preview not posted: a newer head came while it rendered")
 		return nil
 	}
@@ -163,6 +198,19 @@ func (b *Bot) preview(ctx context.Context, f forge.PullForge, ev forge.PullEvent
 	}
 	log.Info("preview", "environments", len(reports), "duration", time.Since(started).Seconds())
 	return nil
+}
+
+// superseded asks the host whether the pull request has a newer head than
+// the one previewed: a delivery can wait in the queue behind the newer
+// one's, and the host, not the order of handling, says which is newest.
+// If the host cannot say, the preview is posted.
+func superseded(ctx context.Context, f forge.PullForge, ev forge.PullEvent, log *slog.Logger) bool {
+	info, err := f.Pull(ctx, ev.Repo, ev.Number)
+	if err != nil {
+		log.Info("could not read the pull request's head; posting the preview", "err", err)
+		return false
+	}
+	return info.Head != "" && info.Head != ev.HeadSHA
 }
 
 // previewSpecs are the environments to preview: the configuration's (all,
@@ -226,18 +274,18 @@ func previewNote(reports []*preview.Report) string {
 	return md.Clip(b.String(), 900000)
 }
 
-// guardedCharts fetch, for the head, only from chart sources the base
-// fetched from: a pull request that adds a source is rendered offline for
-// it.
+// guardedCharts fetch, for the head, only from chart sources a base of
+// the repository fetched from: a pull request that adds a source is
+// rendered offline for it.
 type guardedCharts struct {
 	inner render.Charts
+	seen  *chartSources
 	mu    gosync.Mutex
-	seen  map[string]bool
 	no    map[string]bool
 }
 
-func newGuardedCharts(c workload.ChartRenderer) *guardedCharts {
-	g := &guardedCharts{seen: map[string]bool{}, no: map[string]bool{}}
+func newGuardedCharts(c workload.ChartRenderer, seen *chartSources) *guardedCharts {
+	g := &guardedCharts{seen: seen, no: map[string]bool{}}
 	g.inner, _ = c.(render.Charts)
 	return g
 }
@@ -262,15 +310,14 @@ func (g *guardedCharts) head() render.Charts {
 }
 
 func (s chartsSide) Load(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
-	s.g.mu.Lock()
 	if !s.head {
-		s.g.seen[repoURL] = true
-	} else if !s.g.seen[repoURL] {
+		s.g.seen.add(repoURL)
+	} else if !s.g.seen.has(repoURL) {
+		s.g.mu.Lock()
 		s.g.no[repoURL] = true
 		s.g.mu.Unlock()
 		return nil, fmt.Errorf("%s is not fetched: the base branch renders no chart from it (%w)", repoURL, render.ErrOffline)
 	}
-	s.g.mu.Unlock()
 	return s.g.inner.Load(ctx, repoURL, name, version)
 }
 

@@ -25,7 +25,7 @@ func (c *countingCharts) Render(context.Context, string, string, string, string,
 // source is not fetched, and named for the preview's summary.
 func TestHeadFetchesOnlyWhatTheBaseFetches(t *testing.T) {
 	inner := &countingCharts{}
-	g := newGuardedCharts(inner)
+	g := newGuardedCharts(inner, &chartSources{urls: map[string]bool{}})
 	ctx := context.Background()
 	if _, err := g.base().Load(ctx, "https://charts.example.com", "web", "1.0.0"); err != nil {
 		t.Fatal(err)

@@ -249,6 +249,9 @@ type PullInfo struct {
 	MergeSHA string
 	Base     string
 	Body     string
+	// Head is the pull request's newest head commit, as the host has it
+	// now.
+	Head string
 }
 
 // Pulls reads pull requests.

@@ -18,7 +18,7 @@ func (r *Report) title() string {
 	var t string
 	switch {
 	case r.Conclusion == "failure" && len(r.unfixed()) > 0:
-		t = fmt.Sprintf("%s: %d of its appliers no longer render", r.Env, len(r.unfixed()))
+		t = fmt.Sprintf("%s: %d of its appliers do not render", r.Env, len(r.unfixed()))
 	case len(r.Added)+len(r.Changed)+len(r.Removed) == 0:
 		t = r.Env + ": nothing changes"
 	default:
@@ -36,7 +36,7 @@ func (r *Report) title() string {
 func (r *Report) unfixed() []failure {
 	var out []failure
 	for _, f := range r.failed {
-		if !f.fixed {
+		if !f.fixed && !f.offline {
 			out = append(out, f)
 		}
 	}
@@ -49,8 +49,12 @@ func (r *Report) annotate() {
 		if f.fixed || f.path == "" {
 			continue
 		}
-		r.Annotations = append(r.Annotations, forge.Annotation{Path: f.path, StartLine: f.line, EndLine: f.line, Level: "failure",
-			Message: fmt.Sprintf("%s no longer renders: %s", f.applier, f.err)})
+		level := "failure"
+		if f.offline {
+			level = "notice"
+		}
+		r.Annotations = append(r.Annotations, forge.Annotation{Path: f.path, StartLine: f.line, EndLine: f.line, Level: level,
+			Message: fmt.Sprintf("%s %s: %s", f.applier, f.verb(), f.err)})
 	}
 	for _, w := range r.Warnings {
 		if w.Path == "" {
@@ -94,7 +98,11 @@ func (r *Report) markdown(o Options) (string, string) {
 			if x.path != "" {
 				where = fmt.Sprintf(" (%s, line %d)", md.Code(x.path), x.line)
 			}
-			fmt.Fprintf(&s, "- ❌ %s no longer renders%s: %s\n", x.applier, where, md.Clip(x.err, 500))
+			mark := "❌"
+			if x.offline {
+				mark = "⏸️"
+			}
+			fmt.Fprintf(&s, "- %s %s %s%s: %s\n", mark, x.applier, x.verb(), where, md.Clip(x.err, 500))
 		}
 	}
 	if len(r.Warnings) > 0 {
@@ -206,21 +214,34 @@ func (r *Report) text(limit int, seeAll string) string {
 		}
 		return items[i].ref.key < items[j].ref.key
 	})
+	// Every object is named: a diff goes in only if the list of all the
+	// objects after it still fits behind it.
+	lines := make([]string, len(items))
+	tail := make([]int, len(items)+1)
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		lines[i] = "- " + md.Escape(fmt.Sprintf("%s (%s, %s)", it.ref.String(), it.what, it.ref.Applier)) + "\n"
+		tail[i] = tail[i+1] + len(lines[i])
+	}
+	const listHead = 400 // the line that says how many were left out
 	var b strings.Builder
-	reserve := 2000 // for the list of what was left out
 	left := 0
 	var leftOut []string
 	applier := ""
-	for _, it := range items {
+	for i, it := range items {
 		d := r.diffs[it.ref.key]
 		block := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%s\n\n</details>\n", md.Escape(it.ref.String()), it.what, md.CodeBlock("diff", d))
 		head := ""
 		if it.ref.Applier != applier {
 			head = fmt.Sprintf("\n### %s\n\n", md.Escape(it.ref.Applier))
 		}
-		if left > 0 || b.Len()+len(head)+len(block) > limit-reserve {
+		rest := 0
+		if i+1 < len(items) {
+			rest = tail[i+1] + listHead
+		}
+		if left > 0 || b.Len()+len(head)+len(block)+rest > limit {
 			left++
-			leftOut = append(leftOut, fmt.Sprintf("%s (%s, %s)", it.ref.String(), it.what, it.ref.Applier))
+			leftOut = append(leftOut, lines[i])
 			continue
 		}
 		applier = it.ref.Applier
@@ -232,8 +253,7 @@ func (r *Report) text(limit int, seeAll string) string {
 			fmt.Fprintf(&b, " To see them all: %s", md.Code(seeAll))
 		}
 		b.WriteString("\n\n")
-		for _, l := range leftOut {
-			line := "- " + md.Escape(l) + "\n"
+		for _, line := range leftOut {
 			if b.Len()+len(line) > limit-100 {
 				b.WriteString("- …\n")
 				break

@@ -7,6 +7,7 @@
 package preview
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -101,6 +102,22 @@ type failure struct {
 	applier, path, err string
 	line               int
 	fixed              bool // failed before, renders now
+	added              bool // not on the base: it does not render, rather than no longer
+	// offline: not rendered because its chart source is not fetched (a
+	// source the base does not name); said, but not a failure of the
+	// pull request.
+	offline bool
+}
+
+// verb says what happened to the applier's render.
+func (f failure) verb() string {
+	switch {
+	case f.offline:
+		return "is not rendered"
+	case f.added:
+		return "does not render"
+	}
+	return "no longer renders"
 }
 
 // Affected says whether env reads any of the changed files on either side.
@@ -215,13 +232,20 @@ func (r *Report) failures(base, head *render.Env, headTree, baseTree *render.Tre
 		return out
 	}
 	fb, fh := errs(base), errs(head)
+	onBase := map[string]bool{}
+	if base != nil {
+		for _, a := range base.Appliers {
+			onBase[a.Ref.String()] = true
+		}
+	}
 	for k, a := range fh {
 		skip[k] = true
 		if b, ok := fb[k]; ok && b.Err.Error() == a.Err.Error() {
 			continue // as broken as before
 		}
 		path, line := applierLine(headTree, a)
-		r.failed = append(r.failed, failure{applier: name(a), path: path, line: line, err: a.Err.Error()})
+		r.failed = append(r.failed, failure{applier: name(a), path: path, line: line, err: a.Err.Error(),
+			added: !onBase[k], offline: errors.Is(a.Err, render.ErrOffline)})
 	}
 	for k, a := range fb {
 		if _, ok := fh[k]; !ok {
@@ -252,7 +276,10 @@ func (r *Report) conclude(o Options) {
 		}
 	}
 	for _, f := range r.failed {
-		if !f.fixed {
+		switch {
+		case f.offline && r.Conclusion == "success":
+			r.Conclusion = "neutral"
+		case !f.fixed && !f.offline:
 			r.Conclusion = "failure"
 		}
 	}

@@ -226,7 +226,7 @@ func TestAcknowledgedCommandsSurviveARestart(t *testing.T) {
 	gh.SetPermission("Codertocat", "write")
 	dir := t.TempDir()
 	inDir := func(c *serverConfig) { c.DataDir = dir }
-	_, srv, stop := startGitHub(t, gh, nil, inDir)
+	_, srv, _, stop := startGitHub(t, gh, nil, inDir)
 	gh.Faults.FailFraction(1, 1, forgetest.Fault{Delay: 300 * time.Millisecond}) // every call slow: work in flight
 	raw, _ := os.ReadFile("../../forge/github/testdata/issue_comment/created.json")
 	var p map[string]any

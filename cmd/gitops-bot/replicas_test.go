@@ -45,7 +45,7 @@ func startReplica(t testing.TB, gh *githubtest.Server, storeCfg *rest.Config, ns
 	if err := sh.replicas.Start(life); err != nil {
 		t.Fatal(err)
 	}
-	s, srv, stop := startGitHub(t, gh, nil, append(adjust, func(c *serverConfig) {
+	s, srv, _, stop := startGitHub(t, gh, nil, append(adjust, func(c *serverConfig) {
 		c.shared = sh
 		c.CatchUp.Disabled = true
 	})...)

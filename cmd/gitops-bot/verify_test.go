@@ -59,12 +59,21 @@ func webhook(t testing.TB, url, event, file string, edits map[string]any) {
 // control plane e (if any) as the bot's reader user, until the test ends.
 func serveGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server) {
 	t.Helper()
-	s, srv, _ := startGitHub(t, gh, e, adjust...)
+	s, srv, _, _ := startGitHub(t, gh, e, adjust...)
 	return s, srv
 }
 
-// startGitHub is serveGitHub that can also be stopped before the test ends.
-func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server, func()) {
+// serveGitHubLogs is serveGitHub that also hands over serve's log, for
+// tests that read it.
+func serveGitHubLogs(t testing.TB, gh *githubtest.Server, adjust ...func(*serverConfig)) (*server, *httptest.Server, *syncBuffer) {
+	t.Helper()
+	s, srv, logs, _ := startGitHub(t, gh, nil, adjust...)
+	return s, srv, logs
+}
+
+// startGitHub is serveGitHub that can also be stopped before the test
+// ends. Its log is printed when the test fails.
+func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server, *syncBuffer, func()) {
 	t.Helper()
 	cfg := &serverConfig{DataDir: t.TempDir()}
 	cfg.GitHub.V3APIURL = gh.APIURL()
@@ -84,7 +93,8 @@ func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 		clusters[""] = cl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, ctx, cfg, clusters, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &syncBuffer{}
+	s, err := newServer(ctx, ctx, cfg, clusters, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -92,8 +102,13 @@ func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 	srv := httptest.NewServer(s)
 	var once sync.Once
 	stop := func() { once.Do(func() { srv.Close(); cancel(); s.close() }) }
-	t.Cleanup(stop)
-	return s, srv, stop
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	return s, srv, logs, stop
 }
 
 func eventually(t testing.TB, what string, cond func() bool) {

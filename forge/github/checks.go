@@ -104,7 +104,7 @@ func (c *Client) Pull(ctx context.Context, r forge.Repo, number int) (forge.Pull
 }
 
 func pullInfo(pr *github.PullRequest) forge.PullInfo {
-	return forge.PullInfo{Number: pr.GetNumber(), Merged: pr.GetMerged(), MergeSHA: pr.GetMergeCommitSHA(), Base: pr.GetBase().GetRef(), Body: pr.GetBody()}
+	return forge.PullInfo{Number: pr.GetNumber(), Merged: pr.GetMerged(), MergeSHA: pr.GetMergeCommitSHA(), Base: pr.GetBase().GetRef(), Body: pr.GetBody(), Head: pr.GetHead().GetSHA()}
 }
 
 // maxFilePages bounds the listing: GitHub itself lists at most 3000 files.

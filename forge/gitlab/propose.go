@@ -141,7 +141,7 @@ func (c *Client) Pull(ctx context.Context, r forge.Repo, number int) (forge.Pull
 	if sha == "" {
 		sha = mr.SquashCommitSHA // a squash merge without a merge commit
 	}
-	return forge.PullInfo{Number: int(mr.IID), Merged: mr.State == "merged", MergeSHA: sha, Base: mr.TargetBranch, Body: mr.Description}, nil
+	return forge.PullInfo{Number: int(mr.IID), Merged: mr.State == "merged", MergeSHA: sha, Base: mr.TargetBranch, Body: mr.Description, Head: mr.SHA}, nil
 }
 
 // MergedPulls lists recently merged merge requests.

@@ -448,7 +448,8 @@ func (s *Server) createCommit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) mrJSON(m *MR) map[string]any {
-	return map[string]any{"id": m.IID + 1000, "iid": m.IID, "title": m.Title, "description": m.Description, "state": m.State,
+	head, _ := s.git.Branch(m.Source)
+	return map[string]any{"id": m.IID + 1000, "iid": m.IID, "title": m.Title, "description": m.Description, "state": m.State, "sha": head,
 		"source_branch": m.Source, "target_branch": m.Target, "merge_commit_sha": m.MergeSHA, "labels": m.Labels,
 		"web_url": fmt.Sprintf("http://gitlab.test/%s/-/merge_requests/%d", s.Project, m.IID)}
 }
