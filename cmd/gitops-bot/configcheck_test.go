@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -16,19 +13,7 @@ import (
 // success once a push fixes it. One that leaves the file alone gets none.
 func TestConfigCheckOnPullRequests(t *testing.T) {
 	gh := githubtest.New(t, "acme", "fleet", map[string]string{".gitops-bot.yaml": "provider: flux\n", "clusters/staging/.keep": ""})
-	cfg := &serverConfig{DataDir: t.TempDir()}
-	cfg.GitHub.WebURL, cfg.GitHub.V3APIURL = gh.WebURL(), gh.APIURL()
-	cfg.GitHub.App.IntegrationID, cfg.GitHub.App.WebhookSecret, cfg.GitHub.App.PrivateKey = 1, "s3cret", githubtest.PrivateKey(t)
-	cfg.CatchUp.Disabled = true
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	s, err := newServer(ctx, ctx, cfg, nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); s.close() }()
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+	s, srv, logs := serveGitHubLogs(t, gh, func(c *serverConfig) { c.GitHub.WebURL = gh.WebURL(); c.CatchUp.Disabled = true })
 
 	deliver := func(action string, number int, head string) {
 		t.Helper()

@@ -267,3 +267,44 @@ spec:
 		}
 	})
 }
+
+// An ApplicationSet whose git generator gains a directory: the preview of
+// the environment says one Application and what it applies are added,
+// nothing else.
+func TestPreviewOfAnApplicationSetGainingADirectory(t *testing.T) {
+	p := newPreviewFleet(t, "argocd")
+	url := p.gh.WebURL() + "/acme/fleet.git"
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {team: platform}\n"
+	}
+	p.merge(map[string]string{
+		"clusters/staging/services.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: services, namespace: argocd}
+spec:
+  goTemplate: true
+  generators:
+  - git:
+      repoURL: ` + url + `
+      revision: main
+      directories:
+      - path: services/*
+  template:
+    metadata: {name: '{{.path.basename}}-staging'}
+    spec:
+      project: default
+      source: {repoURL: ` + url + `, targetRevision: main, path: '{{.path.path}}'}
+      destination: {server: https://kubernetes.default.svc, namespace: '{{.path.basename}}'}
+`,
+		"services/billing/config.yaml": cm("billing"),
+	})
+	added := cm("search")
+	n, head := p.open("search", map[string]*string{"services/search/config.yaml": &added})
+	p.deliver(n, head, "acme/fleet")
+	c := p.previewed(head, 1)[bot.PreviewCheckPrefix+"staging"]
+	if c.Conclusion != "success" || !strings.Contains(c.Title, "staging: 2 added, 0 changed, 0 removed") ||
+		!strings.Contains(c.Text, "Application argocd/search-staging added") || !strings.Contains(c.Text, "ConfigMap search/search added") ||
+		strings.Contains(c.Text, "billing") {
+		t.Errorf("%+v", c)
+	}
+}

@@ -72,7 +72,7 @@ func serveGitHubLogs(t testing.TB, gh *githubtest.Server, adjust ...func(*server
 }
 
 // startGitHub is serveGitHub that can also be stopped before the test
-// ends. Its log is printed when the test fails.
+// ends.
 func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, adjust ...func(*serverConfig)) (*server, *httptest.Server, *syncBuffer, func()) {
 	t.Helper()
 	cfg := &serverConfig{DataDir: t.TempDir()}
@@ -92,6 +92,13 @@ func startGitHub(t testing.TB, gh *githubtest.Server, e *envtest.Environment, ad
 		}
 		clusters[""] = cl
 	}
+	return startServer(t, cfg, clusters)
+}
+
+// startServer runs serve on cfg until the test ends or stop is called.
+// Its log is printed when the test fails.
+func startServer(t testing.TB, cfg *serverConfig, clusters cluster.Set) (*server, *httptest.Server, *syncBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	s, err := newServer(ctx, ctx, cfg, clusters, slog.New(slog.NewTextHandler(logs, nil)))
