@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -51,26 +47,12 @@ func TestPreviewOnMergeRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := os.ReadFile("../../forge/gitlab/testdata/merge_request.json")
-		var p map[string]any
-		json.Unmarshal(raw, &p)
-		a := p["object_attributes"].(map[string]any)
-		a["iid"], a["target_branch"], a["last_commit"] = pr.Number, "master", map[string]any{"id": pr.Head}
+		edits := map[string]any{"object_attributes.iid": pr.Number, "object_attributes.target_branch": "master",
+			"object_attributes.last_commit": map[string]any{"id": pr.Head}}
 		if oldrev != "" {
-			a["action"], a["oldrev"] = "update", oldrev
+			edits["object_attributes.action"], edits["object_attributes.oldrev"] = "update", oldrev
 		}
-		body, _ := json.Marshal(p)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/gitlab/hook", bytes.NewReader(body))
-		req.Header.Set("X-Gitlab-Event", "Merge Request Hook")
-		req.Header.Set("X-Gitlab-Token", "gl-secret")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("hook: %d", resp.StatusCode)
-		}
+		gitlabHook(t, srv.URL, "Merge Request Hook", "merge_request.json", edits)
 		return pr.Number, pr.Head
 	}
 	statuses := func(sha string) map[string]string {

@@ -266,31 +266,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	}
 	srv := httptest.NewServer(s)
 	defer func() { srv.Close(); cancel(); s.close() }()
-	post := func(event, file string, edits map[string]any) {
-		raw, _ := os.ReadFile("../../forge/gitlab/testdata/" + file)
-		var p map[string]any
-		json.Unmarshal(raw, &p)
-		for path, v := range edits {
-			parts := strings.Split(path, ".")
-			cur := p
-			for _, k := range parts[:len(parts)-1] {
-				cur = cur[k].(map[string]any)
-			}
-			cur[parts[len(parts)-1]] = v
-		}
-		body, _ := json.Marshal(p)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/gitlab/hook", bytes.NewReader(body))
-		req.Header.Set("X-Gitlab-Event", event)
-		req.Header.Set("X-Gitlab-Token", "gl-secret")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("%s: %d", event, resp.StatusCode)
-		}
-	}
+	post := func(event, file string, edits map[string]any) { gitlabHook(t, srv.URL, event, file, edits) }
 
 	noteID := lab.AddNote(17, false, "root", deploy)
 	post("Note Hook", "note_issue.json", map[string]any{"object_attributes.note": deploy, "object_attributes.id": noteID, "issue.state": "opened"})
@@ -355,5 +331,37 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 	}
 	if last := lab.Statuses()[len(states)-1]; !strings.Contains(last.Description, "applied "+sha[:7]) || !strings.HasSuffix(last.TargetURL, "/-/merge_requests/1") {
 		t.Errorf("final status %+v", last)
+	}
+}
+
+// gitlabHook posts a GitLab hook of the kept payload file, edited at the
+// dotted paths given, as GitLab sends it.
+func gitlabHook(t testing.TB, url, event, file string, edits map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile("../../forge/gitlab/testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.Unmarshal(raw, &p)
+	for path, v := range edits {
+		parts := strings.Split(path, ".")
+		cur := p
+		for _, k := range parts[:len(parts)-1] {
+			cur = cur[k].(map[string]any)
+		}
+		cur[parts[len(parts)-1]] = v
+	}
+	body, _ := json.Marshal(p)
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/gitlab/hook", bytes.NewReader(body))
+	req.Header.Set("X-Gitlab-Event", event)
+	req.Header.Set("X-Gitlab-Token", "gl-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%s: %d", event, resp.StatusCode)
 	}
 }

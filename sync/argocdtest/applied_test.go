@@ -24,20 +24,8 @@ import (
 // on both sides.
 func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 	argo := Start(t, Need(t), Options{})
-	gh := githubtest.New(t, "acme", "fleet", nil)
-	url := gh.WebURL() + "/acme/fleet.git"
-	files, err := examples.Files("argocd", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sha := gh.Push("main", "the fleet", files)
-	argo.AddRepository(t, url, "x-access-token", githubtest.GitPassword)
-	var root map[string]any
-	if err := yaml.Unmarshal([]byte(files["clusters/staging/root.yaml"]), &root); err != nil {
-		t.Fatal(err)
-	}
-	rootYAML, _ := yaml.Marshal(root)
-	argo.Objs.Create(providers.ApplicationGVR, string(rootYAML))
+	gh, url, files := exampleFleet(t)
+	sha := argo.syncRoot(t, gh, url, files)
 
 	destination := map[string]string{"root-staging": "argocd", "frontend-staging": "frontend-staging", "frontend-production": "frontend-production"}
 	applied := argo.Applied(t, sha, 3*time.Minute, "root-staging", "frontend-staging", "frontend-production")
@@ -75,3 +63,29 @@ func TestAppliedIsWhatTheFleetBuilds(t *testing.T) {
 }
 
 func clusterScoped(kind string) bool { return kind == "Namespace" }
+
+// exampleFleet is a fake GitHub serving nothing yet, the example Argo CD
+// fleet's address on it, and the fleet's files.
+func exampleFleet(t *testing.T) (*githubtest.Server, string, map[string]string) {
+	gh := githubtest.New(t, "acme", "fleet", nil)
+	url := gh.WebURL() + "/acme/fleet.git"
+	files, err := examples.Files("argocd", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh, url, files
+}
+
+// syncRoot pushes files to main, gives Argo CD the repository and creates
+// the staging root (an app of apps); it returns the commit.
+func (a *ArgoCD) syncRoot(t *testing.T, gh *githubtest.Server, url string, files map[string]string) string {
+	sha := gh.Push("main", "the fleet", files)
+	a.AddRepository(t, url, "x-access-token", githubtest.GitPassword)
+	var root map[string]any
+	if err := yaml.Unmarshal([]byte(files["clusters/staging/root.yaml"]), &root); err != nil {
+		t.Fatal(err)
+	}
+	rootYAML, _ := yaml.Marshal(root)
+	a.Objs.Create(providers.ApplicationGVR, string(rootYAML))
+	return sha
+}

@@ -10,13 +10,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/bot/model"
-	"github.com/gitops-bot/gitops-bot/examples"
-	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 	"github.com/gitops-bot/gitops-bot/preview"
-	"github.com/gitops-bot/gitops-bot/providers"
 	"github.com/gitops-bot/gitops-bot/render"
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
@@ -27,12 +23,7 @@ import (
 // base (both generated Applications) and adds a ConfigMap to staging.
 func TestPreviewSaysWhatArgoCDApplies(t *testing.T) {
 	argo := Start(t, Need(t), Options{})
-	gh := githubtest.New(t, "acme", "fleet", nil)
-	url := gh.WebURL() + "/acme/fleet.git"
-	base, err := examples.Files("argocd", url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gh, url, base := exampleFleet(t)
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {beta: \"true\"}\n"
 	staging := "apps/overlays/staging/frontend/"
 	head := maps.Clone(base)
@@ -41,14 +32,7 @@ func TestPreviewSaysWhatArgoCDApplies(t *testing.T) {
 	head[staging+"kustomization.yaml"] = strings.Replace(base[staging+"kustomization.yaml"], "- namespace.yaml\n", "- namespace.yaml\n- flags.yaml\n", 1)
 
 	apps := []string{"root-staging", "frontend-staging", "frontend-production"}
-	baseSHA := gh.Push("main", "the fleet", base)
-	argo.AddRepository(t, url, "x-access-token", githubtest.GitPassword)
-	var root map[string]any
-	if err := yaml.Unmarshal([]byte(base["clusters/staging/root.yaml"]), &root); err != nil {
-		t.Fatal(err)
-	}
-	rootYAML, _ := yaml.Marshal(root)
-	argo.Objs.Create(providers.ApplicationGVR, string(rootYAML))
+	baseSHA := argo.syncRoot(t, gh, url, base)
 	before := argo.Applied(t, baseSHA, 3*time.Minute, apps...)
 
 	headSHA := gh.Push("main", "the pull request, merged", head)
