@@ -31,21 +31,7 @@ func TestMain(m *testing.M) { clustertest.Main(m, &env) }
 // hook posts a real GitHub payload, edited, signed, to the server.
 func webhook(t testing.TB, url, event, file string, edits map[string]any) {
 	t.Helper()
-	raw, err := os.ReadFile("../../forge/github/testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p map[string]any
-	json.Unmarshal(raw, &p)
-	for path, v := range edits {
-		parts := strings.Split(path, ".")
-		cur := p
-		for _, k := range parts[:len(parts)-1] {
-			cur = cur[k].(map[string]any)
-		}
-		cur[parts[len(parts)-1]] = v
-	}
-	body, _ := json.Marshal(p)
+	body := editedPayload(t, "../../forge/github/testdata/"+file, edits)
 	code, err := deliverEvent(url, event, event+"-"+time.Now().Format(time.RFC3339Nano), body)
 	if err != nil {
 		t.Fatal(err)
@@ -338,21 +324,7 @@ spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: G
 // dotted paths given, as GitLab sends it.
 func gitlabHook(t testing.TB, url, event, file string, edits map[string]any) {
 	t.Helper()
-	raw, err := os.ReadFile("../../forge/gitlab/testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p map[string]any
-	json.Unmarshal(raw, &p)
-	for path, v := range edits {
-		parts := strings.Split(path, ".")
-		cur := p
-		for _, k := range parts[:len(parts)-1] {
-			cur = cur[k].(map[string]any)
-		}
-		cur[parts[len(parts)-1]] = v
-	}
-	body, _ := json.Marshal(p)
+	body := editedPayload(t, "../../forge/gitlab/testdata/"+file, edits)
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/gitlab/hook", bytes.NewReader(body))
 	req.Header.Set("X-Gitlab-Event", event)
 	req.Header.Set("X-Gitlab-Token", "gl-secret")
@@ -364,4 +336,28 @@ func gitlabHook(t testing.TB, url, event, file string, edits map[string]any) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("%s: %d", event, resp.StatusCode)
 	}
+}
+
+// editedPayload is the kept payload file with the values at the dotted
+// paths given replaced.
+func editedPayload(t testing.TB, file string, edits map[string]any) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range edits {
+		parts := strings.Split(path, ".")
+		cur := p
+		for _, k := range parts[:len(parts)-1] {
+			cur = cur[k].(map[string]any)
+		}
+		cur[parts[len(parts)-1]] = v
+	}
+	body, _ := json.Marshal(p)
+	return body
 }
