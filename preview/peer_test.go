@@ -2,6 +2,7 @@ package preview_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"regexp"
 	"sort"
@@ -79,7 +80,7 @@ func TestPreviewIsWhatFluxDiffSays(t *testing.T) {
 					want[m[1]] = m[2]
 				}
 			}
-			if len(want) == 0 || !same(got, want) {
+			if len(want) == 0 || !maps.Equal(got, want) {
 				t.Errorf("preview\n got %v\nwant %v", sorted(got), sorted(want))
 			}
 			if strings.Contains(string(golden), "*** (before)") {
@@ -94,18 +95,6 @@ func TestPreviewIsWhatFluxDiffSays(t *testing.T) {
 			}
 		})
 	}
-}
-
-func same(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func sorted(m map[string]string) []string {

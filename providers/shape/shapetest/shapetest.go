@@ -9,8 +9,9 @@ package shapetest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,7 +108,7 @@ func one(t *testing.T, file string, s shape.Shape) {
 		for _, a := range e.Also {
 			got[a.Path] = string(a.Content)
 		}
-		if !same(got, want) {
+		if !maps.Equal(got, want) {
 			continue
 		}
 		if e.Where == "" {
@@ -130,7 +131,7 @@ func one(t *testing.T, file string, s shape.Shape) {
 	for _, e := range edits {
 		fmt.Fprintf(&b, "\n--- %s (%s):\n%s", e.File, e.Where, e.Content)
 	}
-	t.Fatalf("no edit writes want/ (%s); the shape proposed %d:%s", strings.Join(sortedKeys(want), ", "), len(edits), b.String())
+	t.Fatalf("no edit writes want/ (%s); the shape proposed %d:%s", strings.Join(slices.Sorted(maps.Keys(want)), ", "), len(edits), b.String())
 }
 
 // targetOf is the rendered object the case names, as the shapes see it.
@@ -192,25 +193,4 @@ func lacks(env *render.Env, c Case, ask shape.Ask) string {
 		return ""
 	}
 	return "the object is no longer rendered"
-}
-
-func same(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
