@@ -255,8 +255,12 @@ func (r *Request) planPreview(ctx context.Context, c forge.Change) string {
 	charts, _ := r.Charts.(render.Charts)
 	rd := model.New(r.Repo.CloneURL, charts)
 	reports, err := preview.Environments(ctx, rd, rd, model.Specs(r.Config, base.Under("")), base, head, changed, preview.Options{Limit: maxPlanPreview})
-	if err != nil || len(reports) == 0 {
-		return "" // the diff above stands alone; the pull request's check will say more
+	if err != nil {
+		// Said, not hidden: the diff above stands, the preview does not.
+		return "\n\n_No preview of what each environment would get: " + md.Escape(md.Clip(err.Error(), 300)) + "._\n"
+	}
+	if len(reports) == 0 {
+		return "" // no environment renders from the changed files
 	}
 	var b strings.Builder
 	b.WriteString("\n\n### What each environment would get\n")
