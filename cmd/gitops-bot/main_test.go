@@ -181,6 +181,24 @@ func TestServeReadsThroughTheAPIWhenTheMirrorFails(t *testing.T) {
 	if !strings.Contains(logs.String(), "mirror cannot be fetched") {
 		t.Errorf("the log does not say why:\n%s", logs)
 	}
+	// Each tree and file is read once per command: no GET twice, and no
+	// more calls in all than the command needs.
+	seen := map[string]int{}
+	var calls []string
+	for _, r := range gh.Requests() {
+		calls = append(calls, r.Method+" "+r.Path+"?"+r.Query)
+		if r.Method == http.MethodGet {
+			seen[r.Path+"?"+r.Query]++
+		}
+	}
+	for k, n := range seen {
+		if n > 1 {
+			t.Errorf("GET %s %d times", k, n)
+		}
+	}
+	if len(calls) > 13 {
+		t.Errorf("%d calls for one /deploy through the API, want at most 13:\n%s", len(calls), strings.Join(calls, "\n"))
+	}
 }
 
 // serveDeploy runs /deploy through serve against a fake GitHub whose git

@@ -29,6 +29,7 @@ type Client struct {
 
 	mu    gosync.Mutex
 	heads map[string]head // branch -> its head, read once per event
+	reads reads           // trees and files read through the API, once per event
 }
 
 // head is a branch's commit and root tree.

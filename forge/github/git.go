@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -72,7 +73,13 @@ func (c *Client) PathReader() forge.Reader { return pathReader{c} }
 type pathReader struct{ c *Client }
 
 func (p pathReader) ReadFile(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
-	return p.c.readContents(ctx, r, ref, path)
+	key := ref + ":" + path
+	if b, err, ok := p.c.reads.file(key); ok {
+		return b, err
+	}
+	b, err := p.c.readContents(ctx, r, ref, path)
+	p.c.reads.keepFile(key, b, err)
+	return b, err
 }
 
 // ListFiles walks to dir one level at a time, then lists it recursively
@@ -86,12 +93,12 @@ func (p pathReader) ListFiles(ctx context.Context, r forge.Repo, ref, dir string
 	prefix := ""
 	if dir != "" {
 		for _, name := range strings.Split(dir, "/") {
-			t, resp, err := p.c.gh.Git.GetTree(ctx, r.Owner, r.Name, tree, false)
+			entries, err := p.c.tree(ctx, r, tree, false, "tree of "+prefix)
 			if err != nil {
-				return nil, notFound(resp, err, "tree of "+prefix)
+				return nil, err
 			}
 			next := ""
-			for _, e := range t.Entries {
+			for _, e := range entries {
 				if e.GetPath() == name && e.GetType() == "tree" {
 					next = e.GetSHA()
 				}
@@ -105,40 +112,37 @@ func (p pathReader) ListFiles(ctx context.Context, r forge.Repo, ref, dir string
 	return p.c.listTree(ctx, r, tree, prefix)
 }
 
-// rootTree is the root tree of a branch or commit.
+// rootTree is the root tree of a branch or commit, read once per event.
 func (c *Client) rootTree(ctx context.Context, r forge.Repo, ref string) (string, error) {
-	if !commitSHA.MatchString(ref) {
-		h, err := c.branchHead(ctx, r, ref)
-		return h.tree, err
-	}
-	commit, resp, err := c.gh.Git.GetCommit(ctx, r.Owner, r.Name, ref)
-	if err != nil {
-		return "", notFound(resp, err, "commit "+ref)
-	}
-	return commit.GetTree().GetSHA(), nil
+	h, err := c.branchHead(ctx, r, ref)
+	return h.tree, err
 }
 
 // listTree lists the files of a tree, recursively in one call unless
-// GitHub truncates it, then level by level.
+// GitHub truncates it, then level by level. A tree whose level and every
+// subtree were already listed costs no call.
 func (c *Client) listTree(ctx context.Context, r forge.Repo, sha, prefix string) ([]string, error) {
-	t, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, true)
+	if out, ok := c.listedTree(sha, prefix); ok {
+		return out, nil
+	}
+	entries, truncated, err := c.recursiveTree(ctx, r, sha, prefix)
 	if err != nil {
-		return nil, notFound(resp, err, "tree "+prefix)
+		return nil, err
 	}
 	var out []string
-	if !t.GetTruncated() {
-		for _, e := range t.Entries {
+	if !truncated {
+		for _, e := range entries {
 			if e.GetType() == "blob" {
 				out = append(out, prefix+e.GetPath())
 			}
 		}
 		return out, nil
 	}
-	t, resp, err = c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, false)
+	level, err := c.tree(ctx, r, sha, false, "tree "+prefix)
 	if err != nil {
-		return nil, notFound(resp, err, "tree "+prefix)
+		return nil, err
 	}
-	for _, e := range t.Entries {
+	for _, e := range level {
 		switch e.GetType() {
 		case "blob":
 			out = append(out, prefix+e.GetPath())
@@ -151,4 +155,126 @@ func (c *Client) listTree(ctx context.Context, r forge.Repo, sha, prefix string)
 		}
 	}
 	return out, nil
+}
+
+// listedTree answers a recursive listing from what this event already
+// read: the tree's own recursive listing, or its level with every subtree
+// answered the same way.
+func (c *Client) listedTree(sha, prefix string) ([]string, bool) {
+	var out []string
+	if entries, ok := c.reads.tree(sha, true); ok {
+		for _, e := range entries {
+			if e.GetType() == "blob" {
+				out = append(out, prefix+e.GetPath())
+			}
+		}
+		return out, true
+	}
+	level, ok := c.reads.tree(sha, false)
+	if !ok {
+		return nil, false
+	}
+	for _, e := range level {
+		switch e.GetType() {
+		case "blob":
+			out = append(out, prefix+e.GetPath())
+		case "tree":
+			sub, ok := c.listedTree(e.GetSHA(), prefix+e.GetPath()+"/")
+			if !ok {
+				return nil, false
+			}
+			out = append(out, sub...)
+		}
+	}
+	return out, true
+}
+
+// tree reads one level of a tree, once per event.
+func (c *Client) tree(ctx context.Context, r forge.Repo, sha string, recursive bool, what string) ([]*github.TreeEntry, error) {
+	if entries, ok := c.reads.tree(sha, recursive); ok {
+		return entries, nil
+	}
+	t, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, recursive)
+	if err != nil {
+		return nil, notFound(resp, err, what)
+	}
+	if !recursive || !t.GetTruncated() {
+		c.reads.keepTree(sha, recursive, t.Entries)
+	}
+	return t.Entries, nil
+}
+
+// recursiveTree reads a whole tree in one call, once per event; truncated
+// says GitHub cut the listing short.
+func (c *Client) recursiveTree(ctx context.Context, r forge.Repo, sha, prefix string) ([]*github.TreeEntry, bool, error) {
+	if entries, ok := c.reads.tree(sha, true); ok {
+		return entries, false, nil
+	}
+	t, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, true)
+	if err != nil {
+		return nil, false, notFound(resp, err, "tree "+prefix)
+	}
+	if t.GetTruncated() {
+		return nil, true, nil
+	}
+	c.reads.keepTree(sha, true, t.Entries)
+	return t.Entries, false, nil
+}
+
+// reads is a read-through record of one event's API reads along paths:
+// trees by SHA and listing depth, files by ref and path (with the error a
+// read gave, so a missing file is not asked for twice).
+type reads struct {
+	mu    sync.Mutex
+	trees map[string][]*github.TreeEntry
+	files map[string]fileRead
+}
+
+type fileRead struct {
+	b   []byte
+	err error
+}
+
+func treeKey(sha string, recursive bool) string {
+	if recursive {
+		return sha + "?recursive"
+	}
+	return sha
+}
+
+func (rd *reads) tree(sha string, recursive bool) ([]*github.TreeEntry, bool) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	e, ok := rd.trees[treeKey(sha, recursive)]
+	return e, ok
+}
+
+func (rd *reads) keepTree(sha string, recursive bool, entries []*github.TreeEntry) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.trees == nil {
+		rd.trees = map[string][]*github.TreeEntry{}
+	}
+	rd.trees[treeKey(sha, recursive)] = entries
+}
+
+func (rd *reads) file(key string) ([]byte, error, bool) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	f, ok := rd.files[key]
+	return f.b, f.err, ok
+}
+
+// keepFile keeps a file's content, or its absence; other errors (a
+// timeout, a refusal) are not kept, so the next read asks again.
+func (rd *reads) keepFile(key string, b []byte, err error) {
+	if err != nil && !errors.Is(err, forge.ErrNotFound) {
+		return
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.files == nil {
+		rd.files = map[string]fileRead{}
+	}
+	rd.files[key] = fileRead{b, err}
 }
