@@ -82,6 +82,9 @@ func (s *Snapshot) Read(ctx context.Context, path string) ([]byte, error) {
 func (s *Snapshot) Existing(ctx context.Context, paths ...string) (string, error) {
 	for _, p := range paths {
 		p = strings.Trim(p, "/")
+		if s.listedNonEmpty(p) {
+			return p, nil // a directory already listed: its parent need not be
+		}
 		files, err := s.Under(ctx, parent(p))
 		if err != nil {
 			return "", err
@@ -93,6 +96,13 @@ func (s *Snapshot) Existing(ctx context.Context, paths ...string) (string, error
 		}
 	}
 	return "", nil
+}
+
+// listedNonEmpty: dir was listed on its own and holds files.
+func (s *Snapshot) listedNonEmpty(dir string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.listed[dir]) > 0
 }
 
 func parent(p string) string {

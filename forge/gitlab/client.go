@@ -4,6 +4,7 @@
 package gitlab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,10 +27,13 @@ type Client struct {
 
 	mu    gosync.Mutex
 	trees map[string][]string // ref -> files
+	files map[string]fileRead // "ref:path" -> content or its absence
 }
 
 // NewClient wraps an API client.
-func NewClient(c *gl.Client) *Client { return &Client{gl: c, trees: map[string][]string{}} }
+func NewClient(c *gl.Client) *Client {
+	return &Client{gl: c, trees: map[string][]string{}, files: map[string]fileRead{}}
+}
 
 // WithGitToken sets the token git fetches the repositories with (the
 // API's token) and returns the client.
@@ -72,19 +76,71 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 			return nil, fmt.Errorf("%s at %s: %w", path, ref, forge.ErrNotFound)
 		}
 	}
-	// The size first: a file over the cap is not downloaded.
-	meta, resp, err := c.gl.RepositoryFiles.GetFileMetaData(pid(r), path, &gl.GetFileMetaDataOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
+	return c.readRaw(ctx, r, ref, path)
+}
+
+// readRaw reads a file through the raw file API, once per event, and
+// never more of it than forge.MaxFileBytes: the size is taken from the
+// response that carries the file (its Content-Length, or the bytes read
+// so far), not asked for in a call of its own.
+func (c *Client) readRaw(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
+	key := ref + ":" + path
+	c.mu.Lock()
+	f, ok := c.files[key]
+	c.mu.Unlock()
+	if ok {
+		return f.b, f.err
+	}
+	b, err := c.getRaw(ctx, r, ref, path)
+	if err == nil || errors.Is(err, forge.ErrNotFound) {
+		c.mu.Lock()
+		c.files[key] = fileRead{b, err}
+		c.mu.Unlock()
+	}
+	return b, err
+}
+
+type fileRead struct {
+	b   []byte
+	err error
+}
+
+func (c *Client) getRaw(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
+	u := fmt.Sprintf("projects/%s/repository/files/%s/raw", gl.PathEscape(pid(r)), gl.PathEscape(path))
+	req, err := c.gl.NewRequest(http.MethodGet, u, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, []gl.RequestOptionFunc{gl.WithContext(ctx)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	w := &capped{max: forge.MaxFileBytes}
+	resp, err := c.gl.Do(req, w)
+	if resp != nil && resp.ContentLength > forge.MaxFileBytes {
+		return nil, forge.CheckSize(path, resp.ContentLength)
+	}
+	if errors.Is(err, errOverCap) {
+		return nil, forge.CheckSize(path, w.n)
+	}
 	if err != nil {
 		return nil, wrap(resp, err, path)
 	}
-	if err := forge.CheckSize(path, meta.Size); err != nil {
-		return nil, err
+	return w.buf.Bytes(), nil
+}
+
+var errOverCap = errors.New("over the size cap")
+
+// capped keeps up to max bytes and refuses the rest, which stops the copy
+// of a response body once it passes the cap.
+type capped struct {
+	buf bytes.Buffer
+	max int64
+	n   int64 // bytes offered
+}
+
+func (w *capped) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n > w.max {
+		return 0, errOverCap
 	}
-	b, resp, err := c.gl.RepositoryFiles.GetRawFile(pid(r), path, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
-	if err != nil {
-		return nil, wrap(resp, err, path)
-	}
-	return b, nil
+	return w.buf.Write(p)
 }
 
 // maxTreePages bounds a listing (100 entries a page).

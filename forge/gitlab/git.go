@@ -35,11 +35,7 @@ func (c *Client) PathReader() forge.Reader { return pathReader{c} }
 type pathReader struct{ c *Client }
 
 func (p pathReader) ReadFile(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
-	b, resp, err := p.c.gl.RepositoryFiles.GetRawFile(pid(r), path, &gl.GetRawFileOptions{Ref: gl.Ptr(ref)}, gl.WithContext(ctx))
-	if err != nil {
-		return nil, wrap(resp, err, path)
-	}
-	return b, nil
+	return p.c.readRaw(ctx, r, ref, path)
 }
 
 func (p pathReader) ListFiles(ctx context.Context, r forge.Repo, ref, dir string) ([]string, error) {

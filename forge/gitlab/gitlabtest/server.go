@@ -24,6 +24,7 @@ import (
 // Request is one recorded call.
 type Request struct {
 	Method, Path string
+	Query        string // the raw query: which ref a read asked for
 	Body         []byte
 }
 
@@ -251,7 +252,7 @@ func (s *Server) routes() http.Handler {
 			if fault, ok := s.Faults.Take(r.Method + " " + r.URL.EscapedPath()); ok {
 				if fault.Done { // the work done, then the failure answered
 					s.mu.Lock()
-					s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})
+					s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Body: body})
 					f(httptest.NewRecorder(), r)
 					s.mu.Unlock()
 				}
@@ -262,7 +263,7 @@ func (s *Server) routes() http.Handler {
 			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})
+			s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Body: body})
 			if r.Header.Get("PRIVATE-TOKEN") != s.Token {
 				fail(w, http.StatusUnauthorized, "401 Unauthorized")
 				return
