@@ -23,6 +23,9 @@ import (
 type startupCheck struct {
 	name string
 	run  func(ctx context.Context) (notes []string, err error)
+	// warns: its notes are something to mend (a kind not installed), not
+	// what it found working (the account it authenticated as).
+	warns bool
 }
 
 // readiness is what /readyz answers: ready once every start-up check has
@@ -75,8 +78,12 @@ func (r *readiness) run(ctx context.Context, checks []startupCheck, log *slog.Lo
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			notes, err := c.run(cctx)
 			cancel()
+			level := slog.LevelInfo
+			if c.warns {
+				level = slog.LevelWarn
+			}
 			for _, n := range notes {
-				log.Warn("start-up check: "+n, "check", c.name)
+				log.Log(ctx, level, "start-up check: "+n, "check", c.name)
 			}
 			res := statuspage.Check{Name: c.name, OK: err == nil, Notes: notes, At: time.Now()}
 			if err != nil {
@@ -141,7 +148,7 @@ func clusterCheck(c *cluster.Cluster) startupCheck {
 	if c.Name == "" {
 		name = "default cluster"
 	}
-	return startupCheck{name: name, run: func(ctx context.Context) ([]string, error) {
+	return startupCheck{name: name, warns: true, run: func(ctx context.Context) ([]string, error) {
 		var missing []string
 		for _, w := range providers.Watched {
 			gvr := w.GVR

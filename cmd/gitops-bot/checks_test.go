@@ -143,3 +143,21 @@ func TestClusterCheckOnTheRealAPIServer(t *testing.T) {
 		t.Errorf("the bot's ClusterRole: %v, notes %v", err, notes)
 	}
 }
+
+// A check that passes logs what it found at INFO; a check's note about
+// something to mend is a warning.
+func TestPassingCheckLogsAtInfo(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	checks := []startupCheck{
+		{name: "github", run: func(context.Context) ([]string, error) { return []string{"authenticated as the GitHub App bot (ID 1)"}, nil }},
+		{name: "cluster", warns: true, run: func(context.Context) ([]string, error) { return []string{"not installed, not watched: x"}, nil }},
+	}
+	(&readiness{}).run(t.Context(), checks, log, time.Hour)
+	out := logs.String()
+	for _, want := range []string{`level=INFO msg="start-up check: authenticated as the GitHub App bot (ID 1)"`, `level=WARN msg="start-up check: not installed, not watched: x"`, `level=INFO msg="start-up checks passed"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+}
