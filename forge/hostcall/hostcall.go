@@ -18,6 +18,7 @@ package hostcall
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -96,15 +98,33 @@ func Transport(next http.RoundTripper, o Options) http.RoundTripper {
 	c.HTTPClient = &http.Client{Transport: Pace(next, o.Writes), Timeout: o.AttemptTimeout}
 	c.Logger = nil
 	c.RetryMax = o.Retries
-	c.CheckRetry = CheckRetry
-	c.Backoff = o.Backoff
-	c.ErrorHandler = retryablehttp.PassthroughErrorHandler // the host's last answer, not "giving up after N attempts"
+	// Each retry is logged with what the host answered, so a slow command
+	// says why in the log: the policy notes the cause, the next attempt
+	// logs it.
+	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		retry, cerr := CheckRetry(ctx, resp, err)
+		if last, ok := ctx.Value(causeKey{}).(*string); ok && retry {
+			*last = cause(resp, err)
+		}
+		return retry, cerr
+	}
 	c.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, attempt int) {
-		if attempt > 0 {
-			o.Log.Info("retrying a call to the host", "method", r.Method, "path", r.URL.Path, "attempt", attempt)
+		if last, ok := r.Context().Value(causeKey{}).(*string); ok && attempt > 0 {
+			o.Log.Info("retrying a call to the host", "method", r.Method, "path", r.URL.Path, "attempt", attempt, "cause", *last)
 		}
 	}
-	return &retryablehttp.RoundTripper{Client: c}
+	c.Backoff = o.Backoff
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler // the host's last answer, not "giving up after N attempts"
+	return noteCause{&retryablehttp.RoundTripper{Client: c}}
+}
+
+type causeKey struct{}
+
+// noteCause gives each call a place for the cause of its next retry.
+type noteCause struct{ next http.RoundTripper }
+
+func (n noteCause) RoundTrip(r *http.Request) (*http.Response, error) {
+	return n.next.RoundTrip(r.WithContext(context.WithValue(r.Context(), causeKey{}, new(string))))
 }
 
 type onceKey struct{}
@@ -142,6 +162,13 @@ func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if once, _ := ctx.Value(onceKey{}).(bool); once && (err != nil || resp.StatusCode >= 500) {
 		return false, nil
 	}
+	// An installation token GitHub refused (401, 404: the App or its
+	// installation is gone) comes back as an error, not an answer: it is
+	// retried only if GitHub's answer to the token call is retryable.
+	var token *ghinstallation.HTTPError
+	if errors.As(err, &token) && token.Response != nil {
+		resp, err = token.Response, nil
+	}
 	if err != nil {
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err) // connection errors, not TLS or redirect loops
 	}
@@ -154,6 +181,19 @@ func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		}
 	}
 	return true, nil
+}
+
+// cause is what a retry is for, for the log: the host's status, or the
+// transport's error ("connection refused").
+func cause(resp *http.Response, err error) string {
+	var token *ghinstallation.HTTPError
+	if errors.As(err, &token) && token.Response != nil {
+		return fmt.Sprintf("installation token: %d %s", token.Response.StatusCode, http.StatusText(token.Response.StatusCode))
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
 // Retryable: a server error, a 429, or a 403 that is a rate limit.

@@ -3,6 +3,7 @@ package hostcall
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
 )
 
 // host answers each call with the next of its scripted answers (then 200),
@@ -194,3 +197,54 @@ func TestPacesWrites(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// roundTrip is a transport in a function.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An installation token GitHub refuses comes back from ghinstallation as an
+// error: a 401 or 404 is asked once, a 502 again; each retry is logged
+// with the status.
+func TestInstallationTokenRetriedOnlyWhenRetryable(t *testing.T) {
+	for code, want := range map[int]int{401: 1, 404: 1, 502: 3} {
+		calls := 0
+		next := roundTrip(func(r *http.Request) (*http.Response, error) {
+			calls++
+			token := &http.Response{StatusCode: code, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"message": "Not Found"}`)), Request: r}
+			return nil, &ghinstallation.HTTPError{Message: "could not refresh installation id 1's token", Response: token, InstallationID: 1}
+		})
+		var logs strings.Builder
+		o := fast
+		o.Retries = 2
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		req, _ := http.NewRequest(http.MethodGet, "https://api.github.com/repos/a/b", nil)
+		_, err := (&http.Client{Transport: Transport(next, o)}).Do(req)
+		if err == nil {
+			t.Fatalf("%d: no error", code)
+		}
+		if calls != want {
+			t.Errorf("%d: %d calls, want %d", code, calls, want)
+		}
+		if n := strings.Count(logs.String(), "retrying a call to the host"); n != want-1 || want > 1 && !strings.Contains(logs.String(), `cause="installation token: 502 Bad Gateway"`) {
+			t.Errorf("%d: %d retries logged, want %d with the status:\n%s", code, n, want-1, logs.String())
+		}
+	}
+}
+
+// A connection refused is retried, and the log says so.
+func TestConnectionRefusedRetriedWithItsCause(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	var logs strings.Builder
+	o := fast
+	o.Retries = 1
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if _, err := (&http.Client{Transport: Transport(http.DefaultTransport, o)}).Do(req); err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("the retry does not name the cause:\n%s", logs.String())
+	}
+}
