@@ -3,9 +3,14 @@ package command
 import (
 	"context"
 	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
+	"github.com/gitops-bot/gitops-bot/bot/suggest"
 	"github.com/gitops-bot/gitops-bot/bot/workload"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
@@ -85,7 +90,10 @@ func (r *Request) Provider(ctx context.Context, flag string, envs []config.Envir
 }
 
 // Environments resolves --env flags, in the order given, without repeats.
-func (r *Request) Environments(flags []string) ([]config.Environment, error) {
+// Where the config lists no environments any name is one, in its own
+// directory; a name with no directory that is a slip of one that has
+// (`stagin` beside `staging`) is refused with the name meant.
+func (r *Request) Environments(ctx context.Context, flags []string) ([]config.Environment, error) {
 	if len(flags) == 0 {
 		return nil, fmt.Errorf("--env is required")
 	}
@@ -100,7 +108,36 @@ func (r *Request) Environments(flags []string) ([]config.Environment, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := r.slip(ctx, e); err != nil {
+			return nil, err
+		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// slip refuses an environment the config does not list whose directory
+// does not exist when a sibling's name is that name misspelled.
+func (r *Request) slip(ctx context.Context, e config.Environment) error {
+	if r.Config.ListsEnvironments() || r.Files == nil {
+		return nil
+	}
+	if dir, err := r.Files.Existing(ctx, e.Dir); err != nil || dir != "" {
+		return err
+	}
+	root := path.Dir(e.Dir)
+	files, err := r.Files.Under(ctx, root)
+	if err != nil {
+		return err
+	}
+	var siblings []string
+	for _, f := range files {
+		if d, _, ok := strings.Cut(strings.TrimPrefix(f, root+"/"), "/"); ok && !slices.Contains(siblings, d) {
+			siblings = append(siblings, d)
+		}
+	}
+	if hint := suggest.DidYouMean(e.Name, siblings, strconv.Quote); hint != "" {
+		return fmt.Errorf("environment %q has no directory (%s does not exist).%s", e.Name, e.Dir, hint)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -332,7 +333,8 @@ func (c *Config) Environment(name string) (Environment, error) {
 		for _, e := range c.Environments {
 			names = append(names, e.Name)
 		}
-		return Environment{}, fmt.Errorf("unknown environment %q (this repository has: %s)", name, strings.Join(names, ", "))
+		return Environment{}, fmt.Errorf("unknown environment %q (this repository has: %s).%s", name, strings.Join(names, ", "),
+			suggest.DidYouMean(name, names, strconv.Quote))
 	}
 	e := Environment{Name: name}
 	return e, e.complete()

@@ -198,7 +198,7 @@ func (a *deploy) target(ctx context.Context, req *command.Request, app string) (
 	if err := checkName("--namespace", a.namespace, 63); err != nil {
 		return nil, nil, errs.Usage("%v", err)
 	}
-	envs, err := req.Environments(a.envs)
+	envs, err := req.Environments(ctx, a.envs)
 	if err != nil {
 		return nil, nil, errs.Usage("%v", err)
 	}

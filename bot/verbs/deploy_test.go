@@ -170,6 +170,26 @@ func TestSeveralEnvironmentsOneBranch(t *testing.T) {
 	}
 }
 
+// A misspelled environment is named back with the one meant: from the
+// config's list, or, where the config lists none, from the directories the
+// repository has.
+func TestEnvironmentDidYouMean(t *testing.T) {
+	listed := bottest.NewFake(map[string]string{config.Path: "environments:\n- name: production\n  dir: envs/prod\n- name: staging\n  dir: envs/staging\n"})
+	if reply := bottest.HandleEvent(t, nil, listed, bottest.Comment(1, "alice", strings.Replace(podinfo, "--env staging", "--env stagign", 1))); !strings.Contains(reply, `Did you mean "staging"?`) {
+		t.Errorf("listed: reply = %q", reply)
+	}
+	dirs := bottest.NewFake(map[string]string{"clusters/staging/.keep": "", "clusters/production/.keep": ""})
+	reply := bottest.HandleEvent(t, nil, dirs, bottest.Comment(1, "alice", strings.Replace(podinfo, "--env staging", "--env stagin", 1)))
+	if !strings.Contains(reply, `environment "stagin" has no directory (clusters/stagin does not exist). Did you mean "staging"?`) || len(dirs.Proposals()) != 0 {
+		t.Errorf("directories: reply = %q, proposals %d", reply, len(dirs.Proposals()))
+	}
+	// A name near none gets the layout's own answer, with no guess.
+	reply = bottest.HandleEvent(t, nil, dirs, bottest.Comment(2, "alice", strings.Replace(podinfo, "--env staging", "--env qa-east", 1)))
+	if strings.Contains(reply, "Did you mean") || !strings.Contains(reply, "this repository has no `clusters/qa-east`") {
+		t.Errorf("a name near none: reply %q", reply)
+	}
+}
+
 func TestUnknownEnvironment(t *testing.T) {
 	f := bottest.NewFake(map[string]string{config.Path: "environments:\n- name: production\n  dir: envs/prod\n"})
 	reply := bottest.HandleEvent(t, nil, f, bottest.Comment(1, "alice", podinfo))
