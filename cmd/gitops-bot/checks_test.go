@@ -150,7 +150,9 @@ func TestPassingCheckLogsAtInfo(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	checks := []startupCheck{
-		{name: "github", run: func(context.Context) ([]string, error) { return []string{"authenticated as the GitHub App bot (ID 1)"}, nil }},
+		{name: "github", run: func(context.Context) ([]string, error) {
+			return []string{"authenticated as the GitHub App bot (ID 1)"}, nil
+		}},
 		{name: "cluster", warns: true, run: func(context.Context) ([]string, error) { return []string{"not installed, not watched: x"}, nil }},
 	}
 	(&readiness{}).run(t.Context(), checks, log, time.Hour)

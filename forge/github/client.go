@@ -29,7 +29,9 @@ type Client struct {
 
 	mu    gosync.Mutex
 	heads map[string]head // branch -> its head, read once per event
-	reads reads           // trees and files read through the API, once per event
+	// What was read along paths, once per event.
+	pathTrees treeReads
+	pathFiles forge.FileReads
 }
 
 // head is a branch's commit and root tree.

@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -73,13 +72,7 @@ func (c *Client) PathReader() forge.Reader { return pathReader{c} }
 type pathReader struct{ c *Client }
 
 func (p pathReader) ReadFile(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
-	key := ref + ":" + path
-	if b, err, ok := p.c.reads.file(key); ok {
-		return b, err
-	}
-	b, err := p.c.readContents(ctx, r, ref, path)
-	p.c.reads.keepFile(key, b, err)
-	return b, err
+	return p.c.pathFiles.Read(ref+":"+path, func() ([]byte, error) { return p.c.readContents(ctx, r, ref, path) })
 }
 
 // ListFiles walks to dir one level at a time, then lists it recursively
@@ -93,7 +86,7 @@ func (p pathReader) ListFiles(ctx context.Context, r forge.Repo, ref, dir string
 	prefix := ""
 	if dir != "" {
 		for _, name := range strings.Split(dir, "/") {
-			entries, err := p.c.tree(ctx, r, tree, false, "tree of "+prefix)
+			entries, _, err := p.c.tree(ctx, r, tree, false, "tree of "+prefix)
 			if err != nil {
 				return nil, err
 			}
@@ -125,28 +118,20 @@ func (c *Client) listTree(ctx context.Context, r forge.Repo, sha, prefix string)
 	if out, ok := c.listedTree(sha, prefix); ok {
 		return out, nil
 	}
-	entries, truncated, err := c.recursiveTree(ctx, r, sha, prefix)
+	entries, truncated, err := c.tree(ctx, r, sha, true, "tree "+prefix)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
 	if !truncated {
-		for _, e := range entries {
-			if e.GetType() == "blob" {
-				out = append(out, prefix+e.GetPath())
-			}
-		}
-		return out, nil
+		return blobPaths(entries, prefix), nil
 	}
-	level, err := c.tree(ctx, r, sha, false, "tree "+prefix)
+	level, _, err := c.tree(ctx, r, sha, false, "tree "+prefix)
 	if err != nil {
 		return nil, err
 	}
+	out := blobPaths(level, prefix)
 	for _, e := range level {
-		switch e.GetType() {
-		case "blob":
-			out = append(out, prefix+e.GetPath())
-		case "tree":
+		if e.GetType() == "tree" {
 			sub, err := c.listTree(ctx, r, e.GetSHA(), prefix+e.GetPath()+"/")
 			if err != nil {
 				return nil, err
@@ -161,24 +146,16 @@ func (c *Client) listTree(ctx context.Context, r forge.Repo, sha, prefix string)
 // read: the tree's own recursive listing, or its level with every subtree
 // answered the same way.
 func (c *Client) listedTree(sha, prefix string) ([]string, bool) {
-	var out []string
-	if entries, ok := c.reads.tree(sha, true); ok {
-		for _, e := range entries {
-			if e.GetType() == "blob" {
-				out = append(out, prefix+e.GetPath())
-			}
-		}
-		return out, true
+	if entries, ok := c.pathTrees.get(sha, true); ok {
+		return blobPaths(entries, prefix), true
 	}
-	level, ok := c.reads.tree(sha, false)
+	level, ok := c.pathTrees.get(sha, false)
 	if !ok {
 		return nil, false
 	}
+	out := blobPaths(level, prefix)
 	for _, e := range level {
-		switch e.GetType() {
-		case "blob":
-			out = append(out, prefix+e.GetPath())
-		case "tree":
+		if e.GetType() == "tree" {
 			sub, ok := c.listedTree(e.GetSHA(), prefix+e.GetPath()+"/")
 			if !ok {
 				return nil, false
@@ -189,50 +166,37 @@ func (c *Client) listedTree(sha, prefix string) ([]string, bool) {
 	return out, true
 }
 
-// tree reads one level of a tree, once per event.
-func (c *Client) tree(ctx context.Context, r forge.Repo, sha string, recursive bool, what string) ([]*github.TreeEntry, error) {
-	if entries, ok := c.reads.tree(sha, recursive); ok {
-		return entries, nil
+func blobPaths(entries []*github.TreeEntry, prefix string) []string {
+	var out []string
+	for _, e := range entries {
+		if e.GetType() == "blob" {
+			out = append(out, prefix+e.GetPath())
+		}
+	}
+	return out
+}
+
+// tree reads a tree, one level or recursively, once per event; truncated
+// says GitHub cut a recursive listing short (such a listing is not kept).
+func (c *Client) tree(ctx context.Context, r forge.Repo, sha string, recursive bool, what string) (entries []*github.TreeEntry, truncated bool, err error) {
+	if entries, ok := c.pathTrees.get(sha, recursive); ok {
+		return entries, false, nil
 	}
 	t, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, recursive)
 	if err != nil {
-		return nil, notFound(resp, err, what)
+		return nil, false, notFound(resp, err, what)
 	}
-	if !recursive || !t.GetTruncated() {
-		c.reads.keepTree(sha, recursive, t.Entries)
-	}
-	return t.Entries, nil
-}
-
-// recursiveTree reads a whole tree in one call, once per event; truncated
-// says GitHub cut the listing short.
-func (c *Client) recursiveTree(ctx context.Context, r forge.Repo, sha, prefix string) ([]*github.TreeEntry, bool, error) {
-	if entries, ok := c.reads.tree(sha, true); ok {
-		return entries, false, nil
-	}
-	t, resp, err := c.gh.Git.GetTree(ctx, r.Owner, r.Name, sha, true)
-	if err != nil {
-		return nil, false, notFound(resp, err, "tree "+prefix)
-	}
-	if t.GetTruncated() {
+	if recursive && t.GetTruncated() {
 		return nil, true, nil
 	}
-	c.reads.keepTree(sha, true, t.Entries)
+	c.pathTrees.keep(sha, recursive, t.Entries)
 	return t.Entries, false, nil
 }
 
-// reads is a read-through record of one event's API reads along paths:
-// trees by SHA and listing depth, files by ref and path (with the error a
-// read gave, so a missing file is not asked for twice).
-type reads struct {
-	mu    sync.Mutex
-	trees map[string][]*github.TreeEntry
-	files map[string]fileRead
-}
-
-type fileRead struct {
-	b   []byte
-	err error
+// treeReads keeps one event's tree reads along paths, by SHA and depth.
+type treeReads struct {
+	mu sync.Mutex
+	m  map[string][]*github.TreeEntry
 }
 
 func treeKey(sha string, recursive bool) string {
@@ -242,39 +206,18 @@ func treeKey(sha string, recursive bool) string {
 	return sha
 }
 
-func (rd *reads) tree(sha string, recursive bool) ([]*github.TreeEntry, bool) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	e, ok := rd.trees[treeKey(sha, recursive)]
+func (t *treeReads) get(sha string, recursive bool) ([]*github.TreeEntry, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.m[treeKey(sha, recursive)]
 	return e, ok
 }
 
-func (rd *reads) keepTree(sha string, recursive bool, entries []*github.TreeEntry) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	if rd.trees == nil {
-		rd.trees = map[string][]*github.TreeEntry{}
+func (t *treeReads) keep(sha string, recursive bool, entries []*github.TreeEntry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string][]*github.TreeEntry{}
 	}
-	rd.trees[treeKey(sha, recursive)] = entries
-}
-
-func (rd *reads) file(key string) ([]byte, error, bool) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	f, ok := rd.files[key]
-	return f.b, f.err, ok
-}
-
-// keepFile keeps a file's content, or its absence; other errors (a
-// timeout, a refusal) are not kept, so the next read asks again.
-func (rd *reads) keepFile(key string, b []byte, err error) {
-	if err != nil && !errors.Is(err, forge.ErrNotFound) {
-		return
-	}
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	if rd.files == nil {
-		rd.files = map[string]fileRead{}
-	}
-	rd.files[key] = fileRead{b, err}
+	t.m[treeKey(sha, recursive)] = entries
 }

@@ -27,12 +27,12 @@ type Client struct {
 
 	mu    gosync.Mutex
 	trees map[string][]string // ref -> files
-	files map[string]fileRead // "ref:path" -> content or its absence
+	files forge.FileReads     // "ref:path" -> content or its absence
 }
 
 // NewClient wraps an API client.
 func NewClient(c *gl.Client) *Client {
-	return &Client{gl: c, trees: map[string][]string{}, files: map[string]fileRead{}}
+	return &Client{gl: c, trees: map[string][]string{}}
 }
 
 // WithGitToken sets the token git fetches the repositories with (the
@@ -84,25 +84,7 @@ func (c *Client) ReadFile(ctx context.Context, r forge.Repo, ref, path string) (
 // response that carries the file (its Content-Length, or the bytes read
 // so far), not asked for in a call of its own.
 func (c *Client) readRaw(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {
-	key := ref + ":" + path
-	c.mu.Lock()
-	f, ok := c.files[key]
-	c.mu.Unlock()
-	if ok {
-		return f.b, f.err
-	}
-	b, err := c.getRaw(ctx, r, ref, path)
-	if err == nil || errors.Is(err, forge.ErrNotFound) {
-		c.mu.Lock()
-		c.files[key] = fileRead{b, err}
-		c.mu.Unlock()
-	}
-	return b, err
-}
-
-type fileRead struct {
-	b   []byte
-	err error
+	return c.files.Read(ref+":"+path, func() ([]byte, error) { return c.getRaw(ctx, r, ref, path) })
 }
 
 func (c *Client) getRaw(ctx context.Context, r forge.Repo, ref, path string) ([]byte, error) {

@@ -198,18 +198,13 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// roundTrip is a transport in a function.
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // An installation token GitHub refuses comes back from ghinstallation as an
 // error: a 401 or 404 is asked once, a 502 again; each retry is logged
 // with the status.
 func TestInstallationTokenRetriedOnlyWhenRetryable(t *testing.T) {
 	for code, want := range map[int]int{401: 1, 404: 1, 502: 3} {
 		calls := 0
-		next := roundTrip(func(r *http.Request) (*http.Response, error) {
+		next := roundTripper(func(r *http.Request) (*http.Response, error) {
 			calls++
 			token := &http.Response{StatusCode: code, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"message": "Not Found"}`)), Request: r}
 			return nil, &ghinstallation.HTTPError{Message: "could not refresh installation id 1's token", Response: token, InstallationID: 1}
