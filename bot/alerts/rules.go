@@ -11,6 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/gitops-bot/gitops-bot/bot/config/yamlconf"
+	"github.com/gitops-bot/gitops-bot/bot/suggest"
 	"github.com/gitops-bot/gitops-bot/bot/workload"
 )
 
@@ -89,41 +91,50 @@ func matchesAll(ms []Matcher, ls map[string]string) bool {
 	return true
 }
 
-// Check validates a rule and fills its defaults.
-func (r *Rule) Check() error {
-	if r.Name == "" || len(r.Match) == 0 {
-		return fmt.Errorf("alert rule needs a name and at least one matcher")
+// Check fills a rule's defaults and lists what is wrong with it, each
+// naming its key within the rule (action, step) and what was wanted.
+func (r *Rule) Check() []*yamlconf.Error {
+	var bad []*yamlconf.Error
+	want := func(key, format string, args ...any) {
+		bad = append(bad, &yamlconf.Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if r.Name == "" {
+		want("name", "want a name for the rule (it names the alert's pull requests and log lines)")
+	}
+	if len(r.Match) == 0 {
+		want("match", "want at least one matcher, such as alertname=\"KubePodOOMKilled\"")
 	}
 	if _, _, ok := strings.Cut(r.Repo, "/"); !ok {
-		return fmt.Errorf("rule %s: repo %q is not owner/name", r.Name, r.Repo)
+		want("repo", "want owner/name of the repository that holds the workload, not %q", r.Repo)
 	}
 	if r.WorkloadLabel == "" {
 		r.WorkloadLabel = "deployment"
 	}
 	if r.Env == "" {
-		return fmt.Errorf("rule %s: env is required", r.Name)
+		want("env", "want the environment the rule acts on")
 	}
 	switch r.Action {
 	case "memory":
-		for _, q := range []string{r.Step, r.Max} {
-			if _, err := resource.ParseQuantity(q); err != nil {
-				return fmt.Errorf("rule %s: step and max must be quantities (like 256Mi): %q", r.Name, q)
+		for _, q := range []struct{ key, v string }{{"step", r.Step}, {"max", r.Max}} {
+			if _, err := resource.ParseQuantity(q.v); err != nil {
+				want(q.key, "want a quantity such as 256Mi, not %q", q.v)
 			}
 		}
 	case "scale":
 		var step, max int
 		if _, err := fmt.Sscan(r.Step, &step); err != nil || step <= 0 {
-			return fmt.Errorf("rule %s: step must be a positive number of replicas", r.Name)
+			want("step", "want a whole number of replicas to add, 1 or more, not %q", r.Step)
 		}
 		if _, err := fmt.Sscan(r.Max, &max); err != nil || max <= 0 || max > workload.MaxReplicas {
-			return fmt.Errorf("rule %s: max must be from 1 to %d replicas", r.Name, workload.MaxReplicas)
+			want("max", "want a whole number of replicas from 1 to %d, not %q", workload.MaxReplicas, r.Max)
 		}
 	case "rollback":
 	default:
-		return fmt.Errorf("rule %s: action %q: want memory, scale or rollback", r.Name, r.Action)
+		actions := []string{"memory", "rollback", "scale"}
+		want("action", "want memory, scale or rollback, not %q.%s", r.Action, suggest.DidYouMean(r.Action, actions, func(s string) string { return s }))
 	}
 	if r.DryRun && r.TrackingIssue <= 0 {
-		return fmt.Errorf("rule %s: dryRun needs trackingIssue", r.Name)
+		want("trackingIssue", "want the number of the issue a dry run comments on (dryRun is set)")
 	}
-	return nil
+	return bad
 }

@@ -19,20 +19,22 @@ import (
 	"github.com/gitops-bot/gitops-bot/sync/clustertest"
 )
 
-// A private key that is not one, a GitLab token the host refuses and a
-// cluster nobody answers for: /readyz says each real cause and stays
-// unready, /healthz stays live, and the log has a line per failure.
+// A GitHub nobody answers for, a GitLab token the host refuses and a
+// cluster nobody answers for: /readyz says each real cause ("connection
+// refused", not a timeout) and stays unready, /healthz stays live, and
+// the log has a line per failure. (A private key that is not one is
+// refused before: TestValidateListsWhatServeRefuses.)
 func TestReadinessTellsTheRealCause(t *testing.T) {
-	gh := githubtest.New(t, "Codertocat", "Hello-World", map[string]string{"README.md": "x\n"})
 	glab := gitlabtest.New(t, "acme/fleet", "glpat-right", nil)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close() // a port nobody listens on
 
 	cfg := &serverConfig{DataDir: t.TempDir()}
-	cfg.GitHub.V3APIURL = gh.APIURL()
+	cfg.GitHub.V3APIURL = closed.URL + "/api/v3/"
 	cfg.GitHub.App.IntegrationID = 1
 	cfg.GitHub.App.WebhookSecret = "s3cret"
-	cfg.GitHub.App.PrivateKey = "not a key"
+	cfg.GitHub.App.PrivateKey = githubtest.PrivateKey(t)
+	cfg.HostCalls.ErrorWait = time.Millisecond // the retries of a refused connection, quickly
 	cfg.GitLab.BaseURL = glab.URL + "/api/v4"
 	cfg.GitLab.Token = "glpat-wrong"
 	cfg.GitLab.WebhookSecret = "s3cret"
@@ -60,7 +62,8 @@ func TestReadinessTellsTheRealCause(t *testing.T) {
 	go func() { defer close(done); s.readiness.run(ctx, s.checks, log, time.Hour) }()
 	eventually(t, "the checks to run", func() bool { code, body = httpGet(t, srv.URL+"/readyz"); return !strings.Contains(body, "starting") })
 	for _, want := range []string{
-		"github: github.app.privateKey:",
+		"github: cannot reach GitHub's API as the App",
+		"connection refused",
 		"gitlab: GitLab refused gitlab.token (401)",
 		"cluster prod-eu: cluster prod-eu: cannot reach the API server",
 	} {

@@ -48,6 +48,12 @@ type serverConfig struct {
 	// shared is the Kubernetes store, built from the environment in
 	// serve's command.
 	shared *sharedStore
+	// Where the values came from, so that a problem names the file's line
+	// or the variable: the file's path and lines, and the variable that
+	// set each key it sets.
+	path    string
+	file    *yamlconf.File
+	fromEnv map[string]string
 	// CatchUp: how often the GitHub App's failed deliveries are looked
 	// for and redelivered (default 10m; at start too).
 	CatchUp struct {
@@ -227,7 +233,7 @@ type envVar struct {
 // through lookup. Errors name the file, the line and the key, or the
 // variable; notes are old spellings the file still uses.
 func loadServerConfig(path string, lookup func(string) (string, bool)) (c *serverConfig, notes []string, err error) {
-	c = &serverConfig{}
+	c = &serverConfig{path: path, fromEnv: map[string]string{}}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -238,15 +244,16 @@ func loadServerConfig(path string, lookup func(string) (string, bool)) (c *serve
 		}
 		file, err := yamlconf.Decode(b, c)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %v", path, err)
+			return nil, nil, inFile(path, err)
 		}
-		notes = file.Aliases
+		c.file, notes = file, file.Aliases
 	}
 	for _, e := range c.envVars() {
 		v, ok := lookup(e.name)
 		if !ok {
 			continue
 		}
+		c.fromEnv[e.key] = e.name
 		switch to := e.to.(type) {
 		case *string:
 			*to = v
@@ -269,38 +276,28 @@ func (c *serverConfig) githubEnabled() bool {
 // errNoHost: the configuration, with the environment, names no host.
 var errNoHost = errors.New("neither GitHub nor GitLab is configured: see the README's server configuration")
 
-// check refuses a configuration that would run an open or broken webhook.
+// check is what serve refuses to start with: every problem, one a line;
+// errNoHost when there are none and no host is configured (serve then
+// offers the GitHub App setup page).
 func (c *serverConfig) check() error {
+	if errs := c.problems(); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	if !c.githubEnabled() && !c.GitLab.enabled() {
 		return errNoHost
 	}
-	if len(c.Alerts.Rules) > 0 && c.Alerts.Token == "" {
-		return errors.New("alert rules are configured but no alerts.token (or ALERTMANAGER_TOKEN): the receiver does not accept unauthenticated alerts")
-	}
-	for i := range c.Alerts.Rules {
-		if err := c.Alerts.Rules[i].Check(); err != nil {
-			return fmt.Errorf("alerts: %w", err)
-		}
-	}
-	if c.GitLab.enabled() {
-		switch {
-		case c.GitLab.WebhookSecret == "":
-			return errors.New("no GitLab webhook secret token: set gitlab.webhookSecret or GITLAB_WEBHOOK_SECRET; the bot does not accept unauthenticated webhooks")
-		case c.GitLab.Token == "":
-			return errors.New("no GitLab token: set gitlab.token or GITLAB_TOKEN (a bot user's token with the api scope)")
-		}
-	}
-	if !c.githubEnabled() {
-		return nil
-	}
-	gh := c.GitHub
-	switch {
-	case gh.App.WebhookSecret == "":
-		return errors.New("no GitHub webhook secret: set github.app.webhookSecret or GITHUB_APP_WEBHOOK_SECRET; the bot does not accept unsigned webhooks")
-	case gh.App.IntegrationID == 0:
-		return errors.New("no GitHub App ID: set github.app.integrationID or GITHUB_APP_INTEGRATION_ID")
-	case gh.App.PrivateKey == "":
-		return errors.New("no GitHub App private key: set github.app.privateKey or GITHUB_APP_PRIVATE_KEY")
-	}
 	return nil
+}
+
+// inFile names path in front of each of err's lines.
+func inFile(path string, err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s: %w", path, e)
+	}
+	return errors.Join(out...)
 }

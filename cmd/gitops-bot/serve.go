@@ -68,6 +68,10 @@ func serveCmd() *cobra.Command {
 			if cmd.Flags().Changed("data-dir") || cfg.DataDir == "" {
 				cfg.DataDir = dataDir
 			}
+			// Every problem at once, before anything connects.
+			if err := cfg.check(); err != nil && !errors.Is(err, errNoHost) {
+				return err
+			}
 			cls, err := clusters(cfg, kubeconfig)
 			if err != nil {
 				return err

@@ -68,9 +68,10 @@ func parent(key string) string {
 	return key[:i]
 }
 
-// Decode decodes data into out, a pointer to a struct with yaml tags,
-// and returns an *Error for the first thing wrong. An empty file leaves
-// out as it is.
+// Decode decodes data into out, a pointer to a struct with yaml tags. Its
+// error lists every *Error the file has, one a line (errors.Join), so
+// one run of a check shows all there is to mend. An empty file leaves out
+// as it is.
 func Decode(data []byte, out any) (*File, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -80,8 +81,9 @@ func Decode(data []byte, out any) (*File, error) {
 	if len(doc.Content) == 0 {
 		return &c.File, nil
 	}
-	if err := c.walk(doc.Content[0], reflect.TypeOf(out).Elem(), ""); err != nil {
-		return nil, err
+	c.note(c.walk(doc.Content[0], reflect.TypeOf(out).Elem(), ""))
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	if err := doc.Content[0].Decode(out); err != nil {
 		return nil, decodeError(err)
@@ -89,7 +91,17 @@ func Decode(data []byte, out any) (*File, error) {
 	return &c.File, nil
 }
 
-type checker struct{ File }
+type checker struct {
+	File
+	errs []error
+}
+
+// note keeps err, if any, and the walk goes on to the next key.
+func (c *checker) note(err error) {
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
 
 var (
 	durationType    = reflect.TypeOf(time.Duration(0))
@@ -123,9 +135,7 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			c.Lines[join(path, n.Content[i].Value)] = n.Content[i].Line
-			if err := c.walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
-				return err
-			}
+			c.note(c.walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)))
 		}
 		return nil
 	case t.Kind() == reflect.Slice:
@@ -134,9 +144,7 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		for i, e := range n.Content {
 			c.Lines[fmt.Sprintf("%s[%d]", path, i)] = e.Line
-			if err := c.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+			c.note(c.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)))
 		}
 		return nil
 	}
@@ -186,16 +194,16 @@ func (c *checker) walkStruct(n *yaml.Node, t reflect.Type, path string) error {
 			}
 		}
 		if !ok {
-			return &Error{Line: k.Line, Key: join(path, name), Msg: "unknown key." + suggest.DidYouMean(name, names, func(s string) string { return join(path, s) }) + " Known here: " + strings.Join(names, ", ") + "."}
+			c.note(&Error{Line: k.Line, Key: join(path, name), Msg: "unknown key." + suggest.DidYouMean(name, names, func(s string) string { return join(path, s) }) + " Known here: " + strings.Join(names, ", ") + "."})
+			continue
 		}
 		if line, dup := seen[name]; dup {
-			return &Error{Line: k.Line, Key: join(path, name), Msg: fmt.Sprintf("set twice (also on line %d)", line)}
+			c.note(&Error{Line: k.Line, Key: join(path, name), Msg: fmt.Sprintf("set twice (also on line %d)", line)})
+			continue
 		}
 		seen[name] = k.Line
 		c.Lines[join(path, name)] = k.Line
-		if err := c.walk(n.Content[i+1], ft, join(path, name)); err != nil {
-			return err
-		}
+		c.note(c.walk(n.Content[i+1], ft, join(path, name)))
 	}
 	return nil
 }
