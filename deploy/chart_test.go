@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -51,19 +52,8 @@ status: {disabled: true}
 // and returns its objects.
 func render(t *testing.T, values string) []*unstructured.Unstructured {
 	t.Helper()
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vals, err := chartutil.ReadValues([]byte(values))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "gitops-bot", Namespace: "gitops-bot", IsInstall: true}, chartutil.DefaultCapabilities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := engine.Render(ch, rv)
+	ch := loadChart(t)
+	files, err := renderChart(ch, values, chartutil.ReleaseOptions{Name: "gitops-bot", Namespace: "gitops-bot", IsInstall: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +66,34 @@ func render(t *testing.T, values string) []*unstructured.Unstructured {
 			docs = append(docs, body)
 		}
 	}
-	manifest := strings.Join(docs, "\n---\n")
+	return objects(t, strings.Join(docs, "\n---\n"))
+}
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// renderChart renders every template, values checked against the
+// chart's schema first as `helm install` and `helm upgrade` do.
+func renderChart(ch *chart.Chart, values string, opts chartutil.ReleaseOptions) (map[string]string, error) {
+	vals, err := chartutil.ReadValues([]byte(values))
+	if err != nil {
+		return nil, err
+	}
+	rv, err := chartutil.ToRenderValues(ch, vals, opts, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Render(ch, rv)
+}
+
+func objects(t *testing.T, manifest string) []*unstructured.Unstructured {
+	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, doc := range strings.Split(manifest, "\n---") {
 		var m map[string]any

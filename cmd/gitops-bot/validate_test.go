@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gitops-bot/gitops-bot/bot/config/yamlconf"
 )
 
 // execute runs the command line and returns what it printed and its error.
@@ -92,5 +97,37 @@ func TestValidateListsEveryKeyItRefuses(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// The chart's schema lets through, under config, exactly the keys of the
+// server configuration: a new key cannot be forgotten there.
+func TestChartSchemaKnowsTheServerKeys(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/chart/gitops-bot/values.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Config struct {
+				Properties           map[string]any `json:"properties"`
+				AdditionalProperties bool           `json:"additionalProperties"`
+			} `json:"config"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	var inSchema, inConfig []string
+	for k := range schema.Properties.Config.Properties {
+		inSchema = append(inSchema, k)
+	}
+	for k := range yamlconf.Fields(reflect.TypeOf(serverConfig{})) {
+		inConfig = append(inConfig, k)
+	}
+	sort.Strings(inSchema)
+	sort.Strings(inConfig)
+	if !reflect.DeepEqual(inSchema, inConfig) || schema.Properties.Config.AdditionalProperties {
+		t.Errorf("the chart's config keys %v, the server's %v", inSchema, inConfig)
 	}
 }
