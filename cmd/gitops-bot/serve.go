@@ -363,7 +363,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	mux.Handle("GET /metrics", promhttp.Handler())
 	enabled = append(enabled, "GET /healthz", "GET /readyz", "GET /metrics")
 	if !cfg.githubEnabled() {
-		appSetup(cfg).Routes(mux)
+		appSetup(cfg, log).Routes(mux)
 		enabled = append(enabled, "GET /setup")
 	}
 	if !cfg.Status.Disabled {
@@ -390,9 +390,9 @@ func (s *server) probes(mux *http.ServeMux) {
 }
 
 // appSetup is the GitHub App setup page of a server with no App.
-func appSetup(cfg *serverConfig) *appsetup.Setup {
+func appSetup(cfg *serverConfig, log *slog.Logger) *appsetup.Setup {
 	return &appsetup.Setup{Manifest: gitopsbot.AppManifest, WebURL: cfg.GitHub.WebURL, APIURL: cfg.GitHub.V3APIURL,
-		SaveTo: filepath.Join(cfg.DataDir, "github-app.yaml"), Client: &http.Client{Timeout: 30 * time.Second}}
+		SaveTo: filepath.Join(cfg.DataDir, "github-app.yaml"), Client: &http.Client{Timeout: 30 * time.Second}, Log: log}
 }
 
 // setupServer is serve with no host configured: it serves the GitHub App
@@ -402,7 +402,7 @@ func setupServer(cfg *serverConfig, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	appSetup(cfg).Routes(mux)
+	appSetup(cfg, log).Routes(mux)
 	mux.Handle("GET /{$}", http.RedirectHandler("/setup", http.StatusSeeOther))
 	s := &server{Handler: mux, close: func() {}, pending: func() int { return 0 }, setup: true,
 		checks: []startupCheck{{name: "configuration", run: func(context.Context) ([]string, error) {

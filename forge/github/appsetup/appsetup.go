@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -49,6 +51,9 @@ type Setup struct {
 	SaveTo string
 	Client *http.Client
 	Now    func() time.Time
+	// Log gets each failure of the flow (the page alone would leave the
+	// operator nothing to read later) and the App created.
+	Log *slog.Logger
 
 	mu     sync.Mutex
 	states map[string]time.Time // handed out, with their expiry
@@ -63,6 +68,13 @@ func (s *Setup) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /setup", s.start)
 	mux.HandleFunc("POST /setup/manifest", s.manifest)
 	mux.HandleFunc("GET /setup/callback", s.callback)
+}
+
+func (s *Setup) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (s *Setup) now() time.Time {
@@ -81,7 +93,8 @@ func (s *Setup) webURL() string {
 
 // start asks for the server's public address, guessed from the request.
 func (s *Setup) start(w http.ResponseWriter, r *http.Request) {
-	render(w, http.StatusOK, startPage, map[string]any{"URL": origin(r), "GitHub": s.webURL()})
+	guess := origin(r)
+	render(w, http.StatusOK, startPage, map[string]any{"URL": guess, "GitHub": s.webURL(), "Unreachable": unreachable(guess)})
 }
 
 // origin is the address the browser reached this server on: the Origin a
@@ -111,27 +124,27 @@ var orgName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 // manifest answers the form that posts the manifest to GitHub.
 func (s *Setup) manifest(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		fail(w, http.StatusBadRequest, "The form could not be read: "+err.Error())
+		s.fail(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
 		return
 	}
 	public, err := publicURL(r.PostForm.Get("url"))
 	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	org := strings.TrimSpace(r.PostForm.Get("org"))
 	if org != "" && !orgName.MatchString(org) {
-		fail(w, http.StatusBadRequest, fmt.Sprintf("%q is not a GitHub organization name (letters, digits and hyphens, at most 39).", org))
+		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not a GitHub organization name (letters, digits and hyphens, at most 39).", org))
 		return
 	}
 	body, err := s.manifestJSON(public, origin(r), strings.TrimSpace(r.PostForm.Get("name")))
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	state, err := s.newState()
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	target := s.webURL() + "/settings/apps/new"
@@ -140,8 +153,48 @@ func (s *Setup) manifest(w http.ResponseWriter, r *http.Request) {
 	}
 	render(w, http.StatusOK, postPage, map[string]any{
 		"Action":   target + "?state=" + url.QueryEscape(state),
-		"Manifest": string(body), "Hook": public + "/api/github/hook", "Org": org,
+		"Manifest": string(body), "Hook": public + "/api/github/hook", "Org": org, "Unreachable": unreachable(public),
 	})
+}
+
+// cgnat is the shared address space of RFC 6598: no more public than a
+// private one.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// unreachable says why GitHub.com could not send webhooks to address, or
+// "". A warning, not a refusal: a GitHub Enterprise Server on the same
+// network reaches private addresses.
+func unreachable(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return ""
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	switch {
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+		return host + " is this machine (loopback)"
+	case host != "" && !strings.Contains(host, ".") && !strings.Contains(host, ":"):
+		return host + " is a name without a domain, known only inside its network"
+	case strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".cluster.local") || strings.HasSuffix(host, ".internal"):
+		return host + " is a name known only inside its cluster or network"
+	case strings.HasSuffix(host, ".local"):
+		return host + " is a name of the local network (mDNS)"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	switch ip = ip.Unmap(); {
+	case ip.IsLoopback():
+		return host + " is this machine (loopback)"
+	case ip.IsUnspecified():
+		return host + " is no one address (unspecified)"
+	case ip.IsPrivate(), cgnat.Contains(ip):
+		return host + " is a private address"
+	case ip.IsLinkLocalUnicast():
+		return host + " is a link-local address"
+	}
+	return ""
 }
 
 // publicURL checks the address GitHub is to send webhooks to.
@@ -215,32 +268,36 @@ func (s *Setup) dropState(state string) {
 func (s *Setup) callback(w http.ResponseWriter, r *http.Request) {
 	code, state := r.URL.Query().Get("code"), r.URL.Query().Get("state")
 	if code == "" {
-		fail(w, http.StatusBadRequest, "GitHub sent no code: the App was not created. Start again at /setup.")
+		s.fail(w, r, http.StatusBadRequest, "GitHub sent no code: the App was not created. Start again at /setup.")
 		return
 	}
 	if !s.knownState(state) {
-		fail(w, http.StatusBadRequest, "This page was not reached from a form this server handed out in the last hour (or it was used already). Start again at /setup; the App GitHub may have created is listed in your GitHub settings and can be deleted there.")
+		s.fail(w, r, http.StatusBadRequest, "This page was not reached from a form this server handed out in the last hour (or it was used already). Start again at /setup; the App GitHub may have created is listed in your GitHub settings and can be deleted there.")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	app, err := s.exchange(ctx, code)
 	if err != nil {
-		fail(w, http.StatusBadGateway, err.Error())
+		s.fail(w, r, http.StatusBadGateway, err.Error())
 		return
 	}
 	s.dropState(state)
+	s.log().Info("setup: GitHub App created", "app_id", app.GetID(), "app", app.GetSlug())
 	saved, saveErr := "", error(nil)
 	if s.SaveTo != "" {
 		if saveErr = s.save(app); saveErr == nil {
 			saved = s.SaveTo
+			s.log().Info("setup: the App's credentials are saved", "file", saved)
+		} else {
+			s.log().Warn("setup: the App's credentials could not be saved; they are on the page alone", "file", s.SaveTo, "err", saveErr)
 		}
 	}
 	env := secretKeys(app)
 	secret, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
 		"metadata": map[string]string{"name": "gitops-bot"}, "stringData": env})
 	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+		s.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	var shell strings.Builder
@@ -321,7 +378,10 @@ func (s *Setup) save(app *github.AppConfig) error {
 	return f.Close()
 }
 
-func fail(w http.ResponseWriter, code int, msg string) {
+// fail answers the page with msg and logs it: the operator may read the
+// log, not the browser tab.
+func (s *Setup) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	s.log().Warn("setup: "+msg, "path", r.URL.Path, "status", code)
 	render(w, code, failPage, map[string]any{"Message": msg})
 }
 

@@ -1,15 +1,18 @@
 package appsetup
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +23,40 @@ import (
 	"github.com/gitops-bot/gitops-bot/forge/github/githubtest"
 )
 
-// bot runs the setup pages the way serve does with no App configured.
+// lockedBuffer is a log the handlers write while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// bot runs the setup pages the way serve does with no App configured;
+// s.Log writes to the second result.
 func bot(t *testing.T, gh *githubtest.Server) (*httptest.Server, *Setup) {
-	s := &Setup{Manifest: gitopsbot.AppManifest, WebURL: gh.WebURL(), APIURL: gh.APIURL(), SaveTo: filepath.Join(t.TempDir(), "github-app.yaml")}
+	srv, s, _ := botLogs(t, gh)
+	return srv, s
+}
+
+func botLogs(t *testing.T, gh *githubtest.Server) (*httptest.Server, *Setup, *lockedBuffer) {
+	logs := &lockedBuffer{}
+	s := &Setup{Manifest: gitopsbot.AppManifest, WebURL: gh.WebURL(), APIURL: gh.APIURL(), SaveTo: filepath.Join(t.TempDir(), "github-app.yaml"),
+		Log: slog.New(slog.NewTextHandler(logs, nil))}
 	mux := http.NewServeMux()
 	s.Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, s
+	return srv, s, logs
 }
 
 // form finds the page's form: its action and fields.
@@ -177,7 +206,7 @@ func TestManifestFlow(t *testing.T) {
 
 func TestSecondAppDoesNotOverwriteTheFirst(t *testing.T) {
 	gh := githubtest.New(t, "acme", "fleet", nil)
-	srv, s := bot(t, gh)
+	srv, s, logs := botLogs(t, gh)
 	os.WriteFile(s.SaveTo, []byte("first"), 0o600)
 	_, page := postForm(t, srv.URL+"/setup/manifest", srv.URL, url.Values{"url": {srv.URL}})
 	action, fields := form(t, page)
@@ -191,11 +220,15 @@ func TestSecondAppDoesNotOverwriteTheFirst(t *testing.T) {
 	if b, _ := os.ReadFile(s.SaveTo); string(b) != "first" {
 		t.Errorf("overwritten: %s", b)
 	}
+	if !strings.Contains(logs.String(), `level=INFO msg="setup: GitHub App created" app_id=4200`) ||
+		!strings.Contains(logs.String(), `level=WARN msg="setup: the App's credentials could not be saved; they are on the page alone" file=`+s.SaveTo) {
+		t.Errorf("the log does not say what became of the App:\n%s", logs)
+	}
 }
 
 func TestBadInputGetsAClearAnswer(t *testing.T) {
 	gh := githubtest.New(t, "acme", "fleet", nil)
-	srv, s := bot(t, gh)
+	srv, s, logs := botLogs(t, gh)
 	for _, c := range []struct {
 		name string
 		form url.Values
@@ -234,5 +267,69 @@ func TestBadInputGetsAClearAnswer(t *testing.T) {
 	code, page := get(t, srv.URL+"/setup/callback?code=unknown&state="+state)
 	if code != http.StatusBadGateway || !strings.Contains(page, "GitHub does not know this code") {
 		t.Errorf("unknown code: %d %s", code, page)
+	}
+	// Each failure is in the log too, with what the page said.
+	for _, want := range []string{
+		`level=WARN msg="setup: \"gitops-bot.example.com\" is not this server's address`,
+		`is not a GitHub organization name (letters, digits and hyphens, at most 39)." path=/setup/manifest status=400`,
+		`level=WARN msg="setup: GitHub sent no code: the App was not created. Start again at /setup." path=/setup/callback status=400`,
+		`level=WARN msg="setup: GitHub does not know this code: it is used or older than an hour. Start again at /setup." path=/setup/callback status=502`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// GitHub.com cannot send webhooks to a loopback, private or cluster-only
+// address: the page says so where the address is guessed and where it is
+// given, and still lets a GitHub Enterprise Server on the same network
+// have it.
+func TestSetupWarnsOfAnAddressGitHubCannotReach(t *testing.T) {
+	gh := githubtest.New(t, "acme", "fleet", nil)
+	srv, _ := bot(t, gh)
+	_, page := get(t, srv.URL+"/setup") // a port-forward: 127.0.0.1
+	if !strings.Contains(page, `id="unreachable"`) || !strings.Contains(page, "127.0.0.1 is this machine (loopback)") {
+		t.Errorf("the guessed loopback address has no warning:\n%s", page)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/setup", nil)
+	req.Header.Set("X-Forwarded-Host", "gitops-bot.example.com")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if _, page := read(t, resp, err); strings.Contains(page, `id="unreachable"`) || !strings.Contains(page, "https://gitops-bot.example.com") {
+		t.Errorf("a public address got a warning:\n%s", page)
+	}
+	code, page := postForm(t, srv.URL+"/setup/manifest", srv.URL, url.Values{"url": {"http://10.0.3.7:8080"}})
+	if code != http.StatusOK || !strings.Contains(page, "10.0.3.7 is a private address, so no webhook") {
+		t.Errorf("a private address: %d\n%s", code, page)
+	}
+	if action, _ := form(t, page); !strings.HasPrefix(action, gh.WebURL()) {
+		t.Errorf("the form no longer goes on to GitHub: %s", action)
+	}
+	_, page = postForm(t, srv.URL+"/setup/manifest", srv.URL, url.Values{"url": {"https://gitops-bot.example.com"}})
+	if strings.Contains(page, `id="unreachable"`) {
+		t.Errorf("a public address got a warning:\n%s", page)
+	}
+
+	for address, want := range map[string]string{
+		"http://localhost:8080":                "localhost is this machine (loopback)",
+		"http://[::1]:8080":                    "::1 is this machine (loopback)",
+		"http://192.168.1.20":                  "192.168.1.20 is a private address",
+		"https://172.20.0.4":                   "172.20.0.4 is a private address",
+		"https://100.64.1.1":                   "100.64.1.1 is a private address",
+		"http://[fd00::5]":                     "fd00::5 is a private address",
+		"http://169.254.10.1":                  "169.254.10.1 is a link-local address",
+		"http://0.0.0.0:8080":                  "0.0.0.0 is no one address (unspecified)",
+		"http://gitops-bot:8080":               "gitops-bot is a name without a domain",
+		"http://gitops-bot.gitops-bot.svc":     "gitops-bot.gitops-bot.svc is a name known only inside its cluster",
+		"http://bot.default.svc.cluster.local": "bot.default.svc.cluster.local is a name known only inside its cluster",
+		"http://raspberrypi.local":             "raspberrypi.local is a name of the local network (mDNS)",
+		"https://gitops-bot.example.com":       "",
+		"https://8.8.8.8":                      "",
+		"https://[2001:4860:4860::8888]":       "",
+	} {
+		if got := unreachable(address); !strings.HasPrefix(got, want) || (want == "") != (got == "") {
+			t.Errorf("unreachable(%s) = %q, want %q", address, got, want)
+		}
 	}
 }

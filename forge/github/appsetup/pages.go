@@ -21,6 +21,9 @@ webhook secret.</p>
 <form method="post" action="/setup/manifest">
 <label for="url">This server's public address</label>
 <input type="text" id="url" name="url" value="{{.URL}}">
+{{if .Unreachable}}<p class="bad" id="unreachable">Unreachable from GitHub.com: {{.Unreachable}}. This page guessed the address from
+the one you opened it on, which may be a port-forward. Enter the address GitHub reaches this server on (an
+Ingress, a load balancer, a tunnel); only a GitHub Enterprise Server on the same network reaches it as it is.</p>{{end}}
 <div class="muted">GitHub sends the webhooks to this address + <code>/api/github/hook</code>: it must be reachable from GitHub.
 After GitHub creates the App, your browser comes back to the address you opened this page on.</div>
 <label for="org">Organization (optional)</label>
@@ -38,6 +41,9 @@ var postPage = template.Must(template.New("post").Parse(`<!doctype html>
 <h1>Create the App on GitHub</h1>
 <p>GitHub will create the App{{if .Org}} in the organization <b>{{.Org}}</b>{{end}} with webhooks sent to
 <code>{{.Hook}}</code>, then send you back here.</p>
+{{if .Unreachable}}<p class="bad" id="unreachable">Unreachable from GitHub.com: {{.Unreachable}}, so no webhook
+would arrive. <a href="/setup">Go back</a> and enter the address GitHub reaches this server on, unless a GitHub
+Enterprise Server on the same network is to send them.</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="manifest" value="{{.Manifest}}">
 <button type="submit">Create the App on GitHub</button>
