@@ -26,7 +26,10 @@ type Proposal struct {
 	Verb, App, Provider string
 	Envs                []string
 	Title, Summary      string
-	Manifests           []providers.Manifest
+	// Checked is what the verb looked up beyond the repository (a chart's
+	// version in its repository), said in the reply as well as in Summary.
+	Checked   string
+	Manifests []providers.Manifest
 	// Validated: the preflight already checked every object.
 	Validated bool
 	// Built gives objects' namespaces as the environment's build sets them
@@ -99,7 +102,7 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 		return Result{}, err
 	}
 	if r.Plan {
-		body, err := r.planReply(ctx, change, objs)
+		body, err := r.planReply(ctx, change, objs, p.Checked)
 		return Result{Body: body}, err
 	}
 	pr, err := r.Host.Propose(ctx, r.Repo, change)
@@ -120,6 +123,9 @@ func (r *Request) Propose(ctx context.Context, p Proposal) (Result, error) {
 		link = r.Repo.FullName() + link // owner/repo#N links across repositories
 	}
 	fmt.Fprintf(&b, "%s %s: %s\n\n", verb, link, p.Title)
+	if p.Checked != "" {
+		b.WriteString(p.Checked + "\n\n")
+	}
 	for _, w := range pr.Warnings {
 		fmt.Fprintf(&b, "But %s. The pull request is open; finish that by hand.\n\n", errs.Text(w))
 	}
@@ -213,9 +219,12 @@ func objectTable(objs []marker.Object) string {
 const maxDiff = 50000
 
 // planReply shows the change: its objects and the diff against the base.
-func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.Object) (string, error) {
+func (r *Request) planReply(ctx context.Context, c forge.Change, objs []marker.Object, checked string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s: %s. Nothing was opened; run the command without `/plan` to open the pull request.\n\n", md.Code(r.Line), c.Title)
+	if checked != "" {
+		b.WriteString(checked + "\n\n")
+	}
 	if t := objectTable(objs); t != "" {
 		b.WriteString(t + "\n")
 	}

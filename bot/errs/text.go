@@ -12,6 +12,7 @@ import (
 // `Post "https://…":`), other API addresses, and anything shaped like a
 // token.
 var (
+	urlCall  = regexp.MustCompile(`(?i)\b(GET|POST|PUT|PATCH|DELETE|HEAD) "[^"]+":\s*`)
 	apiCall  = regexp.MustCompile(`(?i)\b(GET|POST|PUT|PATCH|DELETE|HEAD) "?https?://[^\s"]+"?:\s*`)
 	apiURL   = regexp.MustCompile(`https?://(api\.github\.com|[^\s"]*/api/v\d)[^\s"]*`)
 	tokenish = regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,}|glpat-[A-Za-z0-9_\-]{8,})`)
@@ -47,5 +48,21 @@ func Text(s string) string {
 	return s
 }
 
-// Message is Text of err.
-func Message(err error) string { return Text(err.Error()) }
+// Message is Text of err, with a network failure said in words ("the
+// host could not be reached: the connection was refused") in place of the
+// transport's own text, which names addresses and system calls.
+func Message(err error) string {
+	s := err.Error()
+	if words, raw := Network(err); words != "" {
+		said := "could not be reached: " + words
+		if raw != "" && strings.Contains(s, raw) {
+			s = strings.Replace(s, raw, said, 1)
+		} else {
+			s += " (" + said + ")"
+		}
+		s = apiCall.ReplaceAllString(s, "")
+		// What is left of a URL error's "Get \"URL\": " prefix goes with the address.
+		s = urlCall.ReplaceAllString(s, "")
+	}
+	return Text(s)
+}

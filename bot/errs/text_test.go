@@ -1,7 +1,13 @@
 package errs
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -36,5 +42,32 @@ func TestTextKeepsWhatFollowsTheStatus(t *testing.T) {
 	want := "opening pull request: the host answered 422 Unprocessable Entity (branch x remains: commenting again reuses it)"
 	if got := Text(in); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+// A reply never quotes a transport's error: what failed, then why in
+// words, with no address, port or system call.
+func TestMessageSaysNetworkFailuresInWords(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	_, refused := http.Get(closed.URL + "/api/v3/repos/acme/fleet/git/trees")
+	dns := &url.Error{Op: "Get", URL: "https://charts.example.invalid/index.yaml", Err: &net.OpError{Op: "dial", Net: "tcp",
+		Err: &net.DNSError{Err: "no such host", Name: "charts.example.invalid", IsNotFound: true}}}
+	late := &url.Error{Op: "Post", URL: "http://127.0.0.1:39025/api/v3/repos/acme/fleet/git/trees", Err: context.DeadlineExceeded}
+	for err, want := range map[error]string{
+		fmt.Errorf("opening the pull request: creating tree: %w", refused): "opening the pull request: creating tree: could not be reached: the connection was refused",
+		fmt.Errorf("the index of https://charts.example.invalid: %w", dns):  "the index of https://charts.example.invalid: could not be reached: its name charts.example.invalid does not resolve",
+		fmt.Errorf("creating tree: %w", late):                               "creating tree: could not be reached: it did not answer in time",
+		errors.New("no such workload web"):                                  "no such workload web",
+	} {
+		got := Message(err)
+		if got != want {
+			t.Errorf("Message(%q)\n = %q\nwant %q", err, got, want)
+		}
+		for _, raw := range []string{"dial tcp", "127.0.0.1", "connect:", "lookup "} {
+			if strings.Contains(got, raw) {
+				t.Errorf("%q quotes the transport (%s)", got, raw)
+			}
+		}
 	}
 }

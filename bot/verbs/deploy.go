@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/providers/chartrender"
 	"github.com/gitops-bot/gitops-bot/providers/kustfile"
 	"github.com/gitops-bot/gitops-bot/providers/preflight"
 )
@@ -104,6 +105,10 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 	if err != nil {
 		return command.Result{}, err
 	}
+	checked, err := lookUp(ctx, req, chart)
+	if err != nil {
+		return command.Result{}, err
+	}
 
 	var manifests []providers.Manifest
 	where := map[string]bool{}
@@ -160,10 +165,41 @@ func (a *deploy) Run(ctx context.Context, req *command.Request) (command.Result,
 		Provider: prov.Name(),
 		Title:    fmt.Sprintf("Deploy %s %s (chart %s) to %s", app, chart.Version, chart.Name, strings.Join(envNames, ", ")),
 		Summary: fmt.Sprintf("Deploys the Helm chart %s version %s as %s into namespace %s with %s.",
-			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), namespaceList(where), providerTitle(prov.Name())) + notesText(notes),
+			md.Code(chart.RepoURL+"/"+chart.Name), md.Code(chart.Version), md.Code(app), namespaceList(where), providerTitle(prov.Name())) + " " + checked + notesText(notes),
+		Checked:   checked,
 		Manifests: manifests,
 		Built:     builtNS,
 	})
+}
+
+// chartResolver looks a chart's version up in its repository or
+// registry (providers/chartrender).
+type chartResolver interface {
+	Resolve(ctx context.Context, repoURL, name, version string) (string, error)
+}
+
+// lookUp asks the chart's source which version the release would install
+// today, before anything is opened: a chart or version the source does not
+// have is refused; a source that cannot be asked is said, not hidden.
+func lookUp(ctx context.Context, req *command.Request, chart providers.Chart) (string, error) {
+	where := "the repository's index"
+	if chart.OCI() {
+		where = "the registry's tags"
+	}
+	r, ok := req.Charts.(chartResolver)
+	if !ok {
+		return "The chart was not looked up (this bot fetches no charts), so its version is not checked.", nil
+	}
+	got, err := r.Resolve(ctx, chart.RepoURL, chart.Name, chart.Version)
+	switch {
+	case errors.Is(err, chartrender.ErrNoChart):
+		return "", errs.Invalid("%s. Nothing was opened.", strings.TrimPrefix(errs.Message(err), chartrender.ErrNoChart.Error()+": "))
+	case err != nil:
+		return fmt.Sprintf("The chart could not be looked up in %s (%s), so its version is not checked.", where, errs.Message(err)), nil
+	case got == chart.Version:
+		return fmt.Sprintf("Looked up: %s %s is in %s.", md.Code(chart.Name), md.Code(got), where), nil
+	}
+	return fmt.Sprintf("Looked up: %s %s is %s in %s today.", md.Code(chart.Name), md.Code(chart.Version), md.Code(got), where), nil
 }
 
 func namespaceList(set map[string]bool) string {

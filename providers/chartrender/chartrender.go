@@ -85,20 +85,11 @@ func (r *Renderer) Load(ctx context.Context, repoURL, name, version string) (*ch
 func (r *Renderer) chart(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	base := strings.TrimSuffix(repoURL, "/")
-	b, err := r.get(ctx, base+"/index.yaml")
+	_, ref, err := r.inIndex(ctx, repoURL, name, version)
 	if err != nil {
-		return nil, fmt.Errorf("the index of %s: %w", repoURL, err)
+		return nil, err
 	}
-	var idx index
-	if err := sigsyaml.Unmarshal(b, &idx); err != nil {
-		return nil, fmt.Errorf("the index of %s does not parse: %w", repoURL, err)
-	}
-	ref, ok := idx.find(name, version)
-	if !ok {
-		return nil, fmt.Errorf("no chart %s %s in %s", name, version, repoURL)
-	}
-	u, err := resolve(base+"/", ref)
+	u, err := resolve(strings.TrimSuffix(repoURL, "/")+"/", ref)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +108,32 @@ func (r *Renderer) chart(ctx context.Context, repoURL, name, version string) (*c
 	return ch, nil
 }
 
+// inIndex reads the index of the Helm repository at repoURL and picks the
+// version of name that version allows, with its archive's address.
+func (r *Renderer) inIndex(ctx context.Context, repoURL, name, version string) (picked, ref string, err error) {
+	b, err := r.get(ctx, strings.TrimSuffix(repoURL, "/")+"/index.yaml")
+	var status *statusError
+	if errors.As(err, &status) && status.code == http.StatusNotFound {
+		return "", "", fmt.Errorf("%w: %s has no index.yaml, so it is not a Helm repository", ErrNoChart, repoURL)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("the index of %s: %w", repoURL, err)
+	}
+	var idx index
+	if err := sigsyaml.Unmarshal(b, &idx); err != nil {
+		return "", "", fmt.Errorf("the index of %s does not parse: %w", repoURL, err)
+	}
+	picked, ref, ok := idx.find(name, version)
+	if !ok {
+		var have []string
+		for _, e := range idx.Entries[name] {
+			have = append(have, e.Version)
+		}
+		return "", "", noVersion(name, version, repoURL, have)
+	}
+	return picked, ref, nil
+}
+
 // index is what the renderer reads of a Helm repository's index.yaml.
 type index struct {
 	Entries map[string][]struct {
@@ -125,15 +142,15 @@ type index struct {
 	} `json:"entries"`
 }
 
-// find returns the archive URL of the newest version of name that version
-// (exact or a semver range; empty for any) allows, as Helm picks it.
-func (i index) find(name, version string) (string, bool) {
+// find returns the newest version of name that version (exact or a semver
+// range; empty for any) allows, as Helm picks it, and its archive's URL.
+func (i index) find(name, version string) (string, string, bool) {
 	c, err := semver.NewConstraint(version)
 	if version == "" {
 		c, err = semver.NewConstraint("*")
 	}
 	var best *semver.Version
-	url := ""
+	picked, url := "", ""
 	for _, e := range i.Entries[name] {
 		v, verr := semver.NewVersion(e.Version)
 		if verr != nil || len(e.URLs) == 0 {
@@ -141,15 +158,15 @@ func (i index) find(name, version string) (string, bool) {
 		}
 		if err != nil {
 			if e.Version == version {
-				return e.URLs[0], true
+				return e.Version, e.URLs[0], true
 			}
 			continue
 		}
 		if c.Check(v) && (best == nil || v.GreaterThan(best)) {
-			best, url = v, e.URLs[0]
+			best, picked, url = v, e.Version, e.URLs[0]
 		}
 	}
-	return url, url != ""
+	return picked, url, url != ""
 }
 
 func resolve(base, ref string) (string, error) {
@@ -164,6 +181,14 @@ func resolve(base, ref string) (string, error) {
 	return u.String(), nil
 }
 
+// statusError is an answer other than 200 OK.
+type statusError struct {
+	url, status string
+	code        int
+}
+
+func (e *statusError) Error() string { return e.url + ": " + e.status }
+
 func (r *Renderer) get(ctx context.Context, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -175,7 +200,7 @@ func (r *Renderer) get(ctx context.Context, u string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+		return nil, &statusError{url: u, status: resp.Status, code: resp.StatusCode}
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -28,23 +29,8 @@ func (r *Renderer) ociChart(ctx context.Context, repoURL, name, version string) 
 	}
 	tag := version
 	if isRange(version) {
-		c, err := semver.NewConstraint(orAny(version))
-		if err != nil {
-			return nil, fmt.Errorf("version %q: %w", version, err)
-		}
-		tags, err := client.Tags(ref) // newest first
-		if err != nil {
-			return nil, fmt.Errorf("the tags of %s: %w", ref, err)
-		}
-		tag = ""
-		for _, t := range tags {
-			if v, err := semver.NewVersion(t); err == nil && c.Check(v) {
-				tag = t
-				break
-			}
-		}
-		if tag == "" {
-			return nil, fmt.Errorf("no tag of %s matches %s", ref, version)
+		if tag, err = pickTag(client, ref, version); err != nil {
+			return nil, err
 		}
 	}
 	// Helm writes a version's + as _ in a tag.
@@ -68,6 +54,28 @@ func (r *Renderer) ociChart(ctx context.Context, repoURL, name, version string) 
 	}
 	r.charts.Add(full, ch)
 	return ch, nil
+}
+
+// pickTag is the newest tag of ref that version (a semver range, or one
+// version) allows, as Flux's OCIRepository picks it.
+func pickTag(client *registry.Client, ref, version string) (string, error) {
+	c, err := semver.NewConstraint(orAny(version))
+	if err != nil {
+		return "", fmt.Errorf("version %q: %w", version, err)
+	}
+	tags, err := client.Tags(ref) // newest first
+	if err != nil {
+		return "", fmt.Errorf("the tags of %s: %w", ref, err)
+	}
+	if len(tags) == 0 {
+		return "", fmt.Errorf("%w: the registry has no tag of %s", ErrNoChart, ref)
+	}
+	for _, t := range tags {
+		if v, err := semver.NewVersion(t); err == nil && c.Check(v) {
+			return t, nil
+		}
+	}
+	return "", noVersion(path.Base(ref), version, "oci://"+path.Dir(ref), tags)
 }
 
 // isRange: version is a semver constraint, not one tag.

@@ -75,6 +75,13 @@ func ServeOCI(t testing.TB, charts ...*chart.Chart) *Registry {
 			w.WriteHeader(http.StatusOK)
 		case strings.HasSuffix(p, "/tags/list"):
 			name := filepath.Base(strings.TrimSuffix(p, "/tags/list"))
+			if tags[name] == nil {
+				// The distribution spec's answer for a repository it lacks.
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`))
+				return
+			}
 			l := append([]string{}, tags[name]...)
 			sort.Strings(l)
 			json.NewEncoder(w).Encode(map[string]any{"name": "charts/" + name, "tags": l})
