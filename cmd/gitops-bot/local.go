@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/examples"
 	"github.com/gitops-bot/gitops-bot/forge"
 	"github.com/gitops-bot/gitops-bot/forge/local"
+	"github.com/gitops-bot/gitops-bot/providers/flux"
 )
 
 type localOptions struct {
@@ -99,6 +102,13 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 	if err != nil {
 		return err
 	}
+	if repo.CloneURL == "" {
+		note, err := cloneURLFromFlux(cmd.Context(), f, &repo, o.repo)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, note+"\n")
+	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ev := forge.CommentEvent{Repo: repo, Thread: o.thread, CommentID: 1, Body: comment, Author: o.user}
 	b := bot.New(log)
@@ -137,6 +147,36 @@ func runLocal(cmd *cobra.Command, o *localOptions, comment string) error {
 		return fmt.Errorf("%d of %d commands did not succeed: %s (the reply above says why)", len(failed), ran, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// cloneURLFromFlux gives a repository with no origin remote the URL Flux
+// syncs it from (the GitRepository its Kustomizations take as their
+// source), which objects pointing at the repository must carry; where
+// there is none, or several, it says how to add the remote.
+func cloneURLFromFlux(ctx context.Context, f *local.Forge, repo *forge.Repo, dir string) (string, error) {
+	paths, err := f.ListFiles(ctx, *repo, repo.DefaultBranch, "")
+	if err != nil {
+		return "", err
+	}
+	files := map[string][]byte{}
+	for _, p := range paths {
+		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
+			continue
+		}
+		if b, err := f.ReadFile(ctx, *repo, repo.DefaultBranch, p); err == nil && len(b) <= forge.MaxFileBytes {
+			files[p] = b
+		}
+	}
+	add := fmt.Sprintf("git -C %s remote add origin URL", dir)
+	switch urls := flux.SyncedFrom(files); len(urls) {
+	case 1:
+		repo.CloneURL = urls[0]
+		return fmt.Sprintf("%s has no origin remote: using %s, the URL its Flux GitRepository syncs it from. To use another: %s", dir, urls[0], add), nil
+	case 0:
+		return fmt.Sprintf("%s has no origin remote, and no Flux GitRepository here syncs it: commands that write its URL into an object will refuse. Add the URL Argo CD or Flux fetches it from with: %s", dir, add), nil
+	default:
+		return fmt.Sprintf("%s has no origin remote, and its Flux GitRepositories sync it from several URLs (%s): commands that write its URL into an object will refuse. Add the one to use with: %s", dir, strings.Join(urls, ", "), add), nil
+	}
 }
 
 func section(w io.Writer, title string) {

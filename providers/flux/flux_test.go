@@ -35,3 +35,34 @@ func TestGenerateChart(t *testing.T) {
 		})
 	}
 }
+
+// Where Flux fetches a repository from: the GitRepository its
+// Kustomizations take as their source, as flux bootstrap writes it; a
+// GitRepository of another repository that nothing here syncs from is not.
+func TestSyncedFrom(t *testing.T) {
+	files := map[string][]byte{
+		"clusters/staging/flux-system/gotk-sync.yaml": []byte(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m0s, ref: {branch: main}, url: ssh://git@github.com/acme/fleet}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 10m0s, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+`),
+		"clusters/staging/other.yaml": []byte(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {interval: 1h, url: https://github.com/acme/charts}
+`),
+		"broken.yaml": []byte("kind: [\n"),
+	}
+	if got := SyncedFrom(files); len(got) != 1 || got[0] != "ssh://git@github.com/acme/fleet" {
+		t.Errorf("SyncedFrom = %v", got)
+	}
+	delete(files, "clusters/staging/flux-system/gotk-sync.yaml")
+	if got := SyncedFrom(files); len(got) != 0 {
+		t.Errorf("without a Kustomization: %v", got)
+	}
+}
