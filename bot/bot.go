@@ -80,6 +80,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	if len(invs) == 0 {
 		return nil
 	}
+	began := time.Now()
 	log := b.Log.With("delivery", ev.DeliveryID, "host", ev.Repo.Host, "repo", ev.Repo.FullName(),
 		"thread", ev.Thread, "comment", ev.CommentID, "user", ev.Author)
 	ctx = logctx.With(ctx, log)
@@ -103,7 +104,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	}
 	if len(invs) > command.MaxCommands {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
-		log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs))
+		defer func() { log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs), "duration", seconds(time.Since(began))) }()
 		b.record(ev, invs[0].Line+" …", command.Refuse, "too many commands in one comment", nil)
 		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), command.MaxCommands))
 	}
@@ -113,7 +114,7 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	cfg, cfgErr := config.Load(ctx, snap.Reader, ev.Repo, ev.Repo.DefaultBranch)
 	if ev.Closed && (cfgErr != nil || !cfg.CommandsOnClosed) {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
-		log.Info("command", "outcome", command.Refuse, "error", "closed thread")
+		defer func() { log.Info("command", "outcome", command.Refuse, "error", "closed thread", "duration", seconds(time.Since(began))) }()
 		b.record(ev, invs[0].Line, command.Refuse, "closed thread", nil)
 		what := "issue"
 		if ev.IsPR {
@@ -123,18 +124,26 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	}
 	c := &commentRun{bot: b, host: f, ev: ev, cfg: cfg, cfgErr: cfgErr, snap: snap}
 	var sections []string
-	for _, inv := range invs {
-		start := time.Now()
+	// Each command's log line is written once the reply is out, so that
+	// its duration is its share of the whole: the first's includes reading
+	// the repository, the last's the reply; together, the comment's time.
+	var lines [][]any
+	last := began
+	for i, inv := range invs {
 		o := c.run(ctx, inv)
 		commandsTotal.WithLabelValues(inv.Verb, string(o.outcome)).Inc()
-		attrs := []any{"verb", inv.Verb, "outcome", o.outcome, "duration", time.Since(start).Round(time.Millisecond)}
+		attrs := []any{"verb", inv.Verb, "outcome", o.outcome}
 		if o.err != nil {
 			attrs = append(attrs, "error", o.err.Error(), "kind", errs.KindOf(o.err).String())
 		}
 		if o.pr != nil {
 			attrs = append(attrs, "pull_request", o.pr.URL)
 		}
-		log.Info("command", attrs...)
+		if i < len(invs)-1 {
+			attrs = append(attrs, "duration", seconds(time.Since(last)))
+			last = time.Now()
+		}
+		lines = append(lines, attrs)
 		detail := ""
 		if o.err != nil {
 			detail = o.err.Error()
@@ -145,13 +154,27 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 		}
 		sections = append(sections, o.body)
 	}
+	logLines := func(extra ...any) {
+		lines[len(lines)-1] = append(lines[len(lines)-1], append(extra, "duration", seconds(time.Since(last)))...)
+		for _, attrs := range lines {
+			log.Info("command", attrs...)
+		}
+	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The bot is stopping: the delivery stays in the inbox and is run
 		// again at the next start, which replies. A reply now would race it.
+		logLines("replied", false)
 		log.Info("stopped before replying; the delivery is resumed at the next start")
 		return ctx.Err()
 	}
-	return reply(strings.Join(sections, "\n\n---\n\n"))
+	err = reply(strings.Join(sections, "\n\n---\n\n"))
+	logLines("replied", err == nil)
+	return err
+}
+
+// seconds is a duration as logs give it: seconds, to the millisecond.
+func seconds(d time.Duration) float64 {
+	return d.Round(time.Millisecond).Seconds()
 }
 
 // record keeps a command's outcome for the status page.

@@ -2,12 +2,14 @@ package bot_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitops-bot/gitops-bot/bot"
 	"github.com/gitops-bot/gitops-bot/bot/bottest"
@@ -15,6 +17,7 @@ import (
 	"github.com/gitops-bot/gitops-bot/bot/config"
 	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/gitops-bot/gitops-bot/forge/forgetest"
 )
 
 func TestDeployAgainUpdatesSamePullRequest(t *testing.T) {
@@ -222,5 +225,53 @@ func TestHugeConfigIsRefused(t *testing.T) {
 	reply := bottest.HandleEvent(t, nil, f, bottest.Comment(1, "alice", bottest.Podinfo))
 	if len(f.Proposals()) != 0 || !strings.Contains(reply, ".gitops-bot.yaml") || !strings.Contains(reply, fmt.Sprint(config.MaxBytes)) {
 		t.Errorf("%d proposals, reply %q", len(f.Proposals()), reply)
+	}
+}
+
+// slowReplies is a host that takes its time to post a reply.
+type slowReplies struct {
+	*forgetest.Fake
+	delay time.Duration
+}
+
+func (s slowReplies) Reply(ctx context.Context, r forge.Repo, m forge.Reply) error {
+	time.Sleep(s.delay)
+	return s.Fake.Reply(ctx, r, m)
+}
+
+// A command's duration is in seconds and covers all of it: the durations
+// of a comment's commands add up to the time from its handling's start to
+// the reply posted, the slow reply included.
+func TestCommandDurationCoversTheComment(t *testing.T) {
+	var buf bytes.Buffer
+	b := bot.New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	host := slowReplies{Fake: bottest.NewFake(nil), delay: 300 * time.Millisecond}
+	ev := bottest.Comment(1, "alice", bottest.Podinfo+"\n/help")
+	began := time.Now()
+	if err := b.HandleComment(context.Background(), host, ev); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began).Seconds()
+	var sum float64
+	var last map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["msg"] != "command" {
+			continue
+		}
+		d, ok := m["duration"].(float64)
+		if !ok || d < 0 || d > took {
+			t.Errorf("duration %v is not seconds within the %.3fs the comment took", m["duration"], took)
+		}
+		sum, last = sum+d, m
+	}
+	if sum < 0.3 || sum > took+0.001 {
+		t.Errorf("the durations add up to %.3fs; the comment took %.3fs, 0.3s of it the reply", sum, took)
+	}
+	if last == nil || last["replied"] != true {
+		t.Errorf("the last command's line does not say the reply went out: %v", last)
 	}
 }

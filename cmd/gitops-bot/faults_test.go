@@ -246,8 +246,12 @@ func TestAcknowledgedCommandsSurviveARestart(t *testing.T) {
 	}
 
 	gh.Faults.FailFraction(0, 0)
-	startGitHub(t, gh, nil, inDir)
+	_, _, logs, _ := startGitHub(t, gh, nil, inDir)
 	eventually(t, "every command's pull request", func() bool { return len(gh.Pulls()) == commands })
+	// Each delivery taken from the inbox says so, with its ID.
+	if n := strings.Count(logs.String(), `msg="resuming a delivery accepted before and not done" host=github delivery=`); n == 0 || n > commands {
+		t.Errorf("%d deliveries logged as resumed, of %d, %d of them without a pull request:\n%s", n, commands, commands-before, logs)
+	}
 	heads := map[string]int{}
 	for _, pr := range gh.Pulls() {
 		heads[pr.Head]++

@@ -269,7 +269,7 @@ func newServer(ctx, intake context.Context, cfg *serverConfig, cls cluster.Set, 
 	var enabled []string // routes, for the start-up log
 	var checks []startupCheck
 	connectors := forge.Connectors{}
-	flight := &inbox.Flight{Inbox: inb}
+	flight := &inbox.Flight{Inbox: inb, Log: log}
 	delivery := hook.Options{QueueSize: cfg.Queue.Size, Workers: cfg.Queue.Workers, Timeout: cfg.Queue.Timeout, Log: log,
 		Context: ctx, Intake: intake, Inbox: inb, Flight: flight}
 	repos := map[string]alerts.RepoOpener{}

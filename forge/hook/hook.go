@@ -140,6 +140,6 @@ func (o *Options) Defaults() {
 		o.Intake = o.Context
 	}
 	if o.Flight == nil {
-		o.Flight = &inbox.Flight{Inbox: o.Inbox}
+		o.Flight = &inbox.Flight{Inbox: o.Inbox, Log: o.Log}
 	}
 }

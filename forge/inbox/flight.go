@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 )
 
@@ -12,6 +13,9 @@ import (
 // resumes it).
 type Flight struct {
 	Inbox Inbox
+	// Log gets a line for each delivery taken from the inbox rather than
+	// from the host: what a restart, another replica or a full queue left.
+	Log *slog.Logger
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -40,6 +44,9 @@ func (f *Flight) Run(ctx context.Context, host, id string, held bool, push func(
 	if !held && !f.Inbox.Claim(ctx, host, id) { // done since it was listed, or another replica's
 		land()
 		return true
+	}
+	if !held && f.Log != nil {
+		f.Log.Info("resuming a delivery accepted before and not done", "host", host, "delivery", id)
 	}
 	ok := push(func(ctx context.Context) error {
 		err := work(ctx)
