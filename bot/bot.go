@@ -104,7 +104,9 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	}
 	if len(invs) > command.MaxCommands {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
-		defer func() { log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs), "duration", seconds(time.Since(began))) }()
+		defer func() {
+			log.Info("command", "outcome", command.Refuse, "error", "too many commands", "commands", len(invs), "duration", seconds(time.Since(began)))
+		}()
 		b.record(ev, invs[0].Line+" …", command.Refuse, "too many commands in one comment", nil)
 		return reply(fmt.Sprintf("This comment has %d commands; I run at most %d per comment. Nothing was done: split them over several comments.", len(invs), command.MaxCommands))
 	}
@@ -114,7 +116,9 @@ func (b *Bot) HandleComment(ctx context.Context, f forge.Forge, ev forge.Comment
 	cfg, cfgErr := config.Load(ctx, snap.Reader, ev.Repo, ev.Repo.DefaultBranch)
 	if ev.Closed && (cfgErr != nil || !cfg.CommandsOnClosed) {
 		commandsTotal.WithLabelValues("", string(command.Refuse)).Inc()
-		defer func() { log.Info("command", "outcome", command.Refuse, "error", "closed thread", "duration", seconds(time.Since(began))) }()
+		defer func() {
+			log.Info("command", "outcome", command.Refuse, "error", "closed thread", "duration", seconds(time.Since(began)))
+		}()
 		b.record(ev, invs[0].Line, command.Refuse, "closed thread", nil)
 		what := "issue"
 		if ev.IsPR {

@@ -56,9 +56,9 @@ func TestMessageSaysNetworkFailuresInWords(t *testing.T) {
 	late := &url.Error{Op: "Post", URL: "http://127.0.0.1:39025/api/v3/repos/acme/fleet/git/trees", Err: context.DeadlineExceeded}
 	for err, want := range map[error]string{
 		fmt.Errorf("opening the pull request: creating tree: %w", refused): "opening the pull request: creating tree: could not be reached: the connection was refused",
-		fmt.Errorf("the index of https://charts.example.invalid: %w", dns):  "the index of https://charts.example.invalid: could not be reached: its name charts.example.invalid does not resolve",
-		fmt.Errorf("creating tree: %w", late):                               "creating tree: could not be reached: it did not answer in time",
-		errors.New("no such workload web"):                                  "no such workload web",
+		fmt.Errorf("the index of https://charts.example.invalid: %w", dns): "the index of https://charts.example.invalid: could not be reached: its name charts.example.invalid does not resolve",
+		fmt.Errorf("creating tree: %w", late):                              "creating tree: could not be reached: it did not answer in time",
+		errors.New("no such workload web"):                                 "no such workload web",
 	} {
 		got := Message(err)
 		if got != want {
