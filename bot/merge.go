@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/marker"
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -81,7 +82,7 @@ func (b *Bot) VerifyMerge(ctx context.Context, f forge.MergeForge, ev forge.Merg
 		}
 		env, err := cfg.Environment(name)
 		if err != nil {
-			say("env-"+name, fmt.Sprintf("Environment %s is not in the repository config any more, so I cannot verify it: %v", md.Code(name), err))
+			say("env-"+name, fmt.Sprintf("Environment %s is not in the repository config any more, so I cannot verify it: %s", md.Code(name), errs.Message(err)))
 			continue
 		}
 		req := verify.Request{

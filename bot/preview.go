@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/gitops-bot/gitops-bot/bot/config"
+	"github.com/gitops-bot/gitops-bot/bot/errs"
 	"github.com/gitops-bot/gitops-bot/bot/md"
 	"github.com/gitops-bot/gitops-bot/bot/model"
 	"github.com/gitops-bot/gitops-bot/bot/snapshot"
@@ -167,7 +168,7 @@ func (b *Bot) preview(ctx context.Context, f forge.PullForge, ev forge.PullEvent
 	started := time.Now()
 	reports, err := preview.Environments(rctx, rb, rh, specs, baseTree, headTree, files, opts)
 	if err != nil {
-		why := err.Error()
+		why := errs.Message(err) // a check run is read by people, as a reply is
 		if errors.Is(err, context.DeadlineExceeded) {
 			why = fmt.Sprintf("rendering both sides took longer than %s", timeout)
 		}

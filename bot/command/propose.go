@@ -266,7 +266,7 @@ func (r *Request) planPreview(ctx context.Context, c forge.Change) string {
 	reports, err := preview.Environments(ctx, rd, rd, model.Specs(r.Config, base.Under("")), base, head, changed, preview.Options{Limit: maxPlanPreview})
 	if err != nil {
 		// Said, not hidden: the diff above stands, the preview does not.
-		return "\n\n_No preview of what each environment would get: " + md.Escape(md.Clip(err.Error(), 300)) + "._\n"
+		return "\n\n_No preview of what each environment would get: " + md.Escape(md.Clip(errs.Message(err), 300)) + "._\n"
 	}
 	if len(reports) == 0 {
 		return "" // no environment renders from the changed files

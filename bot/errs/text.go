@@ -20,11 +20,27 @@ var (
 	// request is gone: "502 Bad Gateway []", "502 {message: …}".
 	gitlabStatus = regexp.MustCompile(`(\d{3}) \{message: (?:\d{3} )?([^{}]*)\}$`)
 	hostStatus   = regexp.MustCompile(`(^|: )([45]\d\d)( [^\[{(:]*?)?\s*(\[\]|\{\})?(\s*\(|$)`)
+	// A transport's error flattened into a message (wrapped with %v, so
+	// Network cannot see its type): dial, read and write errors with
+	// their addresses, said in Network's words instead.
+	flatDNS = regexp.MustCompile(`dial (?:tcp|udp)\S*: lookup (\S+?)(?: on \S+)?: no such host`)
+	flatOp  = regexp.MustCompile(`(?:dial|read|write) (?:tcp|udp)\S*(?: \S+)?: (?:(?:connect|read|write): )?(i/o timeout|connection reset by peer|no route to host|network is unreachable|connection refused)`)
 )
+
+// flatWords are Network's words for the flattened errors' endings.
+var flatWords = map[string]string{
+	"i/o timeout": "it did not answer in time", "connection reset by peer": "the connection was reset",
+	"no route to host": "there is no route to it", "network is unreachable": "there is no route to it",
+	"connection refused": "the connection was refused",
+}
 
 // Text is an error's text as a reply may show it: no internal API address,
 // no token, and a host's bare status said in words.
 func Text(s string) string {
+	s = flatDNS.ReplaceAllString(s, "could not be reached: its name $1 does not resolve")
+	s = flatOp.ReplaceAllStringFunc(s, func(m string) string {
+		return "could not be reached: " + flatWords[flatOp.FindStringSubmatch(m)[1]]
+	})
 	s = apiCall.ReplaceAllString(s, "")
 	s = apiURL.ReplaceAllString(s, "the host's API")
 	s = tokenish.ReplaceAllString(s, "[token]")

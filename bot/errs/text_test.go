@@ -59,6 +59,11 @@ func TestMessageSaysNetworkFailuresInWords(t *testing.T) {
 		fmt.Errorf("the index of https://charts.example.invalid: %w", dns): "the index of https://charts.example.invalid: could not be reached: its name charts.example.invalid does not resolve",
 		fmt.Errorf("creating tree: %w", late):                              "creating tree: could not be reached: it did not answer in time",
 		errors.New("no such workload web"):                                 "no such workload web",
+		// Flattened with %v, as errs.Invalid("%v", err) does: the text alone.
+		fmt.Errorf("the index of https://charts.example.com: %v", refused):                                                                    "the index of https://charts.example.com: could not be reached: the connection was refused",
+		errors.New(`pulling x: Get "https://registry.example.com/v2/": dial tcp: lookup registry.example.com on 10.96.0.10:53: no such host`): "pulling x: could not be reached: its name registry.example.com does not resolve",
+		errors.New("reading: read tcp 10.0.0.4:51234->140.82.112.3:443: read: connection reset by peer"):                                      "reading: could not be reached: the connection was reset",
+		errors.New("fetching: dial tcp 140.82.112.3:443: i/o timeout"):                                                                        "fetching: could not be reached: it did not answer in time",
 	} {
 		got := Message(err)
 		if got != want {
