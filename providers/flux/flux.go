@@ -71,7 +71,8 @@ func (Provider) GenerateChart(req providers.ChartRequest) ([]providers.Manifest,
 		if req.Source.Namespace != ns {
 			ref.Namespace = req.Source.Namespace
 		}
-		release.Spec.Chart = &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{Chart: req.Chart.Name, Version: req.Chart.Version, SourceRef: ref}}
+		release.Spec.Chart = &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{Chart: req.Chart.Name, Version: req.Chart.Version, SourceRef: ref,
+			ReconcileStrategy: sourcev1.ReconcileStrategyChartVersion}}
 	} else {
 		source = &sourcev1.HelmRepository{
 			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
@@ -85,6 +86,8 @@ func (Provider) GenerateChart(req providers.ChartRequest) ([]providers.Manifest,
 			Chart:     req.Chart.Name,
 			Version:   req.Chart.Version,
 			SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: req.App},
+			// Flux's default, written out as flux create helmrelease does.
+			ReconcileStrategy: sourcev1.ReconcileStrategyChartVersion,
 		}}
 	}
 	if len(req.Values) > 0 {
