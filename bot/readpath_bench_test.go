@@ -87,10 +87,24 @@ func newReadPath(b *testing.B, n int) *readPath {
 	if v, ok := readPaths.Load(n); ok {
 		return v.(*readPath)
 	}
+	rp := buildReadPath(b, n)
+	readPaths.Store(n, rp)
+	return rp
+}
+
+// buildReadPath serves a fleet of about n files, and extra, for the life
+// of b.
+func buildReadPath(b testing.TB, n int, extra ...map[string]string) *readPath {
+	b.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		b.Skip("git is not installed")
 	}
 	files := benchFleet(n)
+	for _, e := range extra {
+		for k, v := range e {
+			files[k] = v
+		}
+	}
 	gh := githubtest.New(b, "acme", "fleet", files)
 	gh.SetPermission("alice", "write")
 	var cfg githubapp.Config
@@ -110,7 +124,6 @@ func newReadPath(b *testing.B, n int) *readPath {
 			}
 			return c
 		}}
-	readPaths.Store(n, rp)
 	return rp
 }
 
@@ -234,7 +247,7 @@ func BenchmarkReadPath(parent *testing.B) {
 }
 
 // run handles the command as alice's comment and checks it proposed.
-func (rp *readPath) run(b *testing.B, store *mirror.Store, line string, i int) {
+func (rp *readPath) run(b testing.TB, store *mirror.Store, line string, i int) {
 	bt := bot.New(bottest.Quiet)
 	bt.Snapshots = snapshot.Source{Mirrors: store}
 	// A new comment each time, as a person's: a repeated ID is a redelivery.

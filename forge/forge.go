@@ -361,6 +361,13 @@ type Fetcher interface {
 	GitRemote(ctx context.Context, r Repo) (GitRemote, error)
 }
 
+// HeadTold is a host that can be told a branch's head (its commit and that
+// commit's tree) by what read the repository, the mirror: a change is then
+// based on the commit it was computed on, and the host is not asked again.
+type HeadTold interface {
+	TellHead(branch, commit, tree string)
+}
+
 // PathReading is a host that can read along given paths only, without
 // listing the whole repository: what the bot falls back to when a
 // repository's mirror cannot be fetched.

@@ -34,6 +34,12 @@ func (s Source) Open(ctx context.Context, host forge.Reader, repo forge.Repo) (*
 	if err == nil {
 		var m *mirror.Repo
 		if m, err = s.Mirrors.Sync(ctx, repo.Host+"/"+repo.FullName(), remote, ref); err == nil {
+			// The change will be based on the commit it was computed on.
+			if told, ok := host.(forge.HeadTold); ok {
+				if tree, err := m.HeadTree(); err == nil {
+					told.TellHead(ref, m.Head(), tree)
+				}
+			}
 			rd := mirror.Reader{Repo: m, Fallback: fallback, OnFallback: func(ctx context.Context, err error) {
 				logctx.From(ctx).Info("reading through the host's API", "reason", err.Error())
 			}}

@@ -16,7 +16,8 @@ import (
 // the branch and the open pull request of an earlier, identical request.
 //
 // Calls for a new pull request: base head (unless this event read it
-// already), tree, commit, ref, pull, labels (when configured). For a
+// already, or the mirror told it: TellHead), tree, commit, ref, pull,
+// labels (when configured). For a
 // repeated request: tree, commit, ref (refused: it exists), ref update, pull
 // lookup, pull edit (only when its text changed).
 func (c *Client) Propose(ctx context.Context, r forge.Repo, ch forge.Change) (*forge.PullRequest, error) {

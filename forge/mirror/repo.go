@@ -33,6 +33,17 @@ type Repo struct {
 // Head is the commit of the branch that Sync fetched.
 func (r *Repo) Head() string { return r.head.String() }
 
+// HeadTree is the tree of the commit Sync fetched.
+func (r *Repo) HeadTree() (string, error) {
+	r.e.fetch.RLock()
+	defer r.e.fetch.RUnlock()
+	c, err := object.GetCommit(r.e.repo.Storer, r.head)
+	if err != nil {
+		return "", err
+	}
+	return c.TreeHash.String(), nil
+}
+
 // Close lets the store evict the mirror again.
 func (r *Repo) Close() {
 	if !r.closed {
