@@ -17,7 +17,7 @@ func TestMirrorCommandsCallTheHostLittle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, line := range []string{setImageCmd, "/scale web 3 --env staging", setImageCmd, "/scale web 4 --env staging"} {
+	for i, line := range []string{setImageCmd, scaleCmd, setImageCmd, "/scale web 4 --env staging"} {
 		if i == 2 {
 			rp.merge(i) // the mirror has to fetch
 		}

@@ -22,11 +22,15 @@ import (
 	"time"
 
 	"github.com/gitops-bot/gitops-bot/forge"
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"k8s.io/utils/lru"
 )
 
 // Remote is where a repository is fetched from, with the credentials the
@@ -65,9 +69,11 @@ type entry struct {
 
 	fetch    sync.RWMutex // a fetch excludes reads; reads share
 	repo     *git.Repository
-	users    int       // open readers; an entry in use is never evicted (under Store.mu)
-	lastUsed time.Time // under Store.mu
-	size     int64     // bytes on disk after the last fetch (under Store.mu)
+	storage  *filesystem.Storage // closed on eviction: it keeps the packs open
+	trees    *lru.Cache          // tree hash -> the files under it (Repo.treeFiles)
+	users    int                 // open readers; an entry in use is never evicted (under Store.mu)
+	lastUsed time.Time           // under Store.mu
+	size     int64               // bytes on disk after the last fetch (under Store.mu)
 }
 
 // New opens the store in dir, adopting the mirrors already there.
@@ -155,14 +161,11 @@ func (s *Store) sync(ctx context.Context, e *entry, remote Remote, branch string
 	e.fetch.Lock()
 	defer e.fetch.Unlock()
 	if e.repo == nil {
-		repo, err := git.PlainOpen(e.dir)
-		if errors.Is(err, git.ErrRepositoryNotExists) {
-			repo, err = git.PlainInit(e.dir, true)
-		}
+		repo, st, err := open(e.dir)
 		if err != nil {
 			return nil, fmt.Errorf("mirror %s: %w", e.key, err)
 		}
-		e.repo = repo
+		e.repo, e.storage, e.trees = repo, st, lru.New(maxTrees)
 	}
 	local := plumbing.NewBranchReferenceName(branch)
 	_, err := e.repo.Reference(local, true)
@@ -220,8 +223,11 @@ func (s *Store) evict() {
 	s.mu.Unlock()
 	for _, e := range gone {
 		e.fetch.Lock() // no fetch is under way: it is not in use
+		if e.storage != nil {
+			e.storage.Close()
+		}
 		err := os.RemoveAll(e.dir)
-		e.repo = nil
+		e.repo, e.storage = nil, nil
 		e.fetch.Unlock()
 		s.log.Info("mirror evicted", "repo", e.key, "bytes", e.size, "err", err)
 	}
@@ -248,6 +254,29 @@ func (s *Store) Has(key string) bool {
 
 // fetch fetches from url with an anonymous remote: the mirror keeps no
 // remote configuration, so a new token or URL needs nothing rewritten.
+// maxTrees bounds the listings of trees a mirror keeps: a fleet's
+// directories, a few thousand, with room.
+const maxTrees = 20000
+
+// open opens (or makes) the bare repository in dir. Its packs stay open:
+// listing a whole tree reads thousands of objects, and go-git otherwise
+// opens the pack file again for each one.
+func open(dir string) (*git.Repository, *filesystem.Storage, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	repo, err := git.Open(st, nil)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.Init(st, nil)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return repo, st, nil
+}
+
 func fetch(ctx context.Context, repo *git.Repository, url string, o *git.FetchOptions) error {
 	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	return remote.FetchContext(ctx, o)

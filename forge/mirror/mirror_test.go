@@ -85,6 +85,10 @@ func TestSyncReadsAndFetchesOnlyWhatChanged(t *testing.T) {
 	if got, _ := r.ListFiles(ctx, "main", "nope"); len(got) != 0 {
 		t.Errorf("ListFiles of a missing directory = %v", got)
 	}
+	before, err := r.Entries(ctx, "main", "")
+	if err != nil || len(before) != len(files) {
+		t.Fatalf("Entries = %d files, %v; want %d", len(before), err, len(files))
+	}
 	r.Close()
 
 	// A merge changes one file: the next sync costs a small part of the first.
@@ -102,6 +106,22 @@ func TestSyncReadsAndFetchesOnlyWhatChanged(t *testing.T) {
 	}
 	if b, _ := r.ReadFile(ctx, "main", "clusters/staging/a.yaml"); string(b) != "a: 2\n" {
 		t.Errorf("after the merge: %q", b)
+	}
+	// Listings are kept by tree: the changed file's blob is new, every
+	// other one the same, at the root and under a directory alike.
+	after, _ := r.Entries(ctx, "main", "")
+	under, _ := r.Entries(ctx, "main", "clusters/staging")
+	if len(after) != len(before) || len(under) != 1 || under[0].Path != "clusters/staging/a.yaml" {
+		t.Fatalf("after the merge: %d files, under clusters/staging %v", len(after), under)
+	}
+	for i := range after {
+		changed := after[i].Path == "clusters/staging/a.yaml"
+		if after[i].Path != before[i].Path || (after[i].Blob != before[i].Blob) != changed {
+			t.Errorf("%s: blob %s, before %s", after[i].Path, after[i].Blob, before[i].Blob)
+		}
+		if changed && under[0].Blob != after[i].Blob {
+			t.Errorf("the directory's listing disagrees with the root's: %s, %s", under[0].Blob, after[i].Blob)
+		}
 	}
 	if s.count.Bytes()*10 > first {
 		t.Errorf("the second sync fetched %d bytes, the first %d: want under 10%%", s.count.Bytes(), first)

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gitops-bot/gitops-bot/forge"
@@ -145,29 +146,58 @@ func (r *Repo) Entries(ctx context.Context, ref, dir string) ([]forge.Entry, err
 			return nil, nil // no such directory: no files
 		}
 	}
-	var out []forge.Entry
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, e, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !e.Mode.IsFile() {
-			continue
-		}
-		p := name
+	files, err := r.treeFiles(tree)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]forge.Entry, len(files))
+	for i, f := range files {
+		out[i] = f
 		if dir != "" {
-			p = dir + "/" + name
+			out[i].Path = dir + "/" + f.Path
 		}
-		out = append(out, forge.Entry{Path: p, Blob: e.Hash.String()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
+
+// treeFiles lists the files under t, their paths relative to it. A tree's
+// hash names its whole content, so what was listed once is kept by hash:
+// after a merge only the trees along the changed paths are read again.
+// The result is shared: callers copy before they change it.
+func (r *Repo) treeFiles(t *object.Tree) ([]forge.Entry, error) {
+	if v, ok := r.e.trees.Get(t.Hash); ok {
+		return v.([]forge.Entry), nil
+	}
+	var out []forge.Entry
+	for _, te := range t.Entries {
+		switch {
+		case te.Mode == filemode.Dir:
+			sub, err := object.GetTree(r.e.repo.Storer, te.Hash)
+			if err != nil {
+				return nil, err
+			}
+			files, err := r.treeFiles(sub)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				out = append(out, forge.Entry{Path: te.Name + "/" + f.Path, Blob: f.Blob})
+			}
+		case te.Mode.IsFile():
+			out = append(out, forge.Entry{Path: te.Name, Blob: te.Hash.String()})
+		}
+	}
+	if len(out) <= maxTreeFiles {
+		// The big listings near the root change with every merge: built
+		// again from their parts, not kept one per commit.
+		r.e.trees.Add(t.Hash, out)
+	}
+	return out, nil
+}
+
+// maxTreeFiles is the largest listing of a tree kept.
+const maxTreeFiles = 1024
 
 // ListFiles lists the paths under dir at ref.
 func (r *Repo) ListFiles(ctx context.Context, ref, dir string) ([]string, error) {
