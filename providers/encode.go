@@ -3,6 +3,10 @@ package providers
 import (
 	"bytes"
 	"fmt"
+	"sort"
+	"strings"
+
+	yamlv3 "gopkg.in/yaml.v3"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -57,21 +61,117 @@ func MustObject(typed any) Object {
 	return o
 }
 
-// Encode writes objects as a multi-document YAML file. Keys are sorted, so
-// the same objects always give the same bytes.
+// Encode writes objects as a multi-document YAML file, the same objects
+// always as the same bytes. Keys are sorted, as kubectl and the Flux CLI
+// write them, unless the object's kind has a KeyOrder: then in the order
+// of its documentation's examples.
 func Encode(objs []Object) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
-		b, err := yaml.Marshal(map[string]any(o))
+		var b []byte
+		var err error
+		if order, ok := keyOrders[groupKind(o)]; ok {
+			b, err = order.encode(o)
+		} else {
+			b, err = yaml.Marshal(map[string]any(o))
+		}
 		if err != nil {
 			return nil, err
 		}
 		buf.Write(b)
 	}
 	return buf.Bytes(), nil
+}
+
+// KeyOrder is the order a kind's documentation writes keys in: for each
+// mapping, by its path ("", "spec", "spec.source"; a list's items add
+// "[]"), the keys in order. Keys it does not list follow, sorted.
+type KeyOrder map[string][]string
+
+// keyOrders by "group/Kind"; providers register theirs at init.
+var keyOrders = map[string]KeyOrder{}
+
+// RegisterKeyOrder makes Encode write objects of group and kind in o's order.
+func RegisterKeyOrder(group, kind string, o KeyOrder) { keyOrders[group+"/"+kind] = o }
+
+func groupKind(o Object) string {
+	av, _ := o["apiVersion"].(string)
+	kind, _ := o["kind"].(string)
+	group, _, _ := strings.Cut(av, "/")
+	if !strings.Contains(av, "/") {
+		group = ""
+	}
+	return group + "/" + kind
+}
+
+func (k KeyOrder) encode(o Object) ([]byte, error) {
+	n, err := k.node(map[string]any(o), "")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := yamlv3.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+func (k KeyOrder) node(v any, path string) (*yamlv3.Node, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		rank := map[string]int{}
+		for i, key := range k[path] {
+			rank[key] = i + 1
+		}
+		keys := make([]string, 0, len(t))
+		for key := range t {
+			keys = append(keys, key)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			ri, rj := rank[keys[i]], rank[keys[j]]
+			switch {
+			case ri != 0 && rj != 0:
+				return ri < rj
+			case ri != 0 || rj != 0:
+				return ri != 0 // listed keys first
+			}
+			return keys[i] < keys[j]
+		})
+		n := &yamlv3.Node{Kind: yamlv3.MappingNode}
+		for _, key := range keys {
+			child := key
+			if path != "" {
+				child = path + "." + key
+			}
+			val, err := k.node(t[key], child)
+			if err != nil {
+				return nil, err
+			}
+			kn := &yamlv3.Node{}
+			if err := kn.Encode(key); err != nil { // quoted where YAML would read another type
+				return nil, err
+			}
+			n.Content = append(n.Content, kn, val)
+		}
+		return n, nil
+	case []any:
+		n := &yamlv3.Node{Kind: yamlv3.SequenceNode}
+		for _, e := range t {
+			val, err := k.node(e, path+"[]")
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, val)
+		}
+		return n, nil
+	}
+	n := &yamlv3.Node{}
+	return n, n.Encode(v)
 }
 
 // Header is the comment the bot puts on top of every file it writes, so that
