@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-bot/gitops-bot/providers"
+	"github.com/gitops-bot/gitops-bot/render"
 )
 
 // The objects the bot writes are written as `flux create … --export`
@@ -59,14 +60,14 @@ func TestObjectsAsFluxCreateWritesThem(t *testing.T) {
 			got := project(map[string]any(c.ours), want)
 			for _, f := range c.flags {
 				keys := strings.Split(f, ".")
-				if d, ok := lookup(want, keys).(string); ok && keys[len(keys)-1] == "interval" {
+				if d, ok := render.Get(want, keys...).(string); ok && keys[len(keys)-1] == "interval" {
 					// The same form on both sides: Go's, as metav1.Duration writes it.
-					ours, _ := lookup(c.ours, keys).(string)
+					ours, _ := render.Get(c.ours, keys...).(string)
 					if parsed, err := time.ParseDuration(ours); err != nil || parsed.String() != ours || mustDuration(t, d).String() != d {
 						t.Errorf("%s: ours %q, the CLI's %q: not both Go's duration form", f, ours, d)
 					}
 				}
-				set(got, keys, lookup(want, keys))
+				set(got, keys, render.Get(want, keys...))
 			}
 			b, err := providers.Encode([]providers.Object{got})
 			if err != nil {
@@ -98,18 +99,6 @@ func project(ours, want map[string]any) map[string]any {
 		out[k] = o
 	}
 	return out
-}
-
-func lookup(m map[string]any, keys []string) any {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
-	}
-	return v
 }
 
 func set(m map[string]any, keys []string, v any) {
