@@ -100,9 +100,9 @@ func RegisterKeyOrder(group, kind string, o KeyOrder) { keyOrders[group+"/"+kind
 func groupKind(o Object) string {
 	av, _ := o["apiVersion"].(string)
 	kind, _ := o["kind"].(string)
-	group, _, _ := strings.Cut(av, "/")
-	if !strings.Contains(av, "/") {
-		group = ""
+	group, _, grouped := strings.Cut(av, "/")
+	if !grouped {
+		group = "" // the core group: "v1"
 	}
 	return group + "/" + kind
 }

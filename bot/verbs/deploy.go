@@ -193,7 +193,7 @@ func lookUp(ctx context.Context, req *command.Request, chart providers.Chart) (s
 	got, err := r.Resolve(ctx, chart.RepoURL, chart.Name, chart.Version)
 	switch {
 	case errors.Is(err, chartrender.ErrNoChart):
-		return "", errs.Invalid("%s. Nothing was opened.", strings.TrimPrefix(errs.Message(err), chartrender.ErrNoChart.Error()+": "))
+		return "", errs.Invalid("%s. Nothing was opened.", errs.Message(err))
 	case err != nil:
 		return fmt.Sprintf("The chart could not be looked up in %s (%s), so its version is not checked.", where, errs.Message(err)), nil
 	case got == chart.Version:

@@ -17,11 +17,11 @@ func validateCmd() *cobra.Command {
 		Use:   "validate [--kind server|repo] FILE...",
 		Short: "Check a server configuration or a repository's .gitops-bot.yaml before it is used",
 		Long: `Reads each FILE as the bot would and prints everything wrong with it, one a
-line: the line, the key and what was expected. A server configuration gets
+line: the line, the key and what was expected. A file named .gitops-bot.yaml
+is a repository configuration; any other is a server configuration (--config
+of serve), checked with the environment variables serve would read and with
 the checks serve makes at start (alert rules, tokens, the App's private key,
-each cluster's kubeconfig), so a file that passes here starts. A file named .gitops-bot.yaml is a repository
-configuration; any other is a server configuration (--config of serve), checked
-with the environment variables serve would read. Keys spelled the old way are
+each cluster's kubeconfig), so a file that passes here starts. Keys spelled the old way are
 reported and still accepted. The exit status is 1 when a file is not valid.
 
 Editors can check .gitops-bot.yaml as it is typed with the JSON Schema in
@@ -83,12 +83,12 @@ func validateFile(path, kind string) ([]string, error) {
 		return nil, err
 	}
 	// What serve checks at start, all of it.
-	if errs := c.problems(); len(errs) > 0 {
-		return notes, errors.Join(errs...)
-	}
-	if !c.githubEnabled() && !c.GitLab.enabled() {
+	switch err := c.check(); {
+	case errors.Is(err, errNoHost):
 		// A deployment's credentials come from a Secret, not this file.
 		notes = append(notes, "no GitHub App or GitLab token here or in the environment; serve needs them (deploy/ reads them from the gitops-bot Secret)")
+	case err != nil:
+		return notes, err
 	}
 	return notes, nil
 }

@@ -124,7 +124,6 @@ func notFound(resp *github.Response, err error, what string) error {
 
 var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
-// branchHead reads a branch's head (or a commit's tree) once per event.
 // TellHead keeps what the mirror fetched as branch's head for this event,
 // so that Propose bases its commit there without reading the branch.
 func (c *Client) TellHead(branch, commit, tree string) {
@@ -135,6 +134,7 @@ func (c *Client) TellHead(branch, commit, tree string) {
 	}
 }
 
+// branchHead reads a branch's head (or a commit's tree) once per event.
 func (c *Client) branchHead(ctx context.Context, r forge.Repo, branch string) (head, error) {
 	c.mu.Lock()
 	h, ok := c.heads[branch]

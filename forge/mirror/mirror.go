@@ -227,7 +227,7 @@ func (s *Store) evict() {
 			e.storage.Close()
 		}
 		err := os.RemoveAll(e.dir)
-		e.repo, e.storage = nil, nil
+		e.repo, e.storage, e.trees = nil, nil, nil
 		e.fetch.Unlock()
 		s.log.Info("mirror evicted", "repo", e.key, "bytes", e.size, "err", err)
 	}
@@ -252,8 +252,6 @@ func (s *Store) Has(key string) bool {
 	return ok
 }
 
-// fetch fetches from url with an anonymous remote: the mirror keeps no
-// remote configuration, so a new token or URL needs nothing rewritten.
 // maxTrees bounds the listings of trees a mirror keeps: a fleet's
 // directories, a few thousand, with room.
 const maxTrees = 20000
@@ -277,6 +275,8 @@ func open(dir string) (*git.Repository, *filesystem.Storage, error) {
 	return repo, st, nil
 }
 
+// fetch fetches from url with an anonymous remote: the mirror keeps no
+// remote configuration, so a new token or URL needs nothing rewritten.
 func fetch(ctx context.Context, repo *git.Repository, url string, o *git.FetchOptions) error {
 	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	return remote.FetchContext(ctx, o)

@@ -114,7 +114,7 @@ func (r *Renderer) inIndex(ctx context.Context, repoURL, name, version string) (
 	b, err := r.get(ctx, strings.TrimSuffix(repoURL, "/")+"/index.yaml")
 	var status *statusError
 	if errors.As(err, &status) && status.code == http.StatusNotFound {
-		return "", "", fmt.Errorf("%w: %s has no index.yaml, so it is not a Helm repository", ErrNoChart, repoURL)
+		return "", "", noChartf("%s has no index.yaml, so it is not a Helm repository", repoURL)
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("the index of %s: %w", repoURL, err)

@@ -19,11 +19,8 @@ import (
 // client: the tag version, or the newest tag a semver range allows, as
 // helm pull and Flux's OCIRepository pick it.
 func (r *Renderer) ociChart(ctx context.Context, repoURL, name, version string) (*chart.Chart, error) {
-	ref := strings.TrimPrefix(strings.TrimSuffix(repoURL, "/"), "oci://") + "/" + name
-	// The registry client takes no context: each of its requests is
-	// bounded by the renderer's time limit instead.
-	hc := &http.Client{Transport: r.client.Transport, Timeout: r.timeout}
-	client, err := registry.NewClient(registry.ClientOptHTTPClient(hc), registry.ClientOptEnableCache(true))
+	ref := ociRef(repoURL, name)
+	client, err := r.registry()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +65,7 @@ func pickTag(client *registry.Client, ref, version string) (string, error) {
 		return "", fmt.Errorf("the tags of %s: %w", ref, err)
 	}
 	if len(tags) == 0 {
-		return "", fmt.Errorf("%w: the registry has no tag of %s", ErrNoChart, ref)
+		return "", noChartf("the registry has no tag of %s", ref)
 	}
 	for _, t := range tags {
 		if v, err := semver.NewVersion(t); err == nil && c.Check(v) {
@@ -76,6 +73,19 @@ func pickTag(client *registry.Client, ref, version string) (string, error) {
 		}
 	}
 	return "", noVersion(path.Base(ref), version, "oci://"+path.Dir(ref), tags)
+}
+
+// ociRef is the registry reference of chart name of the OCI repository
+// repoURL (oci://HOST/PATH): HOST/PATH/NAME.
+func ociRef(repoURL, name string) string {
+	return strings.TrimPrefix(strings.TrimSuffix(repoURL, "/"), "oci://") + "/" + name
+}
+
+// registry is Helm's registry client. It takes no context: each of its
+// requests is bounded by the renderer's time limit instead.
+func (r *Renderer) registry() (*registry.Client, error) {
+	hc := &http.Client{Transport: r.client.Transport, Timeout: r.timeout}
+	return registry.NewClient(registry.ClientOptHTTPClient(hc), registry.ClientOptEnableCache(true))
 }
 
 // isRange: version is a semver constraint, not one tag.

@@ -9,13 +9,21 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"helm.sh/helm/v3/pkg/registry"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // ErrNoChart is the source's own answer that it has no such chart or
-// version, as against not being able to ask it.
+// version, as against not being able to ask it. The errors that match it
+// say what the source has instead.
 var ErrNoChart = errors.New("no such chart")
+
+// noChart is such an answer, in words a reply can show as they are.
+type noChart struct{ msg string }
+
+func (e *noChart) Error() string        { return e.msg }
+func (e *noChart) Is(target error) bool { return target == ErrNoChart }
+
+func noChartf(format string, args ...any) error { return &noChart{fmt.Sprintf(format, args...)} }
 
 // Resolve is the version of chart name that version (exact, or a semver
 // range as a HelmRelease or an Application gives it) picks today, as the
@@ -29,9 +37,8 @@ func (r *Renderer) Resolve(ctx context.Context, repoURL, name, version string) (
 		picked, _, err := r.inIndex(ctx, repoURL, name, version)
 		return picked, err
 	}
-	ref := strings.TrimPrefix(strings.TrimSuffix(repoURL, "/"), "oci://") + "/" + name
-	hc := &http.Client{Transport: r.client.Transport, Timeout: r.timeout}
-	client, err := registry.NewClient(registry.ClientOptHTTPClient(hc))
+	ref := ociRef(repoURL, name)
+	client, err := r.registry()
 	if err != nil {
 		return "", err
 	}
@@ -39,7 +46,7 @@ func (r *Renderer) Resolve(ctx context.Context, repoURL, name, version string) (
 	var answer *errcode.ErrorResponse
 	if errors.As(err, &answer) && answer.StatusCode == http.StatusNotFound {
 		// NAME_UNKNOWN: the registry has no repository of that name.
-		return "", fmt.Errorf("%w: the registry has no chart %s", ErrNoChart, ref)
+		return "", noChartf("the registry has no chart %s", ref)
 	}
 	return tag, err
 }
@@ -48,7 +55,7 @@ func (r *Renderer) Resolve(ctx context.Context, repoURL, name, version string) (
 // naming the newest few it has.
 func noVersion(name, version, source string, have []string) error {
 	if len(have) == 0 {
-		return fmt.Errorf("%w: %s has no chart %s", ErrNoChart, source, name)
+		return noChartf("%s has no chart %s", source, name)
 	}
 	sorted := make([]*semver.Version, 0, len(have))
 	for _, h := range have {
@@ -61,5 +68,8 @@ func noVersion(name, version, source string, have []string) error {
 	for _, v := range sorted[:min(5, len(sorted))] {
 		newest = append(newest, v.Original())
 	}
-	return fmt.Errorf("%w: no version of %s in %s matches %s; the newest are %s", ErrNoChart, name, source, version, strings.Join(newest, ", "))
+	if len(newest) == 0 { // none is a semantic version
+		newest = have[:min(5, len(have))]
+	}
+	return noChartf("no version of %s in %s matches %s; the newest are %s", name, source, version, strings.Join(newest, ", "))
 }
